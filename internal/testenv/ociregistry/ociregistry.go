@@ -1,0 +1,242 @@
+// Package ociregistry runs a real OCI distribution registry in-process for
+// tests and the demo: go-containerregistry's pkg/registry, wrapped to behave
+// like a production registry in the ways Ferry depends on.
+//
+// The wrapper adds what the in-process registry lacks: RFC 5988 Link headers
+// on tag-list pages (as distribution/distribution sends them), optional HTTP
+// basic auth, fault injection (429/503 with Retry-After for the next N
+// requests) and per-path request counters.
+package ociregistry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Server is a running registry on 127.0.0.1.
+type Server struct {
+	*httptest.Server
+	// Host is host:port, usable in image references.
+	Host string
+
+	user, pass string
+	inner      http.Handler
+
+	mu     sync.Mutex
+	faults []fault
+
+	requests atomic.Int64
+	tagLists atomic.Int64
+}
+
+type fault struct {
+	status     int
+	retryAfter string
+	remaining  int
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithBasicAuth requires HTTP basic auth with these credentials on /v2/.
+func WithBasicAuth(user, pass string) Option {
+	return func(s *Server) { s.user, s.pass = user, pass }
+}
+
+// New starts a Server; Close stops it.
+func New(opts ...Option) *Server {
+	s := &Server{inner: ggcr.New(ggcr.Logger(discardLogger()))}
+	for _, o := range opts {
+		o(s)
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Host = strings.TrimPrefix(s.URL, "http://")
+	return s
+}
+
+// FailNext makes the next n requests answer status (e.g. 429 or 503), with
+// a Retry-After header when retryAfter is not empty.
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{status: status, retryAfter: retryAfter, remaining: n})
+}
+
+// Requests is the number of requests served so far, faults included.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// TagLists is the number of tags/list requests served so far.
+func (s *Server) TagLists() int64 { return s.tagLists.Load() }
+
+func (s *Server) takeFault() (fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.faults) > 0 {
+		f := &s.faults[0]
+		if f.remaining <= 0 {
+			s.faults = s.faults[1:]
+			continue
+		}
+		f.remaining--
+		return *f, true
+	}
+	return fault{}, false
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	if f, ok := s.takeFault(); ok {
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+		}
+		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected fault"}]}`, f.status)
+		return
+	}
+	if s.user != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != s.user || p != s.pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ferry-test"`)
+			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+	}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		s.tagLists.Add(1)
+		s.serveTagList(w, r)
+		return
+	}
+	s.inner.ServeHTTP(w, r)
+}
+
+// serveTagList answers from the inner registry and adds the Link header a
+// distribution registry sends when the page is full.
+func (s *Server) serveTagList(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	s.inner.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code == http.StatusOK {
+		var page struct {
+			Name string   `json:"name"`
+			Tags []string `json:"tags"`
+		}
+		if err := json.Unmarshal(body, &page); err == nil {
+			// The inner registry ignores a "last" past the end; fix that.
+			if last := r.URL.Query().Get("last"); last != "" && len(page.Tags) > 0 && page.Tags[len(page.Tags)-1] <= last {
+				page.Tags = []string{}
+				body, _ = json.Marshal(page)
+			}
+			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			if n > 0 && len(page.Tags) == n {
+				q := url.Values{"n": {strconv.Itoa(n)}, "last": {page.Tags[n-1]}}
+				w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, q.Encode()))
+			}
+		}
+	}
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+// Seed pushes one small image to repo (a path such as "team/app") and tags
+// it with every tag given. It returns the image's digest.
+func (s *Server) Seed(ctx context.Context, repo string, tags ...string) (string, error) {
+	return s.seed(ctx, repo, repo, tags)
+}
+
+// SeedDistinct pushes a distinct image per tag, so each tag has its own digest.
+func (s *Server) SeedDistinct(ctx context.Context, repo string, tags ...string) (map[string]string, error) {
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		d, err := s.seed(ctx, repo, repo+":"+t, []string{t})
+		if err != nil {
+			return nil, err
+		}
+		out[t] = d
+	}
+	return out, nil
+}
+
+func (s *Server) seed(ctx context.Context, repo, salt string, tags []string) (string, error) {
+	if len(tags) == 0 {
+		return "", fmt.Errorf("seeding %s: no tags", repo)
+	}
+	img, err := mutate.Config(empty.Image, v1.Config{Labels: map[string]string{"ferry.dev/seed": salt}})
+	if err != nil {
+		return "", err
+	}
+	dig, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	opts := []remote.Option{remote.WithContext(ctx)}
+	if s.user != "" {
+		opts = append(opts, remote.WithAuth(&authn.Basic{Username: s.user, Password: s.pass}))
+	}
+	first, err := name.NewTag(s.Host+"/"+repo+":"+tags[0], name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Write(first, img, opts...); err != nil {
+		return "", fmt.Errorf("seeding %s: %w", first, err)
+	}
+	// Further tags are manifest PUTs of the same bytes: no blob traffic.
+	raw, err := img.RawManifest()
+	if err != nil {
+		return "", err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return "", err
+	}
+	for _, t := range tags[1:] {
+		if err := s.putManifest(ctx, repo, t, raw, string(mt)); err != nil {
+			return "", fmt.Errorf("tagging %s:%s: %w", repo, t, err)
+		}
+	}
+	return dig.String(), nil
+}
+
+func (s *Server) putManifest(ctx context.Context, repo, tag string, raw []byte, mediaType string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.URL+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", mediaType)
+	if s.user != "" {
+		req.SetBasicAuth(s.user, s.pass)
+	}
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ferrygitops/ferry/image"
+)
+
+// scopesPerToken bounds how many repositories share one bearer token, so the
+// token request's URL stays short.
+const scopesPerToken = 50
+
+// listOCIHost lists the repositories out[idx] of one OCI registry host,
+// authenticating once per scopesPerToken repositories.
+func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []Listing) {
+	var opts []name.Option
+	if c.isInsecure(host) {
+		opts = append(opts, name.Insecure)
+	}
+	for start := 0; start < len(idx); start += scopesPerToken {
+		chunk := idx[start:min(start+scopesPerToken, len(idx))]
+		repos := make([]name.Repository, len(chunk))
+		scopes := make([]string, 0, len(chunk))
+		var failed error
+		for k, i := range chunk {
+			r, err := name.NewRepository(image.Host(out[i].Repository)+"/"+image.Path(out[i].Repository), opts...)
+			if err != nil {
+				out[i].Err = fmt.Errorf("parsing repository: %w", err)
+				continue
+			}
+			repos[k] = r
+			scopes = append(scopes, r.Scope(transport.PullScope))
+		}
+		reg, err := name.NewRegistry(host, opts...)
+		var rt http.RoundTripper
+		if err == nil {
+			rt, err = c.authTransport(ctx, reg, scopes)
+		}
+		if err != nil {
+			failed = err
+		}
+		var wg sync.WaitGroup
+		for k, i := range chunk {
+			if out[i].Err != nil {
+				continue
+			}
+			if failed != nil {
+				out[i].Err = failed
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out[i].Tags, out[i].Err = c.listOCI(ctx, rt, repos[k])
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// authTransport performs the registry's authentication handshake (one ping,
+// and one token request for bearer registries) for all scopes at once.
+func (c *Client) authTransport(ctx context.Context, reg name.Registry, scopes []string) (http.RoundTripper, error) {
+	auth, err := authn.Resolve(ctx, c.opts.Keychain, reg)
+	if err != nil {
+		return nil, fmt.Errorf("resolving credentials for %s: %w", reg.RegistryStr(), err)
+	}
+	rt, err := transport.NewWithContext(ctx, reg, auth, c.transport, scopes)
+	if err != nil {
+		return nil, fmt.Errorf("authenticating to %s: %w", reg.RegistryStr(), err)
+	}
+	return rt, nil
+}
+
+func (c *Client) listOCI(ctx context.Context, rt http.RoundTripper, repo name.Repository) ([]image.Tag, error) {
+	puller, err := remote.NewPuller(remote.WithTransport(rt), remote.WithPageSize(c.opts.PageSize))
+	if err != nil {
+		return nil, err
+	}
+	lister, err := puller.Lister(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var tags []image.Tag
+	for lister.HasNext() {
+		page, err := lister.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page.Tags {
+			tags = append(tags, image.Tag{Name: t})
+		}
+	}
+	return tags, nil
+}
+
+func (c *Client) digestOCI(ctx context.Context, repository, tag string) (string, error) {
+	host := image.Host(repository)
+	var opts []name.Option
+	if c.isInsecure(host) {
+		opts = append(opts, name.Insecure)
+	}
+	ref, err := name.NewTag(host+"/"+image.Path(repository)+":"+tag, opts...)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(c.opts.Keychain),
+		remote.WithTransport(c.transport), remote.WithRetryStatusCodes())
+	if err != nil {
+		return "", err
+	}
+	return desc.Digest.String(), nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -18,19 +19,37 @@ import (
 // token request's URL stays short.
 const scopesPerToken = 50
 
-// listOCIHost lists the repositories out[idx] of one OCI registry host,
-// authenticating once per scopesPerToken repositories.
+// listOCIHost lists the repositories out[idx] of one OCI registry host. The
+// authentication handshake happens once for the host, or, for registries
+// that issue bearer tokens, once per scopesPerToken repositories.
 func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []Listing) {
 	var opts []name.Option
 	if c.isInsecure(host) {
 		opts = append(opts, name.Insecure)
 	}
-	for start := 0; start < len(idx); start += scopesPerToken {
-		chunk := idx[start:min(start+scopesPerToken, len(idx))]
-		repos := make([]name.Repository, len(chunk))
-		scopes := make([]string, 0, len(chunk))
-		var failed error
-		for k, i := range chunk {
+	reg, err := name.NewRegistry(host, opts...)
+	if err != nil {
+		for _, i := range idx {
+			out[i].Err = fmt.Errorf("parsing registry: %w", err)
+		}
+		return
+	}
+	ch, err := transport.Ping(ctx, reg, c.transport)
+	if err != nil {
+		for _, i := range idx {
+			out[i].Err = fmt.Errorf("contacting registry %s: %w", host, err)
+		}
+		return
+	}
+	chunk := len(idx)
+	if strings.EqualFold(ch.Scheme, "bearer") {
+		chunk = scopesPerToken
+	}
+	for start := 0; start < len(idx); start += chunk {
+		part := idx[start:min(start+chunk, len(idx))]
+		repos := make([]name.Repository, len(part))
+		scopes := make([]string, 0, len(part))
+		for k, i := range part {
 			r, err := name.NewRepository(image.Host(out[i].Repository)+"/"+image.Path(out[i].Repository), opts...)
 			if err != nil {
 				out[i].Err = fmt.Errorf("parsing repository: %w", err)
@@ -39,16 +58,9 @@ func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []
 			repos[k] = r
 			scopes = append(scopes, r.Scope(transport.PullScope))
 		}
-		reg, err := name.NewRegistry(host, opts...)
-		var rt http.RoundTripper
-		if err == nil {
-			rt, err = c.authTransport(ctx, reg, scopes)
-		}
-		if err != nil {
-			failed = err
-		}
+		rt, failed := c.authTransport(ctx, reg, scopes)
 		var wg sync.WaitGroup
-		for k, i := range chunk {
+		for k, i := range part {
 			if out[i].Err != nil {
 				continue
 			}

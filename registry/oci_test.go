@@ -38,7 +38,6 @@ func tagNames(t *testing.T, tags []string) []string {
 	return out
 }
 
-
 func TestListOCIBasicAuthAndPagination(t *testing.T) {
 	ctx := context.Background()
 	srv := ociregistry.New(ociregistry.WithBasicAuth("ci", "s3cret"))

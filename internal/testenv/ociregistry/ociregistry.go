@@ -9,11 +9,9 @@
 package ociregistry
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -181,6 +179,21 @@ func (s *Server) SeedDistinct(ctx context.Context, repo string, tags ...string) 
 }
 
 func (s *Server) seed(ctx context.Context, repo, salt string, tags []string) (string, error) {
+	var auth authn.Authenticator = authn.Anonymous
+	if s.user != "" {
+		auth = &authn.Basic{Username: s.user, Password: s.pass}
+	}
+	return push(ctx, s.Host, auth, repo, salt, tags)
+}
+
+// Push pushes one small image to host/repo (any registry reachable over
+// plain HTTP, such as Debian's docker-registry on loopback) and tags it with
+// every tag given. It returns the image's digest.
+func Push(ctx context.Context, host string, auth authn.Authenticator, repo string, tags ...string) (string, error) {
+	return push(ctx, host, auth, repo, repo, tags)
+}
+
+func push(ctx context.Context, host string, auth authn.Authenticator, repo, salt string, tags []string) (string, error) {
 	if len(tags) == 0 {
 		return "", fmt.Errorf("seeding %s: no tags", repo)
 	}
@@ -192,11 +205,8 @@ func (s *Server) seed(ctx context.Context, repo, salt string, tags []string) (st
 	if err != nil {
 		return "", err
 	}
-	opts := []remote.Option{remote.WithContext(ctx)}
-	if s.user != "" {
-		opts = append(opts, remote.WithAuth(&authn.Basic{Username: s.user, Password: s.pass}))
-	}
-	first, err := name.NewTag(s.Host+"/"+repo+":"+tags[0], name.Insecure)
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth)}
+	first, err := name.NewTag(host+"/"+repo+":"+tags[0], name.Insecure)
 	if err != nil {
 		return "", err
 	}
@@ -204,39 +214,18 @@ func (s *Server) seed(ctx context.Context, repo, salt string, tags []string) (st
 		return "", fmt.Errorf("seeding %s: %w", first, err)
 	}
 	// Further tags are manifest PUTs of the same bytes: no blob traffic.
-	raw, err := img.RawManifest()
-	if err != nil {
-		return "", err
-	}
-	mt, err := img.MediaType()
+	pusher, err := remote.NewPusher(opts...)
 	if err != nil {
 		return "", err
 	}
 	for _, t := range tags[1:] {
-		if err := s.putManifest(ctx, repo, t, raw, string(mt)); err != nil {
-			return "", fmt.Errorf("tagging %s:%s: %w", repo, t, err)
+		ref, err := name.NewTag(host+"/"+repo+":"+t, name.Insecure)
+		if err != nil {
+			return "", err
+		}
+		if err := pusher.Push(ctx, ref, img); err != nil {
+			return "", fmt.Errorf("tagging %s: %w", ref, err)
 		}
 	}
 	return dig.String(), nil
-}
-
-func (s *Server) putManifest(ctx context.Context, repo, tag string, raw []byte, mediaType string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.URL+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", mediaType)
-	if s.user != "" {
-		req.SetBasicAuth(s.user, s.pass)
-	}
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
-	}
-	return nil
 }

@@ -1,0 +1,54 @@
+# Ferry's targets are the same commands the README and .ci/run use.
+GO       ?= go
+PKGS     ?= ./...
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := docker-registry git
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: all build demo test test-deps test-short lint bench fuzz clean
+
+all: lint test
+
+## build: the ferry binary in bin/
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
+
+## demo: Ferry's main job on the embedded example, against local registries
+demo:
+	$(GO) run ./cmd/ferry demo
+
+## test: install what the tests need, then run every test with the race detector
+test: test-deps lint
+	FERRY_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-deps: Debian packages the tests start as real servers
+test-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## test-short: the tests without the race detector (quicker while editing)
+test-short:
+	$(GO) test -count=1 $(PKGS)
+
+## lint: gofmt and go vet must be clean
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## bench: every benchmark (figures go to BENCHMARKS.md)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -timeout 60m $(PKGS)
+
+## fuzz: a short run of each fuzz target
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./image/
+	$(GO) test -run='^$$' -fuzz=FuzzSelect -fuzztime=30s ./policy/
+	$(GO) test -run='^$$' -fuzz=FuzzRewrite -fuzztime=30s ./updater/
+
+clean:
+	rm -rf bin

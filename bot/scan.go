@@ -1,0 +1,189 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/ferrygitops/ferry/policy"
+	"github.com/ferrygitops/ferry/registry"
+	"github.com/ferrygitops/ferry/updater"
+)
+
+// Registry is what Scan needs from a registry client (registry.Client).
+type Registry interface {
+	List(ctx context.Context, repos []string) []registry.Listing
+	Digest(ctx context.Context, repository, tag string) (string, error)
+}
+
+// ScanOptions configure Scan.
+type ScanOptions struct {
+	Repo        string    // the manifest repository's root directory
+	PoliciesDir string    // default: Repo/.ferry
+	Now         time.Time // required: minAge is measured from it
+	Explain     bool      // record skipped files
+	Force       bool      // plan updates of unparsable current tags
+	MaxFileSize int64     // see updater.Options
+}
+
+// Report is the outcome of Scan: per policy, what the registry offers, what
+// the policy chose, and where the repo uses the image.
+type Report struct {
+	Repo       string              `json:"repo"`
+	Policies   []PolicyReport      `json:"policies"`
+	FileErrors []FileErrorReport   `json:"fileErrors,omitempty"`
+	Skipped    []updater.Skipped   `json:"skipped,omitempty"`
+	Files      int                 `json:"files"`
+	Parsed     int                 `json:"parsed"`
+	Stats      *registry.HostStats `json:"registryCalls,omitempty"`
+
+	// Decisions holds the plan for every reference, in file order.
+	Decisions []updater.Decision `json:"-"`
+	// Set is the loaded policy set (including App and Config documents).
+	Set *policy.Set `json:"-"`
+}
+
+// PolicyReport is one policy's part of a Report.
+type PolicyReport struct {
+	Name        string        `json:"name"`
+	Image       string        `json:"image"`
+	Strategy    string        `json:"strategy"`
+	Tag         string        `json:"tag,omitempty"`
+	Digest      string        `json:"digest,omitempty"`
+	PushedAt    *time.Time    `json:"pushedAt,omitempty"`
+	TagsSeen    int           `json:"tagsSeen"`
+	TagsMatched int           `json:"tagsMatched"`
+	Skipped     []policy.Skip `json:"skippedTags,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	References  []RefReport   `json:"references"`
+}
+
+// RefReport is one reference of a policy's image in the repo.
+type RefReport struct {
+	File      string         `json:"file"`
+	Line      int            `json:"line"`
+	Column    int            `json:"column"`
+	Object    string         `json:"object,omitempty"`
+	FieldPath string         `json:"fieldPath,omitempty"`
+	Form      updater.Form   `json:"form"`
+	Current   string         `json:"current"`
+	Wanted    string         `json:"wanted,omitempty"`
+	Status    updater.Status `json:"status"`
+	Why       string         `json:"why,omitempty"`
+}
+
+// FileErrorReport is a manifest that could hold a governed reference but
+// could not be parsed; its policies are blocked for this run.
+type FileErrorReport struct {
+	File     string   `json:"file"`
+	Line     int      `json:"line,omitempty"`
+	Policies []string `json:"policies"`
+	Error    string   `json:"error"`
+}
+
+// Failed reports whether any part of the scan failed at run time: a
+// registry listing or a manifest that did not parse.
+func (r *Report) Failed() bool {
+	if len(r.FileErrors) > 0 {
+		return true
+	}
+	for _, p := range r.Policies {
+		if p.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Changes returns the rewrites the plan calls for.
+func (r *Report) Changes() []updater.Change { return updater.Changes(r.Decisions) }
+
+// Scan loads the policies (a policy.Errors on invalid files, before any
+// network call), lists each distinct image once, selects each policy's tag,
+// finds the references in the repo and plans each one.
+func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) {
+	if opts.Now.IsZero() {
+		return nil, errors.New("scanning: no current time given")
+	}
+	dir := opts.PoliciesDir
+	if dir == "" {
+		dir = filepath.Join(opts.Repo, ".ferry")
+	}
+	set, err := policy.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Repo: opts.Repo, Set: set}
+
+	// References first: it is local and tells nothing to the registry.
+	res, err := updater.Scan(ctx, opts.Repo, set.Policies, updater.Options{Explain: opts.Explain, MaxFileSize: opts.MaxFileSize})
+	if err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", opts.Repo, err)
+	}
+	rep.Files, rep.Parsed, rep.Skipped = res.Files, res.Parsed, res.Skipped
+	for _, fe := range res.Errors {
+		msg := "unknown error"
+		if fe.Err != nil {
+			msg = fe.Err.Error()
+		}
+		rep.FileErrors = append(rep.FileErrors, FileErrorReport{File: fe.File, Line: fe.Line, Policies: fe.Policies, Error: msg})
+	}
+
+	repos := make([]string, 0, len(set.Policies))
+	for _, p := range set.Policies {
+		repos = append(repos, p.Image)
+	}
+	listings := map[string]registry.Listing{}
+	for _, l := range reg.List(ctx, repos) {
+		listings[l.Repository] = l
+	}
+
+	targets := make(map[string]updater.Target, len(set.Policies))
+	byPolicy := make(map[string]int, len(set.Policies))
+	for _, p := range set.Policies {
+		pr := PolicyReport{Name: p.Name, Image: p.Written, Strategy: string(p.Strategy.Kind), References: []RefReport{}}
+		l := listings[p.Image]
+		if l.Err != nil {
+			pr.Error = l.Err.Error()
+		} else {
+			pr.TagsSeen = len(l.Tags)
+			choice, err := policy.Select(l.Tags, p, opts.Now)
+			if err != nil {
+				pr.Error = fmt.Sprintf("selecting a tag: %v", err)
+			} else {
+				pr.Tag, pr.Digest, pr.TagsMatched, pr.Skipped = choice.Tag, choice.Digest, choice.Matched, choice.Skipped
+				if !choice.PushedAt.IsZero() {
+					at := choice.PushedAt.UTC()
+					pr.PushedAt = &at
+				}
+				if p.Digest && pr.Tag != "" && pr.Digest == "" {
+					d, err := reg.Digest(ctx, p.Image, pr.Tag)
+					if err != nil {
+						pr.Error = err.Error()
+					}
+					pr.Digest = d
+				}
+				if pr.Error == "" {
+					targets[p.Name] = updater.Target{Policy: p, Tag: pr.Tag, Digest: pr.Digest, Tags: l.Tags}
+				}
+			}
+		}
+		byPolicy[p.Name] = len(rep.Policies)
+		rep.Policies = append(rep.Policies, pr)
+	}
+
+	rep.Decisions = updater.Plan(res, targets, opts.Force)
+	for _, d := range rep.Decisions {
+		i, ok := byPolicy[d.Policy]
+		if !ok {
+			continue
+		}
+		rep.Policies[i].References = append(rep.Policies[i].References, RefReport{
+			File: d.File, Line: d.Line, Column: d.Column, Object: d.Object, FieldPath: d.FieldPath,
+			Form: d.Form, Current: d.Current, Wanted: d.Wanted, Status: d.Status, Why: d.Why,
+		})
+	}
+	return rep, nil
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrygitops/ferry/policy"
+	"github.com/ferrygitops/ferry/registry"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // a run-time failure
+	exitConfig  = 2 // invalid configuration or usage
+)
+
+// exitError carries an exit code; its message, if any, was already printed
+// or is printed by Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// globals are the flags every command shares.
+type globals struct {
+	output   string
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Main runs the CLI with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr, now: time.Now}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "ferry: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	var pe policy.Errors
+	if errors.As(err, &pe) {
+		fmt.Fprintf(stderr, "ferry: invalid policy files:\n%v\n", pe)
+		return exitConfig
+	}
+	fmt.Fprintf(stderr, "ferry: %v\n", err)
+	if isUsageError(err) {
+		return exitConfig
+	}
+	return exitFailure
+}
+
+func isUsageError(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "invalid argument", "accepts ", "requires ", "flag needs", "required flag", "invalid output"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ferry",
+		Short: "Keep Kubernetes manifests on the newest container images, the GitOps way",
+		Long: `Ferry lists the tags of your images in AWS ECR and any OCI registry, picks the
+newest tag each policy in your manifest repository allows, and rewrites the image
+fields of your manifests, changing nothing else.
+
+Policies live in the manifest repository under .ferry/ (kind: ImagePolicy).`,
+		Example: `  # What would change, as a table
+  ferry scan --repo ./manifests
+
+  # Rewrite the manifests in place, showing the diff first
+  ferry update --repo ./manifests --dry-run
+
+  # The whole loop on an embedded example, no cloud account needed
+  ferry demo`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", g.logLevel)}
+			}
+			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			switch g.output {
+			case "table", "text", "json":
+			default:
+				return &exitError{code: exitConfig, err: fmt.Errorf("invalid output %q: use table or json", g.output)}
+			}
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people) or json (for scripts)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
+	root.AddCommand(newScanCmd(g), newUpdateCmd(g), newVersionCmd(g), newDemoCmd(g))
+	return root
+}
+
+// registryFlags are the registry client's knobs, shared by commands that scan.
+type registryFlags struct {
+	rps         float64
+	concurrency int
+	timeout     time.Duration
+	retries     int
+	insecure    []string
+	pageSize    int
+}
+
+func (f *registryFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.Float64Var(&f.rps, "registry-rps", 20, "requests per second allowed to each registry")
+	fs.IntVar(&f.concurrency, "registry-concurrency", 8, "requests in flight to each registry")
+	fs.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of one registry request")
+	fs.IntVar(&f.retries, "registry-retries", 5, "retries of a registry request on 429, 5xx, throttling and timeouts")
+	fs.StringSliceVar(&f.insecure, "insecure-registry", nil, "registry host spoken to over plain HTTP (loopback hosts always are)")
+	fs.IntVar(&f.pageSize, "page-size", 1000, "tags per listing page")
+}
+
+func (f *registryFlags) client() *registry.Client {
+	retries := f.retries
+	if retries == 0 {
+		retries = -1
+	}
+	return registry.New(registry.Options{
+		Limits: registry.Limits{
+			RatePerSecond: f.rps,
+			Concurrency:   f.concurrency,
+			Timeout:       f.timeout,
+			MaxRetries:    retries,
+		},
+		Insecure: f.insecure,
+		PageSize: f.pageSize,
+	})
+}

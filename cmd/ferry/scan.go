@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/updater"
+)
+
+type scanFlags struct {
+	repo     string
+	policies string
+	explain  bool
+	stats    bool
+	force    bool
+	registry registryFlags
+}
+
+func (f *scanFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.repo, "repo", ".", "the manifest repository's root directory")
+	fs.StringVar(&f.policies, "policies", "", "directory of policy files (default: REPO/.ferry)")
+	fs.BoolVarP(&f.explain, "explain", "v", false, "also list the files not read, and why")
+	fs.BoolVar(&f.stats, "stats", false, "report the registry calls made")
+	f.registry.register(cmd)
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Show, for each policy, the newest allowed tag and where the image is used",
+		Long: `Scan loads the policies under REPO/.ferry, lists each image's tags once, picks the
+newest tag each policy allows, and reports every place in the repository that
+references the image, with the value it would get. It never writes.
+
+Exit codes: 0 done; 1 a registry or manifest could not be read (the rest of the
+report is still printed); 2 invalid policy files or flags.`,
+		Example: `  ferry scan --repo ./manifests
+  ferry scan --repo ./manifests -o json | jq '.policies[] | {name, tag}'
+  ferry scan --repo ./manifests --explain --stats`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := runScan(cmd, g, &f)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				if err := writeJSON(g.stdout, rep); err != nil {
+					return err
+				}
+			} else {
+				printScan(g.stdout, rep, f.explain)
+			}
+			if rep.Failed() {
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) {
+	client := f.registry.client()
+	g.log.Info("scanning", "repo", f.repo)
+	rep, err := bot.Scan(cmd.Context(), client, bot.ScanOptions{
+		Repo:        f.repo,
+		PoliciesDir: f.policies,
+		Now:         g.now(),
+		Explain:     f.explain,
+		Force:       f.force,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if f.stats {
+		t := client.Stats().Total()
+		rep.Stats = &t
+		if g.output != "json" {
+			defer fmt.Fprintf(g.stderr, "registry calls: %d requests, %d retries, %d errors\n", t.Requests, t.Retries, t.Errors)
+		}
+	}
+	for _, p := range rep.Policies {
+		if p.Error != "" {
+			g.log.Error("policy failed", "policy", p.Name, "error", p.Error)
+		}
+	}
+	return rep, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printScan(w io.Writer, rep *bot.Report, explain bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLICY\tIMAGE\tSTRATEGY\tNEWEST\tMATCHED/SEEN")
+	for _, p := range rep.Policies {
+		newest := p.Tag
+		switch {
+		case p.Error != "":
+			newest = "ERROR"
+		case newest == "":
+			newest = "(none)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\n", p.Name, p.Image, p.Strategy, newest, p.TagsMatched, p.TagsSeen)
+	}
+	tw.Flush()
+
+	var refs int
+	for _, p := range rep.Policies {
+		refs += len(p.References)
+	}
+	fmt.Fprintln(w)
+	if refs == 0 {
+		fmt.Fprintln(w, "No references to these images found in the repository.")
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FILE:LINE\tOBJECT\tPOLICY\tCURRENT\tWANTED\tSTATUS")
+		for _, p := range rep.Policies {
+			for _, r := range p.References {
+				wanted := r.Wanted
+				if wanted == "" || r.Status == updater.StatusCurrent {
+					wanted = "-"
+				}
+				fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\t%s\n", r.File, r.Line, orDash(r.Object), p.Name, r.Current, wanted, r.Status)
+			}
+		}
+		tw.Flush()
+	}
+
+	for _, p := range rep.Policies {
+		if p.Error != "" {
+			fmt.Fprintf(w, "\nerror: policy %s: %s\n", p.Name, p.Error)
+		}
+		if len(p.Skipped) > 0 && explain {
+			fmt.Fprintf(w, "\npolicy %s: %d tags matched the pattern but could not be ordered, e.g.:\n", p.Name, len(p.Skipped))
+			for _, s := range p.Skipped {
+				fmt.Fprintf(w, "  %s: %s\n", s.Tag, s.Reason)
+			}
+		}
+	}
+	for _, fe := range rep.FileErrors {
+		loc := fe.File
+		if fe.Line > 0 {
+			loc = fmt.Sprintf("%s:%d", fe.File, fe.Line)
+		}
+		fmt.Fprintf(w, "\nerror: %s: %s (blocks policies: %s)\n", loc, fe.Error, strings.Join(fe.Policies, ", "))
+	}
+	if explain && len(rep.Skipped) > 0 {
+		byReason := map[string][]string{}
+		for _, s := range rep.Skipped {
+			byReason[s.Reason] = append(byReason[s.Reason], s.File)
+		}
+		reasons := make([]string, 0, len(byReason))
+		for r := range byReason {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, "\nFiles not read (%d of %d considered; %d parsed):\n", len(rep.Skipped), rep.Files, rep.Parsed)
+		for _, r := range reasons {
+			fmt.Fprintf(w, "  %s (%d):\n", r, len(byReason[r]))
+			for _, f := range byReason[r] {
+				fmt.Fprintf(w, "    %s\n", f)
+			}
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +82,11 @@ func (s Stats) Total() HostStats {
 
 // Transport is the one place every registry request goes through. It is safe
 // for concurrent use; one Transport is meant to serve a whole process.
+//
+// It retries any method, POST included, on transient failures: that is
+// right for registry reads (tags/list, manifests HEAD, the ECR API's
+// Describe/List calls), the only calls Ferry makes through it. Do not route
+// non-idempotent writes through it.
 type Transport struct {
 	inner  http.RoundTripper
 	limits Limits
@@ -153,6 +159,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	for attempt := 0; ; attempt++ {
 		if err := hs.limiter.Wait(ctx); err != nil {
+			hs.errors.Add(1)
 			return nil, err
 		}
 		resp, err := t.attempt(ctx, hs, req, body)
@@ -170,6 +177,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		hs.retries.Add(1)
 		if err := t.sleep(ctx, wait); err != nil {
+			hs.errors.Add(1)
 			return nil, err
 		}
 	}
@@ -261,7 +269,8 @@ func retryAfter(v string) (time.Duration, bool) {
 }
 
 // isAWSThrottle reports whether a 400 response is an AWS JSON-protocol
-// throttling error; the body is restored for the caller.
+// throttling error, judged by its error code (the X-Amzn-ErrorType header,
+// else the body's __type or code); the body is restored for the caller.
 func isAWSThrottle(resp *http.Response) bool {
 	if v := resp.Header.Get("X-Amzn-Errortype"); v != "" {
 		return throttleCode(v)
@@ -278,16 +287,38 @@ func isAWSThrottle(resp *http.Response) bool {
 	if err != nil {
 		return false
 	}
-	return throttleCode(string(data))
+	var body struct {
+		Type string `json:"__type"`
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(data, &body) != nil {
+		return false
+	}
+	if body.Type == "" {
+		body.Type = body.Code
+	}
+	return throttleCode(body.Type)
 }
 
-func throttleCode(s string) bool {
-	for _, code := range []string{"ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"} {
-		if strings.Contains(s, code) {
-			return true
-		}
+// awsThrottleCodes are the error codes the AWS SDKs treat as throttling.
+var awsThrottleCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "ThrottledException": true,
+	"RequestThrottledException": true, "TooManyRequestsException": true,
+	"ProvisionedThroughputExceededException": true,
+	"RequestLimitExceeded":                   true, "BandwidthLimitExceeded": true,
+	"RequestThrottled": true, "SlowDown": true, "PriorRequestNotComplete": true,
+	"EC2ThrottledException": true,
+}
+
+// throttleCode reports whether an AWS error type names a throttling error.
+// The type may carry a namespace ("aws.protocols#ThrottlingException") or a
+// suffix after ':' (the X-Amzn-ErrorType header form).
+func throttleCode(t string) bool {
+	t, _, _ = strings.Cut(t, ":")
+	if i := strings.LastIndexByte(t, '#'); i >= 0 {
+		t = t[i+1:]
 	}
-	return false
+	return awsThrottleCodes[strings.TrimSpace(t)]
 }
 
 func isConnReset(err error) bool {

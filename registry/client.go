@@ -55,6 +55,7 @@ func New(opts Options) *Client {
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(h)] = true
 	}
+	c.transport.plainHTTP = c.isInsecure
 	return c
 }
 

@@ -34,16 +34,20 @@ func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []
 		}
 		return
 	}
-	ch, err := transport.Ping(ctx, reg, c.transport)
-	if err != nil {
-		for _, i := range idx {
-			out[i].Err = fmt.Errorf("contacting registry %s: %w", host, err)
-		}
-		return
-	}
 	chunk := len(idx)
-	if strings.EqualFold(ch.Scheme, "bearer") {
-		chunk = scopesPerToken
+	if len(idx) > scopesPerToken {
+		// Many repositories: learn whether tokens are scoped (bearer) first,
+		// at the cost of one more ping.
+		ch, err := transport.Ping(ctx, reg, c.transport)
+		if err != nil {
+			for _, i := range idx {
+				out[i].Err = fmt.Errorf("contacting registry %s: %w", host, err)
+			}
+			return
+		}
+		if strings.EqualFold(ch.Scheme, "bearer") {
+			chunk = scopesPerToken
+		}
 	}
 	for start := 0; start < len(idx); start += chunk {
 		part := idx[start:min(start+chunk, len(idx))]

@@ -198,3 +198,36 @@ func TestDigestOCI(t *testing.T) {
 		t.Error("want an error for a missing tag")
 	}
 }
+
+func TestListOCIBearerTokensChunked(t *testing.T) {
+	ctx := context.Background()
+	srv := ociregistry.New(ociregistry.WithBearerTokens())
+	defer srv.Close()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	var repos []string
+	for i := range 120 {
+		repo := fmt.Sprintf("org/app%03d", i)
+		repos = append(repos, srv.Host+"/"+repo)
+	}
+	// Seed through the bearer flow too (the seeding client is ggcr's).
+	for _, r := range repos {
+		if _, err := srv.Seed(ctx, strings.TrimPrefix(r, srv.Host+"/"), "v1", "v2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := New(Options{Limits: Limits{RatePerSecond: 1e6, Burst: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
+	tokensBefore, listsBefore := srv.TokenRequests(), srv.TagLists()
+	out := c.List(ctx, repos)
+	for _, l := range out {
+		if l.Err != nil || len(l.Tags) != 2 {
+			t.Fatalf("%s: %d tags, err %v", l.Repository, len(l.Tags), l.Err)
+		}
+	}
+	// 120 repositories, 50 scopes per token: 3 tokens, and no 401 retries.
+	if n := srv.TokenRequests() - tokensBefore; n != 3 {
+		t.Errorf("token requests = %d, want 3", n)
+	}
+	if n := srv.TagLists() - listsBefore; n != 120 {
+		t.Errorf("tags/list requests = %d, want 120", n)
+	}
+}

@@ -97,6 +97,10 @@ type Transport struct {
 	hosts map[string]*hostState
 	// OnRequest, if set, is called after every attempt (for metrics).
 	OnRequest func(host string, status int, err error)
+	// plainHTTP, if set, names hosts served over plain HTTP: go-containerregistry
+	// probes them over HTTPS too, and those probes are passed through
+	// uncounted, unlimited and never retried.
+	plainHTTP func(host string) bool
 }
 
 type hostState struct {
@@ -150,6 +154,9 @@ func (t *Transport) Stats() Stats {
 // slot, and retries it when the failure is transient.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	if req.URL.Scheme == "https" && t.plainHTTP != nil && t.plainHTTP(req.URL.Host) {
+		return t.inner.RoundTrip(req)
+	}
 	hs := t.host(strings.ToLower(req.URL.Host))
 
 	body, err := replayableBody(req)

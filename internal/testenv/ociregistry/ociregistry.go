@@ -36,13 +36,18 @@ type Server struct {
 	Host string
 
 	user, pass string
+	bearer     bool
 	inner      http.Handler
+
+	tokenMu sync.Mutex
+	tokens  map[string]map[string]bool // token -> repositories it may pull
 
 	mu     sync.Mutex
 	faults []fault
 
 	requests atomic.Int64
 	tagLists atomic.Int64
+	tokenReq atomic.Int64
 }
 
 type fault struct {
@@ -58,6 +63,18 @@ type Option func(*Server)
 func WithBasicAuth(user, pass string) Option {
 	return func(s *Server) { s.user, s.pass = user, pass }
 }
+
+// WithBearerTokens makes the registry demand scoped bearer tokens, like
+// Docker Hub or GHCR: /v2/ answers 401 with a Bearer challenge whose realm is
+// this server's /token endpoint, which issues a token for the requested
+// repository:NAME:pull scopes (after basic auth if WithBasicAuth is also
+// given). A token only grants the repositories it was issued for.
+func WithBearerTokens() Option {
+	return func(s *Server) { s.bearer = true }
+}
+
+// TokenRequests is the number of token requests served so far.
+func (s *Server) TokenRequests() int64 { return s.tokenReq.Load() }
 
 // New starts a Server; Close stops it.
 func New(opts ...Option) *Server {
@@ -108,7 +125,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"injected fault"}]}`, f.status)
 		return
 	}
-	if s.user != "" {
+	if s.bearer {
+		if !s.authorizeBearer(w, r) {
+			return
+		}
+	} else if s.user != "" {
 		u, p, ok := r.BasicAuth()
 		if !ok || u != s.user || p != s.pass {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ferry-test"`)
@@ -123,6 +144,74 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.inner.ServeHTTP(w, r)
+}
+
+// authorizeBearer serves /token and checks bearer tokens on /v2/. It reports
+// whether the request may go on to the registry.
+func (s *Server) authorizeBearer(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path == "/token" {
+		s.tokenReq.Add(1)
+		if s.user != "" {
+			if u, p, ok := r.BasicAuth(); !ok || u != s.user || p != s.pass {
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+				return false
+			}
+		}
+		grant := map[string]bool{}
+		for _, sc := range r.URL.Query()["scope"] {
+			for _, one := range strings.Split(sc, " ") {
+				parts := strings.Split(one, ":")
+				if len(parts) == 3 && parts[0] == "repository" && strings.Contains(parts[2], "pull") {
+					grant[parts[1]] = true
+				}
+			}
+		}
+		tok := fmt.Sprintf("tok-%d", s.tokenReq.Load())
+		s.tokenMu.Lock()
+		if s.tokens == nil {
+			s.tokens = map[string]map[string]bool{}
+		}
+		s.tokens[tok] = grant
+		s.tokenMu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "access_token": tok, "expires_in": 300})
+		return false
+	}
+	challenge := func(scope string) {
+		c := fmt.Sprintf(`Bearer realm="%s/token",service="ferry-test"`, s.URL)
+		if scope != "" {
+			c += fmt.Sprintf(`,scope="%s"`, scope)
+		}
+		w.Header().Set("WWW-Authenticate", c)
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+	}
+	repo := repoOf(r.URL.Path)
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		challenge("")
+		return false
+	}
+	s.tokenMu.Lock()
+	grant, known := s.tokens[tok]
+	s.tokenMu.Unlock()
+	if !known || (repo != "" && !grant[repo]) {
+		challenge("repository:" + repo + ":pull")
+		return false
+	}
+	return true
+}
+
+// repoOf extracts NAME from /v2/NAME/(tags|manifests|blobs)/...; "" for /v2/.
+func repoOf(p string) string {
+	p = strings.TrimPrefix(p, "/v2/")
+	for _, sep := range []string{"/tags/", "/manifests/", "/blobs/"} {
+		if i := strings.LastIndex(p, sep); i >= 0 {
+			return p[:i]
+		}
+	}
+	return ""
 }
 
 // serveTagList answers from the inner registry and adds the Link header a

@@ -1,0 +1,128 @@
+package policy
+
+// This file fixes the package's exported surface so other packages can be
+// written against it while it is built out.
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/ferrygitops/ferry/image"
+)
+
+// APIVersion is the apiVersion of every Ferry document.
+const APIVersion = "ferry.dev/v1alpha1"
+
+// Source is where a document or field was read from.
+type Source struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// Policy is a validated ImagePolicy. Values are read-only after Load.
+type Policy struct {
+	Name    string
+	Image   string // normalised repository (image.NormalizeRepository)
+	Written string // spec.image as written in the file
+	Source  Source
+
+	Pattern *regexp.Regexp   // nil: every tag matches
+	Extract string           // template such as "$stamp"; "" means the whole tag
+	Exclude []*regexp.Regexp // tags matching any are ignored
+
+	Strategy Strategy
+
+	MinAge      time.Duration
+	Digest      bool
+	UpdatePaths []string // globs, slash-separated, relative to the repo root; "**" crosses directories
+
+	PullRequest PullRequest
+}
+
+// PullRequest holds spec.pullRequest, used by the bump write-back.
+type PullRequest struct {
+	Group         string   `json:"group,omitempty"`
+	Labels        []string `json:"labels,omitempty"`
+	Reviewers     []string `json:"reviewers,omitempty"`
+	TeamReviewers []string `json:"teamReviewers,omitempty"`
+	Assignees     []string `json:"assignees,omitempty"`
+	Draft         bool     `json:"draft,omitempty"`
+}
+
+// StrategyKind names an ordering strategy.
+type StrategyKind string
+
+// The ordering strategies.
+const (
+	Date         StrategyKind = "date"
+	SemVer       StrategyKind = "semver"
+	Numerical    StrategyKind = "numerical"
+	Alphabetical StrategyKind = "alphabetical"
+	PushedAt     StrategyKind = "pushedAt"
+)
+
+// Strategy is the validated spec.policy.
+type Strategy struct {
+	Kind   StrategyKind
+	Layout string // date
+	Range  string // semver; "" means any
+	Order  string // numerical, alphabetical: "asc" (highest wins) or "desc"
+}
+
+// Choice is the result of Select.
+type Choice struct {
+	Tag      string    `json:"tag,omitempty"`
+	Digest   string    `json:"digest,omitempty"`
+	PushedAt time.Time `json:"pushedAt,omitzero"`
+	Seen     int       `json:"seen"`    // tags listed
+	Matched  int       `json:"matched"` // tags that passed filter, exclude, minAge and parsed under the strategy
+	Skipped  []Skip    `json:"skipped,omitempty"`
+
+	// SkippedTotal counts every skipped tag; Skipped lists at most the
+	// first MaxSkipped of them.
+	SkippedTotal int `json:"skippedTotal,omitempty"`
+}
+
+// Skip is a tag that matched the pattern but could not be ordered.
+type Skip struct {
+	Tag    string `json:"tag"`
+	Reason string `json:"reason"`
+}
+
+// Set is what LoadDir/Parse read from policy files: the ImagePolicies, in
+// file order, and the other Ferry documents (kind App, kind Config) kept raw
+// for the packages that own them.
+type Set struct {
+	Policies []*Policy
+	Others   []Document
+}
+
+// Document is a Ferry document of a kind other than ImagePolicy.
+type Document struct {
+	Kind   string
+	Name   string
+	Source Source
+	YAML   []byte // the document's own bytes
+}
+
+// Error is one validation problem, located to the line of the offending
+// field. Its message reads "FILE:LINE: FIELD: MESSAGE".
+type Error struct {
+	File  string
+	Line  int
+	Field string // e.g. "spec.filterTags.pattern"; "" for document-level problems
+	Msg   string
+}
+
+// Errors is every validation problem found; LoadDir and Parse return it
+// (as error) when any document is invalid. The CLI maps it to exit code 2.
+type Errors []*Error
+
+// Interface assertions on the signatures other packages rely on.
+var (
+	_ func(dir string) (*Set, error)                        = LoadDir
+	_ func(file string, data []byte) (*Set, error)          = Parse
+	_ func([]image.Tag, *Policy, time.Time) (Choice, error) = Select
+	_ func(*Policy, image.Tag, image.Tag) (int, error)      = (*Policy).Compare
+	_ func(*Policy, string) bool                            = (*Policy).Governs
+)

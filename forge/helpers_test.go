@@ -1,0 +1,161 @@
+package forge
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
+)
+
+const (
+	owner = "acme"
+	name  = "fleet"
+	repo  = owner + "/" + name
+)
+
+// memGit is an in-memory githubapi.Git: branch tips per repository.
+type memGit struct {
+	mu       sync.Mutex
+	branches map[string]map[string]string
+	n        int
+}
+
+func newMemGit() *memGit { return &memGit{branches: map[string]map[string]string{}} }
+
+func (g *memGit) commit(repo, branch string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n++
+	sha := fmt.Sprintf("%040x", g.n)
+	if g.branches[repo] == nil {
+		g.branches[repo] = map[string]string{}
+	}
+	g.branches[repo][branch] = sha
+	return sha
+}
+
+func (g *memGit) Head(repo, branch string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sha, ok := g.branches[repo][branch]
+	return sha, ok
+}
+
+func (g *memGit) Merge(repo, base, head, message string) (string, error) {
+	if _, ok := g.Head(repo, head); !ok {
+		return "", errors.New("no head")
+	}
+	return g.commit(repo, base), nil
+}
+
+func (g *memGit) DeleteBranch(repo, branch string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.branches[repo][branch]; !ok {
+		return errors.New("no such branch")
+	}
+	delete(g.branches[repo], branch)
+	return nil
+}
+
+// fakeClock is a settable clock shared by the emulator and the client.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is an emulator on a fake clock with acme/fleet (main, ferry/app).
+type env struct {
+	srv   *githubapi.Server
+	git   *memGit
+	clock *fakeClock
+
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func newEnv(t *testing.T, opts ...githubapi.Option) *env {
+	t.Helper()
+	e := &env{git: newMemGit(), clock: &fakeClock{t: time.Now().Truncate(time.Second)}}
+	e.git.commit(repo, "main")
+	e.git.commit(repo, "ferry/app")
+	e.srv = githubapi.NewServer(e.git, append([]githubapi.Option{githubapi.WithClock(e.clock.Now)}, opts...)...)
+	t.Cleanup(e.srv.Close)
+	e.srv.AddRepo(owner, name)
+	return e
+}
+
+// sleep records the wait and moves the shared clock instead of sleeping.
+func (e *env) sleep(ctx context.Context, d time.Duration) error {
+	e.mu.Lock()
+	e.waits = append(e.waits, d)
+	e.mu.Unlock()
+	e.clock.Advance(d)
+	return ctx.Err()
+}
+
+func (e *env) recordedWaits() []time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]time.Duration(nil), e.waits...)
+}
+
+// client returns a Client of the emulator with the default token, the fake
+// clock and the recording sleep; mod adjusts the options.
+func (e *env) client(t *testing.T, mod func(*Options)) *Client {
+	t.Helper()
+	opts := Options{
+		BaseURL: e.srv.BaseURL(),
+		Token:   githubapi.DefaultToken,
+		Sleep:   e.sleep,
+		Now:     e.clock.Now,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) pulls() []githubapi.PR { return e.srv.PullRequests(owner, name) }
+
+var (
+	keyOnce sync.Once
+	testKey *rsa.PrivateKey
+)
+
+// appKey returns an RSA key shared by the tests, and its PKCS#1 PEM.
+func appKey(t *testing.T) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	keyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		testKey = k
+	})
+	return testKey, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(testKey)})
+}

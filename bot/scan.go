@@ -141,7 +141,6 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 	}
 
 	targets := make(map[string]updater.Target, len(set.Policies))
-	byPolicy := make(map[string]int, len(set.Policies))
 	for _, p := range set.Policies {
 		pr := PolicyReport{Name: p.Name, Image: p.Written, Strategy: string(p.Strategy.Kind), References: []RefReport{}}
 		l := listings[p.Image]
@@ -170,20 +169,29 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 				}
 			}
 		}
-		byPolicy[p.Name] = len(rep.Policies)
 		rep.Policies = append(rep.Policies, pr)
 	}
 
 	rep.Decisions = updater.Plan(res, targets, opts.Force)
-	for _, d := range rep.Decisions {
+	rep.fillReferences()
+	return rep, nil
+}
+
+// fillReferences (re)builds each policy's references from the decisions.
+func (r *Report) fillReferences() {
+	byPolicy := make(map[string]int, len(r.Policies))
+	for i := range r.Policies {
+		byPolicy[r.Policies[i].Name] = i
+		r.Policies[i].References = []RefReport{}
+	}
+	for _, d := range r.Decisions {
 		i, ok := byPolicy[d.Policy]
 		if !ok {
 			continue
 		}
-		rep.Policies[i].References = append(rep.Policies[i].References, RefReport{
+		r.Policies[i].References = append(r.Policies[i].References, RefReport{
 			File: d.File, Line: d.Line, Column: d.Column, Object: d.Object, FieldPath: d.FieldPath,
 			Form: d.Form, Current: d.Current, Wanted: d.Wanted, Status: d.Status, Why: d.Why,
 		})
 	}
-	return rep, nil
 }

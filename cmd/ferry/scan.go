@@ -58,6 +58,9 @@ report is still printed); 2 invalid policy files or flags.`,
 				}
 			} else {
 				printScan(g.stdout, rep, f.explain)
+				if t := rep.Stats; t != nil {
+					fmt.Fprintf(g.stdout, "\nRegistry calls: %d requests, %d retries, %d errors.\n", t.Requests, t.Retries, t.Errors)
+				}
 			}
 			if rep.Failed() {
 				return &exitError{code: exitFailure}
@@ -85,9 +88,6 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 	if f.stats {
 		t := client.Stats().Total()
 		rep.Stats = &t
-		if g.output != "json" {
-			defer fmt.Fprintf(g.stderr, "registry calls: %d requests, %d retries, %d errors\n", t.Requests, t.Retries, t.Errors)
-		}
 	}
 	for _, p := range rep.Policies {
 		if p.Error != "" {
@@ -134,7 +134,10 @@ func printScan(w io.Writer, rep *bot.Report, explain bool) {
 				if wanted == "" || r.Status == updater.StatusCurrent {
 					wanted = "-"
 				}
-				fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\t%s\n", r.File, r.Line, orDash(r.Object), p.Name, r.Current, wanted, r.Status)
+				if wanted != "-" {
+					wanted = shortValue(r.Form, wanted)
+				}
+				fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s\t%s\n", r.File, r.Line, objectName(r.Object), p.Name, shortValue(r.Form, r.Current), wanted, r.Status)
 			}
 		}
 		tw.Flush()
@@ -177,6 +180,12 @@ func printScan(w io.Writer, rep *bot.Report, explain bool) {
 		}
 	}
 }
+
+// objectName renders "Kind/namespace/name" without its empty parts.
+func objectName(o string) string { return orDash(bot.ObjectName(o)) }
+
+// shortValue shows what changes in a whole-image value.
+func shortValue(form updater.Form, v string) string { return bot.ShortValue(form, v) }
 
 func orDash(s string) string {
 	if s == "" {

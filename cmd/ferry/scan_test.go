@@ -146,8 +146,8 @@ func TestScanInProcessRegistry(t *testing.T) {
 			t.Errorf("table output lacks %q:\n%s", s, out)
 		}
 	}
-	if !strings.Contains(errs, "registry calls:") {
-		t.Errorf("--stats printed nothing to stderr: %s", errs)
+	if !strings.Contains(out, "Registry calls:") {
+		t.Errorf("--stats printed nothing: %s", out)
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, "apps/api/deploy.yaml"))
 	if !bytes.Equal(before, after) {

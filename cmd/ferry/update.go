@@ -115,7 +115,7 @@ func printUpdate(w io.Writer, res *updateResult) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FILE:LINE\tOBJECT\tFIELD\tOLD\t\tNEW")
 		for _, c := range res.Changes {
-			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t→\t%s\n", c.File, c.Line, orDash(c.Object), c.FieldPath, c.From, c.To)
+			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t→\t%s\n", c.File, c.Line, objectName(c.Object), c.FieldPath, shortValue(c.Form, c.From), shortValue(c.Form, c.To))
 		}
 		tw.Flush()
 	}

@@ -1,0 +1,3 @@
+package updater
+
+const sysSyncfs = 267 // syncfs(2) on linux/arm64

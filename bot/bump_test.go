@@ -20,7 +20,9 @@ import (
 // gitAdapter lets the GitHub emulator reach the real git server.
 type gitAdapter struct{ s *gitserver.Server }
 
-func (a gitAdapter) Head(repo, branch string) (string, bool) { return a.s.Head(path.Base(repo), branch) }
+func (a gitAdapter) Head(repo, branch string) (string, bool) {
+	return a.s.Head(path.Base(repo), branch)
+}
 func (a gitAdapter) Merge(repo, base, head, msg string) (string, error) {
 	return a.s.Merge(path.Base(repo), base, head, msg)
 }

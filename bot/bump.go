@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,6 +33,12 @@ const (
 	ModePullRequest WriteMode = "pull-request" // push a bot branch and open or update its pull request
 	ModeBranch      WriteMode = "branch"       // push the bot branch only
 	ModePush        WriteMode = "push"         // commit straight to the base branch
+)
+
+// The commit author when neither flags nor .ferry/config.yaml name one.
+const (
+	DefaultAuthorName  = "Ferry"
+	DefaultAuthorEmail = "ferry@users.noreply.github.com"
 )
 
 // Commit trailers Ferry writes; they identify its commits and change sets.
@@ -144,12 +151,6 @@ func Bump(ctx context.Context, reg Registry, opts BumpOptions) (*BumpResult, err
 	if opts.Mode == ModePullRequest && opts.Forge == nil && !opts.DryRun {
 		return nil, errors.New("bumping: pull-request mode needs GitHub credentials")
 	}
-	if opts.Author.Name == "" {
-		opts.Author.Name = "Ferry"
-	}
-	if opts.Author.Email == "" {
-		opts.Author.Email = "ferry@users.noreply.github.com"
-	}
 	if opts.Depth == 0 {
 		opts.Depth = 50
 	}
@@ -198,6 +199,8 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 	if err != nil {
 		return nil, err
 	}
+	opts.Author.Name = cmp.Or(opts.Author.Name, cfg.Spec.Commit.AuthorName, DefaultAuthorName)
+	opts.Author.Email = cmp.Or(opts.Author.Email, cfg.Spec.Commit.AuthorEmail, DefaultAuthorEmail)
 	policies := map[string]*policy.Policy{}
 	for _, p := range rep.Set.Policies {
 		policies[p.Name] = p

@@ -141,7 +141,7 @@ func TestScanInProcessRegistry(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
 	}
-	for _, s := range []string{"POLICY", "release.20240301", "apps/api/deploy.yaml:10", "update"} {
+	for _, s := range []string{"POLICY", "release.20240301", "apps/api/deploy.yaml:11", "update"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table output lacks %q:\n%s", s, out)
 		}

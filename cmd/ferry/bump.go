@@ -1,0 +1,228 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/forge"
+	"github.com/ferrygitops/ferry/gitrepo"
+)
+
+type bumpFlags struct {
+	url, branch, mode     string
+	dryRun, once, force   bool
+	depth                 int
+	githubURL, githubRepo string
+	githubTokenFile       string
+	appID, appInstall     int64
+	appKeyFile            string
+	gitUser, gitTokenFile string
+	sshKey, sshKnownHosts string
+	authorName            string
+	authorEmail           string
+	gpgKey, sshSigningKey string
+	registry              registryFlags
+}
+
+func newBumpCmd(g *globals) *cobra.Command {
+	var f bumpFlags
+	cmd := &cobra.Command{
+		Use:   "bump --repo URL",
+		Short: "Clone the manifest repository, update images, and open or update one pull request per group",
+		Long: `Bump runs one write-back cycle against a manifest repository:
+
+  1. clone the base branch (HTTPS with a token, SSH with a key, or file://);
+  2. scan and plan exactly like 'ferry update', holding back tags people rolled back;
+  3. per group of policies (spec.pullRequest.group; default one per policy), commit the
+     changes on top of the base and push them to the group's own branch (ferry/GROUP),
+     force-updating only Ferry's own branch and only if nobody else pushed to it;
+  4. open the group's pull request, or update it; close it when no longer needed.
+
+It never opens a second pull request for a branch, and a run with nothing new makes no
+git or GitHub writes. Modes: pull-request (default), branch (push only), push (commit
+straight to the base branch).
+
+Credentials: GITHUB_TOKEN (or --github-token-file) for the GitHub API, and for git over
+HTTPS unless --git-token-file is given; or a GitHub App (--github-app-id,
+--github-app-installation-id, --github-app-key-file) for the API. Tokens never appear in
+logs, errors or the clone's .git/config.`,
+		Example: `  # What would change, with the pull requests' titles, bodies and diffs; no writes
+  GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests --dry-run
+
+  # Open or update the pull requests (for example every 5 minutes from a CronJob)
+  GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests --once
+
+  # GitHub Enterprise, SSH for git
+  ferry bump --repo git@ghe.example.com:acme/manifests.git --ssh-key ~/.ssh/id_ed25519 \
+    --github-url https://ghe.example.com/api/v3/ --github-token-file /var/run/secrets/github/token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBump(cmd, g, &f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.url, "repo", "", "the manifest repository's clone URL (https://, ssh://, git@host:..., file://)")
+	fs.StringVar(&f.branch, "branch", "main", "the base branch")
+	fs.StringVar(&f.mode, "mode", "pull-request", "write-back mode: pull-request, branch or push")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the pull requests Ferry would create or update; write nothing")
+	fs.BoolVar(&f.once, "once", true, "run one cycle and exit (for CronJobs; 'ferry run' loops)")
+	fs.BoolVar(&f.force, "force", false, "also rewrite references whose current tag the policy cannot order")
+	fs.IntVar(&f.depth, "depth", 50, "clone depth (deepened when the rollback check needs more history); -1 for full")
+	fs.StringVar(&f.githubURL, "github-url", "", "GitHub Enterprise API base URL, e.g. https://ghe.example.com/api/v3/")
+	fs.StringVar(&f.githubRepo, "github-repo", "", "OWNER/NAME on GitHub (default: from --repo)")
+	fs.StringVar(&f.githubTokenFile, "github-token-file", "", "file holding the GitHub token (default: $GITHUB_TOKEN)")
+	fs.Int64Var(&f.appID, "github-app-id", 0, "GitHub App ID (with --github-app-installation-id and --github-app-key-file)")
+	fs.Int64Var(&f.appInstall, "github-app-installation-id", 0, "GitHub App installation ID")
+	fs.StringVar(&f.appKeyFile, "github-app-key-file", "", "GitHub App private key (PEM)")
+	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
+	fs.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding the token for git over HTTPS (default: the GitHub token)")
+	fs.StringVar(&f.sshKey, "ssh-key", "", "private key for git over SSH")
+	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for git over SSH (default: ~/.ssh/known_hosts)")
+	fs.StringVar(&f.authorName, "author-name", "", "commit author name (default: .ferry/config.yaml spec.commit.authorName, else Ferry)")
+	fs.StringVar(&f.authorEmail, "author-email", "", "commit author e-mail, also how Ferry recognises its own commits (default: spec.commit.authorEmail, else "+bot.DefaultAuthorEmail+")")
+	fs.StringVar(&f.gpgKey, "signing-gpg-key", "", "armored OpenPGP private key file to sign commits with")
+	fs.StringVar(&f.sshSigningKey, "signing-ssh-key", "", "SSH private key file to sign commits with")
+	f.registry.register(cmd)
+	_ = cmd.MarkFlagRequired("repo")
+	return cmd
+}
+
+func readSecretFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
+	usage := func(format string, args ...any) error {
+		return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
+	}
+	mode := bot.WriteMode(f.mode)
+	switch mode {
+	case bot.ModePullRequest, bot.ModeBranch, bot.ModePush:
+	default:
+		return usage("invalid --mode %q: use pull-request, branch or push", f.mode)
+	}
+	ghToken := os.Getenv("GITHUB_TOKEN")
+	if f.githubTokenFile != "" {
+		t, err := readSecretFile(f.githubTokenFile)
+		if err != nil {
+			return usage("%v", err)
+		}
+		ghToken = t
+	}
+	auth := gitrepo.Auth{Username: f.gitUser, Token: ghToken, SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
+	if f.gitTokenFile != "" {
+		t, err := readSecretFile(f.gitTokenFile)
+		if err != nil {
+			return usage("%v", err)
+		}
+		auth.Token = t
+	}
+	opts := bot.BumpOptions{
+		URL: f.url, Branch: f.branch, Auth: auth, Depth: f.depth, Mode: mode,
+		Author: gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
+		DryRun: f.dryRun, Force: f.force, Now: g.now(), Log: g.log,
+	}
+	var err error
+	switch {
+	case f.gpgKey != "" && f.sshSigningKey != "":
+		return usage("give one of --signing-gpg-key and --signing-ssh-key")
+	case f.gpgKey != "":
+		if opts.Signer, err = gitrepo.OpenPGPSignerFromFile(f.gpgKey, os.Getenv("FERRY_SIGNING_PASSPHRASE")); err != nil {
+			return usage("%v", err)
+		}
+	case f.sshSigningKey != "":
+		if opts.Signer, err = gitrepo.SSHSignerFromFile(f.sshSigningKey, os.Getenv("FERRY_SIGNING_PASSPHRASE")); err != nil {
+			return usage("%v", err)
+		}
+	}
+	if mode == bot.ModePullRequest {
+		if f.githubRepo != "" {
+			owner, name, ok := strings.Cut(f.githubRepo, "/")
+			if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+				return usage("invalid --github-repo %q: want OWNER/NAME", f.githubRepo)
+			}
+			opts.Owner, opts.Repo = owner, name
+		} else if opts.Owner, opts.Repo, err = forge.ParseRepoURL(f.url); err != nil {
+			return usage("%v (or give --github-repo)", err)
+		}
+		fo := forge.Options{BaseURL: f.githubURL, Token: ghToken}
+		if f.appID != 0 || f.appInstall != 0 || f.appKeyFile != "" {
+			if f.appID == 0 || f.appInstall == 0 || f.appKeyFile == "" {
+				return usage("a GitHub App needs --github-app-id, --github-app-installation-id and --github-app-key-file")
+			}
+			key, err := os.ReadFile(f.appKeyFile)
+			if err != nil {
+				return usage("reading the GitHub App key: %v", err)
+			}
+			fo.Token = ""
+			fo.App = &forge.AppAuth{AppID: f.appID, InstallationID: f.appInstall, PrivateKeyPEM: key}
+		}
+		if fo.Token == "" && fo.App == nil && !f.dryRun {
+			return usage("pull-request mode needs GitHub credentials: set GITHUB_TOKEN, --github-token-file or a GitHub App")
+		}
+		if fo.Token != "" || fo.App != nil {
+			if opts.Forge, err = forge.New(fo); err != nil {
+				return usage("%v", err)
+			}
+		}
+	}
+
+	res, err := bot.Bump(cmd.Context(), f.registry.client(), opts)
+	if err != nil {
+		return err
+	}
+	if g.output == "json" {
+		if err := writeJSON(g.stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printBump(g.stdout, res)
+	}
+	if res.Failed() {
+		return &exitError{code: exitFailure}
+	}
+	return nil
+}
+
+func printBump(w io.Writer, res *bot.BumpResult) {
+	dry := ""
+	if res.DryRun {
+		dry = " (dry run: nothing was written)"
+	}
+	fmt.Fprintf(w, "%s on %s at %.12s, mode %s%s\n\n", res.Repo, res.Base, res.BaseCommit, res.Mode, dry)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tBRANCH\tCHANGES\tACTION\tPULL REQUEST")
+	for _, g := range res.Groups {
+		pr := "-"
+		if g.PullURL != "" {
+			pr = fmt.Sprintf("#%d %s", g.PullNumber, g.PullURL)
+		}
+		action := g.Action
+		if g.Error != "" {
+			action = "error"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", g.Group, g.Branch, len(g.Changes), action, pr)
+	}
+	tw.Flush()
+	for _, g := range res.Groups {
+		if g.Error != "" {
+			fmt.Fprintf(w, "\nerror: group %s: %s\n", g.Group, g.Error)
+		}
+		for _, h := range g.Holds {
+			fmt.Fprintf(w, "\nheld: %s %s: %s was rolled back by %s (%.12s); only newer tags are proposed\n", h.File, h.FieldPath, h.Tag, h.By, h.Commit)
+		}
+		if res.DryRun && len(g.Changes) > 0 {
+			fmt.Fprintf(w, "\n--- %s → %s\nTitle: %s\n\n%s\n%s", g.Group, g.Branch, g.Title, g.Body, g.Diff)
+		}
+	}
+}

@@ -60,7 +60,11 @@ type BumpOptions struct {
 	Branch string       // the base branch; default "main"
 	Auth   gitrepo.Auth // git credentials
 	Depth  int          // clone depth; default 50 (deepened when the hold check needs more); <0: full
-	Dir    string       // where to clone; default a temporary directory, removed after
+	// Dir is where the clone lives. A clone already there (from an earlier
+	// cycle) is reused and refreshed. Default: a temporary directory,
+	// removed afterwards. A memory-backed directory (tmpfs, an emptyDir
+	// with medium Memory) makes checkouts of large repositories much faster.
+	Dir string
 
 	Mode        WriteMode // default ModePullRequest
 	Forge       Forge     // required in ModePullRequest unless DryRun
@@ -172,8 +176,7 @@ func Bump(ctx context.Context, reg Registry, opts BumpOptions) (*BumpResult, err
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "repo")
 	}
-	opts.Log.Info("cloning", "repo", gitrepo.RedactURL(opts.URL), "branch", opts.Branch)
-	repo, err := gitrepo.Clone(ctx, opts.URL, opts.Branch, dir, opts.Auth, opts.Depth)
+	repo, err := openOrClone(ctx, dir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +190,25 @@ func Bump(ctx context.Context, reg Registry, opts BumpOptions) (*BumpResult, err
 			return nil, err
 		}
 	}
+}
+
+// openOrClone reuses the clone in dir when there is one (ferry run keeps
+// it between cycles: only what changed upstream is fetched and rewritten),
+// else clones. A clone that cannot be reused is replaced.
+func openOrClone(ctx context.Context, dir string, opts BumpOptions) (*gitrepo.Repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+		repo, err := gitrepo.Open(ctx, opts.URL, opts.Branch, dir, opts.Auth, opts.Depth)
+		if err == nil {
+			opts.Log.Debug("reusing the clone", "dir", dir)
+			return repo, nil
+		}
+		opts.Log.Warn("cannot reuse the clone; cloning again", "dir", dir, "error", err)
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+	}
+	opts.Log.Info("cloning", "repo", gitrepo.RedactURL(opts.URL), "branch", opts.Branch)
+	return gitrepo.Clone(ctx, opts.URL, opts.Branch, dir, opts.Auth, opts.Depth)
 }
 
 func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOptions) (*BumpResult, error) {

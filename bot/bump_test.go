@@ -459,3 +459,31 @@ func TestBumpConcurrentRunsOpenOnePullRequest(t *testing.T) {
 		t.Errorf("open pull requests by head: %v, want one each", heads)
 	}
 }
+
+func TestBumpReusesItsClone(t *testing.T) {
+	e := newBumpEnv(t)
+	opts := e.opts()
+	opts.Dir = t.TempDir() + "/clone"
+	e.bump(opts)
+	// Upstream moves on; the kept clone must follow it.
+	e.git.Commit("manifests", "main", "bump api by hand", map[string]string{
+		"apps/api.yaml": strings.ReplaceAll(strings.ReplaceAll(bumpDeploy, "HOST", e.reg.Host), "release.20240101", "release.20240301"),
+	})
+	res := e.bump(opts)
+	if api := group(t, res, "api"); api.Action != "closed" {
+		t.Errorf("api group on the reused clone = %+v", api)
+	}
+	if fe := group(t, res, "frontend"); fe.Action != "unchanged" {
+		t.Errorf("frontend group on the reused clone = %+v", fe)
+	}
+	// A directory holding something else is replaced by a fresh clone.
+	other := t.TempDir()
+	e.git.CreateRepo("other", map[string]string{"x": "y"})
+	if _, err := gitrepo.Clone(context.Background(), e.git.RepoURL("other"), "main", other+"/c", gitrepo.Auth{Username: "ferry", Token: "git-secret-123"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	opts.Dir = other + "/c"
+	if res := e.bump(opts); group(t, res, "frontend").Action != "unchanged" {
+		t.Errorf("after replacing a foreign clone: %+v", res.Groups)
+	}
+}

@@ -350,3 +350,34 @@ func validBranch(b string) error {
 	}
 	return nil
 }
+
+// Open reuses a clone that Clone made earlier in dir (a long-running Ferry
+// keeps its clone between cycles): it checks that the clone is of the same
+// URL and branch, then Refreshes it, so only what changed upstream is
+// fetched and rewritten. A dir that is not such a clone is an error.
+func Open(ctx context.Context, rawURL, branch, dir string, auth Auth, depth int) (*Repo, error) {
+	rem, err := newRemote(rawURL, auth)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the clone in %s: %w", dir, err)
+	}
+	cfg, err := repo.Remote(remoteName)
+	if err != nil {
+		return nil, fmt.Errorf("opening the clone in %s: %w", dir, err)
+	}
+	if urls := cfg.Config().URLs; len(urls) != 1 || urls[0] != rem.url {
+		return nil, fmt.Errorf("opening the clone in %s: it is a clone of %v, not of %s", dir, urls, rem.url)
+	}
+	head, err := repo.Head()
+	if err != nil || head.Name() != plumbing.NewBranchReferenceName(branch) {
+		return nil, fmt.Errorf("opening the clone in %s: it has not branch %s checked out", dir, branch)
+	}
+	r := &Repo{dir: dir, branch: branch, depth: depth, remote: rem, repo: repo, baseHead: head.Hash()}
+	if err := r.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

@@ -18,6 +18,7 @@ type bumpFlags struct {
 	url, branch, mode     string
 	dryRun, once, force   bool
 	depth                 int
+	workdir               string
 	githubURL, githubRepo string
 	githubTokenFile       string
 	appID, appInstall     int64
@@ -73,6 +74,7 @@ logs, errors or the clone's .git/config.`,
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the pull requests Ferry would create or update; write nothing")
 	fs.BoolVar(&f.once, "once", true, "run one cycle and exit (for CronJobs; 'ferry run' loops)")
 	fs.BoolVar(&f.force, "force", false, "also rewrite references whose current tag the policy cannot order")
+	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 50, "clone depth (deepened when the rollback check needs more history); -1 for full")
 	fs.StringVar(&f.githubURL, "github-url", "", "GitHub Enterprise API base URL, e.g. https://ghe.example.com/api/v3/")
 	fs.StringVar(&f.githubRepo, "github-repo", "", "OWNER/NAME on GitHub (default: from --repo)")
@@ -128,7 +130,7 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 		auth.Token = t
 	}
 	opts := bot.BumpOptions{
-		URL: f.url, Branch: f.branch, Auth: auth, Depth: f.depth, Mode: mode,
+		URL: f.url, Branch: f.branch, Auth: auth, Depth: f.depth, Dir: f.workdir, Mode: mode,
 		Author: gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
 		DryRun: f.dryRun, Force: f.force, Now: g.now(), Log: g.log,
 	}

@@ -19,7 +19,7 @@ demo:
 	$(GO) run ./cmd/ferry demo
 
 ## test: install what the tests need, then run every test with the race detector
-test: test-deps lint
+test: test-deps testbin lint
 	FERRY_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## test-deps: Debian packages the tests start as real servers
@@ -29,6 +29,12 @@ test-deps:
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+## testbin: build (once, cached outside the repo) the kube-apiserver and etcd the Kubernetes tests start
+.PHONY: testbin
+export FERRY_TESTBIN ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ferry/testbin/k8s-v1.36.3
+testbin:
+	bash hack/testbin.sh
 
 ## test-short: the tests without the race detector (quicker while editing)
 test-short:

@@ -103,7 +103,9 @@ func readSecretFile(path string) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
-func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
+// bumpOptions turns flags (or a ferry run repo entry) into BumpOptions.
+// Errors are usage errors (exit 2).
+func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
 	usage := func(format string, args ...any) error {
 		return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
 	}
@@ -111,13 +113,13 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 	switch mode {
 	case bot.ModePullRequest, bot.ModeBranch, bot.ModePush:
 	default:
-		return usage("invalid --mode %q: use pull-request, branch or push", f.mode)
+		return bot.BumpOptions{}, usage("invalid --mode %q: use pull-request, branch or push", f.mode)
 	}
 	ghToken := os.Getenv("GITHUB_TOKEN")
 	if f.githubTokenFile != "" {
 		t, err := readSecretFile(f.githubTokenFile)
 		if err != nil {
-			return usage("%v", err)
+			return bot.BumpOptions{}, usage("%v", err)
 		}
 		ghToken = t
 	}
@@ -125,7 +127,7 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 	if f.gitTokenFile != "" {
 		t, err := readSecretFile(f.gitTokenFile)
 		if err != nil {
-			return usage("%v", err)
+			return bot.BumpOptions{}, usage("%v", err)
 		}
 		auth.Token = t
 	}
@@ -137,48 +139,56 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 	var err error
 	switch {
 	case f.gpgKey != "" && f.sshSigningKey != "":
-		return usage("give one of --signing-gpg-key and --signing-ssh-key")
+		return bot.BumpOptions{}, usage("give one of --signing-gpg-key and --signing-ssh-key")
 	case f.gpgKey != "":
 		if opts.Signer, err = gitrepo.OpenPGPSignerFromFile(f.gpgKey, os.Getenv("FERRY_SIGNING_PASSPHRASE")); err != nil {
-			return usage("%v", err)
+			return bot.BumpOptions{}, usage("%v", err)
 		}
 	case f.sshSigningKey != "":
 		if opts.Signer, err = gitrepo.SSHSignerFromFile(f.sshSigningKey, os.Getenv("FERRY_SIGNING_PASSPHRASE")); err != nil {
-			return usage("%v", err)
+			return bot.BumpOptions{}, usage("%v", err)
 		}
 	}
 	if mode == bot.ModePullRequest {
 		if f.githubRepo != "" {
 			owner, name, ok := strings.Cut(f.githubRepo, "/")
 			if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-				return usage("invalid --github-repo %q: want OWNER/NAME", f.githubRepo)
+				return bot.BumpOptions{}, usage("invalid --github-repo %q: want OWNER/NAME", f.githubRepo)
 			}
 			opts.Owner, opts.Repo = owner, name
 		} else if opts.Owner, opts.Repo, err = forge.ParseRepoURL(f.url); err != nil {
-			return usage("%v (or give --github-repo)", err)
+			return bot.BumpOptions{}, usage("%v (or give --github-repo)", err)
 		}
 		fo := forge.Options{BaseURL: f.githubURL, Token: ghToken}
 		if f.appID != 0 || f.appInstall != 0 || f.appKeyFile != "" {
 			if f.appID == 0 || f.appInstall == 0 || f.appKeyFile == "" {
-				return usage("a GitHub App needs --github-app-id, --github-app-installation-id and --github-app-key-file")
+				return bot.BumpOptions{}, usage("a GitHub App needs --github-app-id, --github-app-installation-id and --github-app-key-file")
 			}
 			key, err := os.ReadFile(f.appKeyFile)
 			if err != nil {
-				return usage("reading the GitHub App key: %v", err)
+				return bot.BumpOptions{}, usage("reading the GitHub App key: %v", err)
 			}
 			fo.Token = ""
 			fo.App = &forge.AppAuth{AppID: f.appID, InstallationID: f.appInstall, PrivateKeyPEM: key}
 		}
 		if fo.Token == "" && fo.App == nil && !f.dryRun {
-			return usage("pull-request mode needs GitHub credentials: set GITHUB_TOKEN, --github-token-file or a GitHub App")
+			return bot.BumpOptions{}, usage("pull-request mode needs GitHub credentials: set GITHUB_TOKEN, --github-token-file or a GitHub App")
 		}
 		if fo.Token != "" || fo.App != nil {
 			if opts.Forge, err = forge.New(fo); err != nil {
-				return usage("%v", err)
+				return bot.BumpOptions{}, usage("%v", err)
 			}
 		}
 	}
 
+	return opts, nil
+}
+
+func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
+	opts, err := bumpOptions(g, f)
+	if err != nil {
+		return err
+	}
 	res, err := bot.Bump(cmd.Context(), f.registry.client(), opts)
 	if err != nil {
 		return err

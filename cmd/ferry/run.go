@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/registry"
+	"github.com/ferrygitops/ferry/server"
+)
+
+type runFlags struct {
+	config             string
+	listen             string
+	interval, jitter   time.Duration
+	cron               string
+	leaderElect        bool
+	leaseNamespace     string
+	leaseName          string
+	kubeconfig, kubeCx string
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run --config FILE",
+		Short: "Run Ferry as a service: bump on a schedule and on webhooks, serve health, metrics and a status page",
+		Long: `Run is the long-running mode (a Deployment): one process that runs the bump cycle of
+'ferry bump' for each configured repository on an interval or cron schedule (with jitter),
+right away when a webhook says an image was pushed or a pull request was merged, and serves:
+
+  /healthz, /readyz      liveness; ready once the first cycle completed
+  /metrics               Prometheus metrics
+  /webhooks/ecr          ECR push events from EventBridge (shared-secret header)
+  /webhooks/registry     Docker distribution registry notifications (bearer token)
+  /webhooks/github       GitHub push and pull_request events (X-Hub-Signature-256)
+  /                      a read-only status page (/status.json for scripts)
+
+With leader election on, only the replica holding the Lease runs cycles; the others serve
+health and metrics. SIGTERM lets the cycle in progress finish its current step.
+
+Every flag can also be set from the environment: FERRY_<FLAG> with dashes as
+underscores (FERRY_LISTEN=:9090). Flags override the config file.`,
+		Example: `  ferry run --config /etc/ferry/config.yaml
+  FERRY_INTERVAL=2m ferry run --config ferry.yaml --listen :9090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := flagsFromEnv(cmd.Flags()); err != nil {
+				return &exitError{code: exitConfig, err: err}
+			}
+			return runService(cmd, g, &f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.config, "config", "", "the config file (YAML, kind: RunConfig)")
+	fs.StringVar(&f.listen, "listen", "", "HTTP listen address (default :8080)")
+	fs.DurationVar(&f.interval, "interval", 0, "time between scheduled cycles (default 5m)")
+	fs.StringVar(&f.cron, "cron", "", "cron schedule instead of an interval, e.g. '*/5 * * * *'")
+	fs.DurationVar(&f.jitter, "jitter", 0, "random delay added to each scheduled cycle (default 30s)")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader through a Kubernetes Lease (for more than one replica)")
+	fs.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease (default: the pod's namespace)")
+	fs.StringVar(&f.leaseName, "leader-elect-name", "ferry", "name of the Lease")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for leader election and sync (default: in-cluster)")
+	fs.StringVar(&f.kubeCx, "context", "", "kubeconfig context")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// flagsFromEnv sets every flag not given on the command line from
+// FERRY_<NAME> when that variable is set.
+func flagsFromEnv(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed {
+			return
+		}
+		env := "FERRY_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(fl.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// service is the state `ferry run` keeps between cycles, shown by the
+// status page.
+type service struct {
+	g       *globals
+	cfg     *runConfig
+	reg     *registry.Client
+	repos   []bot.BumpOptions
+	metrics *server.Metrics
+	events  *server.EventLog
+	loop    *bot.Loop
+	started time.Time
+
+	mu    sync.Mutex
+	ready bool
+	last  *server.CycleInfo
+	bump  *bot.BumpResult
+	apps  []server.AppStatus
+}
+
+func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
+	ctx := cmd.Context()
+	cfg, err := loadRunConfig(f.config)
+	if err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+	// Flags override the file.
+	listen := cmp(f.listen, cfg.Listen, ":8080")
+	interval := f.interval
+	if interval == 0 && f.cron == "" && cfg.Schedule.Cron == "" {
+		interval = duration(cfg.Schedule.Interval, 5*time.Minute)
+	}
+	cronExpr := cmp(f.cron, cfg.Schedule.Cron)
+	if f.interval > 0 {
+		cronExpr = ""
+	}
+	jitter := f.jitter
+	if jitter == 0 {
+		jitter = duration(cfg.Schedule.Jitter, 30*time.Second)
+	}
+	sched, err := bot.ParseSchedule(interval, cronExpr, jitter)
+	if err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+
+	s := &service{g: g, cfg: cfg, metrics: server.NewMetrics(), events: server.NewEventLog(server.DefaultEventLogSize), started: g.now()}
+	s.metrics.SetVersion(buildVersion().Version)
+	rf := registryFlags{rps: cfg.Registry.RPS, concurrency: cfg.Registry.Concurrency, insecure: cfg.Registry.Insecure, pageSize: 1000, retries: 5, timeout: 30 * time.Second}
+	if rf.rps == 0 {
+		rf.rps = 20
+	}
+	s.reg = rf.client()
+	s.reg.Transport().OnRequest = s.metrics.RegistryRequest
+
+	tmp, err := os.MkdirTemp("", "ferry-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for i, rc := range cfg.Repos {
+		bf := bumpFlags{url: rc.URL, branch: cmp(rc.Branch, "main"), mode: cmp(rc.Mode, string(bot.ModePullRequest)),
+			depth: 50, githubURL: rc.GitHub.URL, githubRepo: rc.GitHub.Repo, githubTokenFile: rc.GitHub.TokenFile,
+			appID: rc.GitHub.App.ID, appInstall: rc.GitHub.App.InstallationID, appKeyFile: rc.GitHub.App.PrivateKeyFile,
+			gitUser: cmp(rc.Git.Username, "x-access-token"), gitTokenFile: rc.Git.TokenFile, sshKey: rc.Git.SSHKeyFile,
+			sshKnownHosts: rc.Git.KnownHostsFile, authorName: rc.Author.Name, authorEmail: rc.Author.Email,
+			workdir: cmp(rc.Workdir, filepath.Join(tmp, "repo-"+strconv.Itoa(i)))}
+		opts, err := bumpOptions(g, &bf)
+		if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return &exitError{code: exitConfig, err: fmt.Errorf("%s: repos[%d]: %w", f.config, i, ee.err)}
+			}
+			return err
+		}
+		s.repos = append(s.repos, opts)
+	}
+
+	s.loop = &bot.Loop{Schedule: sched, Cycle: s.cycle, Log: g.log}
+	webhookSecret := func(path string) (string, error) {
+		if path == "" {
+			return "", nil
+		}
+		return readSecretFile(path)
+	}
+	ghSecret, err := webhookSecret(cfg.Webhooks.GitHubSecretFile)
+	if err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+	ecrToken, err := webhookSecret(cfg.Webhooks.ECRTokenFile)
+	if err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+	regToken, err := webhookSecret(cfg.Webhooks.RegistryTokenFile)
+	if err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+	srv := server.New(server.Options{
+		Addr:          listen,
+		GitHubSecret:  []byte(ghSecret),
+		ECRToken:      ecrToken,
+		RegistryToken: regToken,
+		BaseBranch:    s.repos[0].Branch,
+		Trigger:       s.trigger,
+		Ready:         s.isReady,
+		Status:        s.snapshot,
+		Metrics:       s.metrics,
+		Events:        s.events,
+		Log:           g.log,
+	})
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.ListenAndServe(ctx) }()
+	fmt.Fprintf(g.stderr, "ferry: serving on %s; %d repositories; first cycle now\n", listen, len(s.repos))
+
+	leaderElect := f.leaderElect || cfg.LeaderElection.Enabled
+	if leaderElect {
+		go func() {
+			errc <- s.runAsLeader(ctx, f)
+		}()
+	} else {
+		go func() { errc <- s.loop.Run(ctx) }()
+	}
+	err = <-errc
+	if err == nil {
+		err = <-errc
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// runAsLeader runs the loop only while this replica holds the Lease.
+func (s *service) runAsLeader(ctx context.Context, f *runFlags) error {
+	restCfg, err := kubeConfig(cmp(f.kubeconfig, s.cfg.Sync.Kubeconfig), cmp(f.kubeCx, s.cfg.Sync.Context))
+	if err != nil {
+		return &exitError{code: exitConfig, err: fmt.Errorf("leader election needs a cluster: %w", err)}
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	ns := cmp(f.leaseNamespace, s.cfg.LeaderElection.Namespace, podNamespace())
+	name := cmp(s.cfg.LeaderElection.Name, f.leaseName, "ferry")
+	host, _ := os.Hostname()
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	id := host + "-" + hex.EncodeToString(suffix)
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: ns, Name: name},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	for ctx.Err() == nil {
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			ReleaseOnCancel: true,
+			LeaseDuration:   15 * time.Second,
+			RenewDeadline:   10 * time.Second,
+			RetryPeriod:     2 * time.Second,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(lctx context.Context) {
+					s.g.log.Info("leading", "lease", ns+"/"+name, "identity", id)
+					s.events.Add("leader", "became the leader ("+id+")", false)
+					_ = s.loop.Run(lctx)
+				},
+				OnStoppedLeading: func() {
+					s.g.log.Info("not leading", "identity", id)
+				},
+			},
+		})
+	}
+	return nil
+}
+
+func podNamespace() string {
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return "default"
+}
+
+// kubeConfig loads a kubeconfig (and context), or the in-cluster config.
+func kubeConfig(path, context string) (*rest.Config, error) {
+	if path == "" && context == "" {
+		if c, err := rest.InClusterConfig(); err == nil {
+			return c, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+}
+
+// trigger turns webhook events into cycles.
+func (s *service) trigger(ev server.Event) {
+	s.loop.Trigger(ev.Source + ": " + ev.Summary())
+}
+
+// cycle is one bump cycle over every repository.
+func (s *service) cycle(ctx context.Context, reason string) error {
+	start := s.g.now()
+	var errs []error
+	var last *bot.BumpResult
+	for _, opts := range s.repos {
+		opts.Now = s.g.now()
+		opts.Log = s.g.log
+		t0 := time.Now()
+		res, err := bot.Bump(ctx, s.reg, opts)
+		s.metrics.ObserveBump(res, time.Since(t0))
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+			s.events.Add("cycle", "bump failed: "+err.Error(), true)
+		default:
+			last = res
+			for _, gr := range res.Groups {
+				if gr.Action != "unchanged" && gr.Action != "up-to-date" {
+					s.events.Add("bump", fmt.Sprintf("%s: %s %s", gr.Group, gr.Action, gr.Title), gr.Error != "")
+				}
+			}
+			if res.Failed() {
+				errs = append(errs, fmt.Errorf("%s: some groups failed", res.Repo))
+			}
+		}
+	}
+	err := errors.Join(errs...)
+	info := &server.CycleInfo{Time: start, Duration: s.g.now().Sub(start), Trigger: reason}
+	if err != nil {
+		info.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.last, s.ready = info, true
+	if last != nil {
+		s.bump = last
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *service) isReady() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready
+}
+
+func (s *service) snapshot() server.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := server.Snapshot{Version: buildVersion().Version, Started: s.started, LastCycle: s.last, Bump: s.bump,
+		Apps: append([]server.AppStatus(nil), s.apps...)}
+	if len(s.repos) > 0 {
+		snap.Branch = s.repos[0].Branch
+	}
+	return snap
+}
+
+// cmp returns the first non-empty string.
+func cmp(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
+	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
+	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a goroutine-safe writer for the service's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestRunServiceBumpsOnScheduleAndWebhooks(t *testing.T) {
+	ctx := context.Background()
+	reg := ociregistry.New()
+	defer reg.Close()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if _, err := reg.Seed(ctx, "acme/api", releaseTags...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Seed(ctx, "acme/web", semverTags...); err != nil {
+		t.Fatal(err)
+	}
+	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
+		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
+	})
+	gh := githubapi.NewServer(gitAdapter{git})
+	defer gh.Close()
+	gh.AddRepo("acme", "manifests")
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tokenFile := write("github-token", githubapi.DefaultToken+"\n")
+	regTokenFile := write("registry-token", "reg-hook-secret\n")
+	addr := freeAddr(t)
+	cfgFile := write("ferry.yaml", fmt.Sprintf(`apiVersion: ferry.dev/v1alpha1
+kind: RunConfig
+listen: %q
+schedule: {interval: 1h, jitter: 0s}
+repos:
+  - url: %s
+    github: {url: %s, repo: acme/manifests, tokenFile: %s}
+webhooks:
+  registryTokenFile: %s
+`, addr, url, gh.BaseURL(), tokenFile, regTokenFile))
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var out, errs syncBuffer
+	done := make(chan int)
+	go func() { done <- Main(runCtx, []string{"run", "--config", cfgFile, "--log-level", "info"}, &out, &errs) }()
+	base := "http://" + addr
+
+	waitFor(t, "readiness after the first cycle", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	if prs := gh.PullRequests("acme", "manifests"); len(prs) != 2 {
+		t.Fatalf("%d pull requests after the first cycle, want 2", len(prs))
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "ferry_bump_cycles_total") {
+		t.Errorf("/metrics: %d\n%.300s", code, body)
+	}
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "ferry/api") {
+		t.Errorf("status page: %d\n%.300s", code, body)
+	}
+
+	// A push notification from the registry triggers a cycle at once.
+	if _, err := reg.Seed(ctx, "acme/api", "release.20240305"); err != nil {
+		t.Fatal(err)
+	}
+	hook := fmt.Sprintf(`{"events":[{"id":"ev-1","timestamp":"2024-03-05T10:00:00Z","action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","repository":"acme/api","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","tag":"release.20240305"},"request":{"host":%q}}]}`, reg.Host)
+	post := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/registry", strings.NewReader(hook))
+		req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v1+json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong"); code != http.StatusUnauthorized {
+		t.Errorf("webhook with a wrong token: %d, want 401", code)
+	}
+	if code := post("reg-hook-secret"); code != http.StatusOK {
+		t.Fatalf("webhook: %d", code)
+	}
+	waitFor(t, "the pull request to follow the pushed tag", func() bool {
+		body, _ := git.ReadFile("manifests", "ferry/api", "apps/api/deploy.yaml")
+		return strings.Contains(body, "release.20240305")
+	})
+	if n := len(gh.PullRequests("acme", "manifests")); n != 2 {
+		t.Errorf("%d pull requests, want still 2", n)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d\nstderr:\n%s", code, errs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ferry run did not stop after cancellation")
+	}
+	if strings.Contains(errs.String(), githubapi.DefaultToken) {
+		t.Error("the token appears in the logs")
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(p, []byte("apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n"), 0o600)
+	code, _, errs := run(t, "run", "--config", p)
+	if code != 2 || !strings.Contains(errs, "bad.yaml") || !strings.Contains(errs, "line 5") {
+		t.Errorf("exit %d, stderr %q: want 2 naming the file and line", code, errs)
+	}
+	os.WriteFile(p, []byte("kind: RunConfig\nrepos: []\nschedule: {interval: soon}\n"), 0o600)
+	code, _, errs = run(t, "run", "--config", p)
+	if code != 2 || !strings.Contains(errs, "schedule.interval") || !strings.Contains(errs, "repos") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}

@@ -63,7 +63,7 @@ type Skipped struct {
 
 // The reasons a file is skipped.
 const (
-	ReasonIgnored       = "ignored"        // .ferryignore or .git/
+	ReasonIgnored       = "ignored"        // .ferryignore, .git/ or .ferry/
 	ReasonChartTemplate = "chart template" // under a Helm chart's templates/
 	ReasonNoImage       = "no governed image"
 	ReasonTooLarge      = "too large"

@@ -115,10 +115,15 @@ func prepare(ctx context.Context, root string, changes []Change, stage bool) ([]
 	// Confine every path before reading any file.
 	paths := make([]string, len(files))
 	dirs := make(map[string]string)
+	seen := make(map[string]string)
 	for i, f := range files {
 		if paths[i], err = confine(real, f, dirs); err != nil {
 			return nil, fmt.Errorf("applying changes to %s: %w", f, err)
 		}
+		if other, dup := seen[paths[i]]; dup {
+			return nil, fmt.Errorf("applying changes to %s: the same file as %s", f, other)
+		}
+		seen[paths[i]] = f
 	}
 	batched := canSyncFS && len(files) >= batchSync
 	edits := make([]*edit, len(files))

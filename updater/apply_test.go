@@ -70,6 +70,7 @@ func TestApplyConfinesPaths(t *testing.T) {
 		"../x.yaml",
 		"a/../../x.yaml",
 		"sub/../a.yaml",
+		"./a.yaml",
 		filepath.Join(outside, "x.yaml"),
 		"/etc/passwd",
 		"out/x.yaml",

@@ -64,11 +64,23 @@
 // 20240101, on) is written double-quoted.
 //
 // Limitations: an images: entry without newTag (or digest) gets none added;
-// Helm values are only found through markers; a document with more than 100
-// aliases is refused rather than walked.
+// Helm values and other non-workload fields are only found through markers;
+// a marker must follow its value on the value's line; a document with more
+// than 100 aliases is refused rather than walked; a merge key (<<) is not
+// followed; the line of a parse error is the one the YAML parser reports,
+// which may be where the enclosing block starts.
 //
-// Apply writes all files or none: every new content is computed and parsed
-// back before the first write, each file is replaced atomically (a temporary
-// file in the same directory, synced, renamed over the original with its
-// mode), and files already replaced are restored if a later one fails.
+// # How Apply writes
+//
+// Apply writes all files or none. Every file is read again and every
+// change's bytes must still be what the scan saw; every new content is
+// computed, parsed, and must read back the new values before the first
+// original is touched. Each new content goes to a temporary file beside its
+// original (with the original's mode) which is synced, then renamed over
+// the original, and the directory is synced; from 8 files on, on Linux, one
+// syncfs(2) of the filesystem before the renames and one after replace the
+// per-file syncs. If a rename fails, the files already replaced get their
+// original bytes back. Paths must be relative, without "..", and stay inside
+// the repository once directory symlinks are resolved; a file that is itself
+// a symlink is refused.
 package updater

@@ -38,7 +38,7 @@ var containerFields = [...]string{"initContainers", "containers", "ephemeralCont
 type fileScan struct {
 	file          string
 	data          []byte
-	loc           *locator // made on the first reference
+	loc           *locator                  // made on the first reference
 	pols          []*policy.Policy          // policies that govern the file and whose needle occurs in it
 	named         map[string]*policy.Policy // policies that govern the file, by name, for markers
 	kustomization bool                      // the file's name is a kustomization's

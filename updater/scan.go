@@ -115,7 +115,11 @@ func Scan(ctx context.Context, root string, policies []*policy.Policy, opts Opti
 		if p == nil {
 			continue
 		}
-		s.pols = append(s.pols, scanPolicy{p: p, needle: []byte(image.Needle(p.Image))})
+		sp := scanPolicy{p: p}
+		if p.Image != "" {
+			sp.needle = []byte(image.Needle(p.Image))
+		}
+		s.pols = append(s.pols, sp)
 	}
 	if data, err := os.ReadFile(filepath.Join(real, IgnoreFile)); err == nil {
 		s.ignore = ignore.CompileIgnoreLines(strings.Split(string(data), "\n")...)
@@ -283,10 +287,10 @@ func (s *scanner) read(ctx context.Context, results []jobResult) error {
 
 // file reads and scans one file; buf is a reusable read buffer.
 func (s *scanner) file(j job, buf []byte) (jobResult, []byte) {
-	var governing []*policy.Policy
+	var governing []scanPolicy
 	for _, sp := range s.pols {
 		if sp.p.Governs(j.rel) {
-			governing = append(governing, sp.p)
+			governing = append(governing, sp)
 		}
 	}
 	data, err := readFile(j.abs, s.opts.MaxFileSize, buf[:0])
@@ -302,13 +306,17 @@ func (s *scanner) file(j job, buf []byte) (jobResult, []byte) {
 		if len(governing) == 0 {
 			return jobResult{skip: ReasonNoImage}, buf
 		}
-		return jobResult{ferr: &FileError{File: j.rel, Policies: names(governing), Err: fmt.Errorf("reading: %w", err)}}, buf
+		ps := make([]*policy.Policy, len(governing))
+		for i, sp := range governing {
+			ps[i] = sp.p
+		}
+		return jobResult{ferr: &FileError{File: j.rel, Policies: names(ps), Err: fmt.Errorf("reading: %w", err)}}, buf
 	}
 	r := jobResult{bytes: int64(len(data))}
 	sc := &fileScan{file: j.rel, data: data, kustomization: isKustomizationName(path.Base(j.rel))}
-	for _, p := range governing {
-		if bytes.Contains(data, []byte(image.Needle(p.Image))) {
-			sc.pols = append(sc.pols, p)
+	for _, sp := range governing {
+		if len(sp.needle) > 0 && bytes.Contains(data, sp.needle) {
+			sc.pols = append(sc.pols, sp.p)
 		}
 	}
 	hasMarker := bytes.Contains(data, markerKey)
@@ -318,9 +326,9 @@ func (s *scanner) file(j job, buf []byte) (jobResult, []byte) {
 	}
 	if hasMarker {
 		sc.named = make(map[string]*policy.Policy, len(governing))
-		for _, p := range governing {
-			if _, dup := sc.named[p.Name]; !dup {
-				sc.named[p.Name] = p
+		for _, sp := range governing {
+			if _, dup := sc.named[sp.p.Name]; !dup {
+				sc.named[sp.p.Name] = sp.p
 			}
 		}
 	}
@@ -335,7 +343,7 @@ func (s *scanner) file(j job, buf []byte) (jobResult, []byte) {
 	}
 	// The file does not parse: it is an error only for the policies whose
 	// references it could hold.
-	affected := sc.pols
+	affected := slices.Clip(sc.pols)
 	if hasMarker {
 		for _, name := range markerNames(data) {
 			if p := sc.named[name]; p != nil && !slices.Contains(affected, p) {

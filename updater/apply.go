@@ -313,8 +313,14 @@ func editFile(file, p string, changes []Change) (*edit, error) {
 	if bytes.Equal(buf, old) {
 		return nil, nil
 	}
-	if err := readsBack(buf, want); err != nil {
-		return nil, fmt.Errorf("applying changes to %s: %w", file, err)
+	safe := true
+	for _, pl := range ps {
+		safe = safe && structurallySafe(pl.c.To)
+	}
+	if !safe {
+		if err := readsBack(buf, want); err != nil {
+			return nil, fmt.Errorf("applying changes to %s: %w", file, err)
+		}
 	}
 	return &edit{file: file, path: p, mode: fi.Mode(), modTime: fi.ModTime(), old: old, new: buf}, nil
 }
@@ -324,6 +330,30 @@ func byteAt(b []byte, i int) byte {
 		return 0
 	}
 	return b[i]
+}
+
+// structurallySafe reports whether splicing s into a scalar (encoded for
+// the scalar's style, which quotes a plain value YAML would read as a
+// number, boolean or null) cannot change the document's structure: s is
+// made only of the characters of image references, starts and ends with a
+// letter or digit. Every tag, digest and image reference is. For such
+// values Apply skips parsing the rewritten file again, which is otherwise
+// most of its cost; any other value is parsed and read back.
+func structurallySafe(s string) bool {
+	if s == "" {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	if !alnum(s[0]) || !alnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !alnum(c) && c != '.' && c != '_' && c != '-' && c != ':' && c != '/' && c != '@' && c != '+' {
+			return false
+		}
+	}
+	return true
 }
 
 // readsBack parses data and checks that a scalar whose value starts at each

@@ -260,3 +260,23 @@ func TestPlanBlocksUnrewritable(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestStructurallySafe(t *testing.T) {
+	for s, want := range map[string]bool{
+		"release.20240301": true,
+		"ghcr.io/acme/web:1.2.3@sha256:0123456789abcdef0123456789abcdef": true,
+		"localhost:5000/app:v1": true,
+		"":                      false,
+		"v1 # comment":          false,
+		"a: b":                  false,
+		"-v1":                   false,
+		"v1:":                   false,
+		"x\ny":                  false,
+		"'quoted'":              false,
+		"{a}":                   false,
+	} {
+		if got := structurallySafe(s); got != want {
+			t.Errorf("structurallySafe(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -64,7 +64,7 @@ spec:
 `, i, i%40, img)
 	}
 	url := r.git.CreateRepo("manifests", files)
-	r.gh = githubapi.NewServer(gitAdapter{r.git})
+	r.gh = githubapi.NewServer(r.git.GitHub())
 	b.Cleanup(r.gh.Close)
 	r.gh.AddRepo("acme", "manifests")
 	fc, err := forge.New(forge.Options{BaseURL: r.gh.BaseURL(), Token: githubapi.DefaultToken})

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -16,20 +15,6 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 	"github.com/ferrygitops/ferry/registry"
 )
-
-// gitAdapter lets the GitHub emulator reach the real git server.
-type gitAdapter struct{ s *gitserver.Server }
-
-func (a gitAdapter) Head(repo, branch string) (string, bool) {
-	return a.s.Head(path.Base(repo), branch)
-}
-func (a gitAdapter) Merge(repo, base, head, msg string) (string, error) {
-	return a.s.Merge(path.Base(repo), base, head, msg)
-}
-func (a gitAdapter) DeleteBranch(repo, branch string) error {
-	_, err := a.s.Git(path.Base(repo), "branch", "-D", branch)
-	return err
-}
 
 const bumpPolicies = `apiVersion: ferry.dev/v1alpha1
 kind: ImagePolicy
@@ -125,7 +110,7 @@ func newBumpEnv(t *testing.T) *bumpEnv {
 		"apps/frontend.yaml":   strings.ReplaceAll(bumpFrontend, "HOST", h),
 		"README.md":            "manifests\n",
 	})
-	e.gh = githubapi.NewServer(gitAdapter{e.git})
+	e.gh = githubapi.NewServer(e.git.GitHub())
 	t.Cleanup(e.gh.Close)
 	e.gh.AddRepo("acme", "manifests")
 	fc, err := forge.New(forge.Options{BaseURL: e.gh.BaseURL(), Token: githubapi.DefaultToken})

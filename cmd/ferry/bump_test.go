@@ -1,42 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"path"
 	"strings"
 	"testing"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
-	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 )
 
-type gitAdapter struct{ s *gitserver.Server }
-
-func (a gitAdapter) Head(repo, branch string) (string, bool) {
-	return a.s.Head(path.Base(repo), branch)
-}
-func (a gitAdapter) Merge(repo, base, head, msg string) (string, error) {
-	return a.s.Merge(path.Base(repo), base, head, msg)
-}
-func (a gitAdapter) DeleteBranch(repo, branch string) error {
-	_, err := a.s.Git(path.Base(repo), "branch", "-D", branch)
-	return err
-}
-
 func TestBumpCommand(t *testing.T) {
-	ctx := context.Background()
-	reg := ociregistry.New()
-	defer reg.Close()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if _, err := reg.Seed(ctx, "acme/api", releaseTags...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Seed(ctx, "acme/web", semverTags...); err != nil {
-		t.Fatal(err)
-	}
+	reg := seededRegistry(t)
 	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
 	url := git.CreateRepo("manifests", map[string]string{
 		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
@@ -48,7 +23,7 @@ spec:
 `,
 		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
 	})
-	gh := githubapi.NewServer(gitAdapter{git})
+	gh := githubapi.NewServer(git.GitHub())
 	defer gh.Close()
 	gh.AddRepo("acme", "manifests")
 	t.Setenv("GITHUB_TOKEN", githubapi.DefaultToken)

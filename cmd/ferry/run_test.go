@@ -16,7 +16,6 @@ import (
 
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
-	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 )
 
 func freeAddr(t *testing.T) string {
@@ -71,21 +70,13 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestRunServiceBumpsOnScheduleAndWebhooks(t *testing.T) {
 	ctx := context.Background()
-	reg := ociregistry.New()
-	defer reg.Close()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if _, err := reg.Seed(ctx, "acme/api", releaseTags...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Seed(ctx, "acme/web", semverTags...); err != nil {
-		t.Fatal(err)
-	}
+	reg := seededRegistry(t)
 	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
 	url := git.CreateRepo("manifests", map[string]string{
 		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
 		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
 	})
-	gh := githubapi.NewServer(gitAdapter{git})
+	gh := githubapi.NewServer(git.GitHub())
 	defer gh.Close()
 	gh.AddRepo("acme", "manifests")
 

@@ -90,6 +90,23 @@ func scanRepo(t *testing.T, host string) string {
 var releaseTags = []string{"release.20240101", "release.20240229", "release.20240301", "release.20231231", "release.2024030", "latest", "release.20240301.sig"}
 var semverTags = []string{"v1.9.0", "v1.10.0", "v1.10.1-rc.1", "v2.0.0-beta.1", "1.2.3", "latest"}
 
+// seededRegistry starts an in-process registry holding acme/api (release
+// tags) and acme/web (semver tags), with an empty docker config.
+func seededRegistry(t *testing.T) *ociregistry.Server {
+	t.Helper()
+	ctx := context.Background()
+	srv := ociregistry.New()
+	t.Cleanup(srv.Close)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if _, err := srv.Seed(ctx, "acme/api", releaseTags...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Seed(ctx, "acme/web", semverTags...); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
 func checkScanJSON(t *testing.T, out string) {
 	t.Helper()
 	var rep bot.Report
@@ -118,16 +135,7 @@ func checkScanJSON(t *testing.T, out string) {
 }
 
 func TestScanInProcessRegistry(t *testing.T) {
-	ctx := context.Background()
-	srv := ociregistry.New()
-	defer srv.Close()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if _, err := srv.Seed(ctx, "acme/api", releaseTags...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Seed(ctx, "acme/web", semverTags...); err != nil {
-		t.Fatal(err)
-	}
+	srv := seededRegistry(t)
 	dir := scanRepo(t, srv.Host)
 	before, _ := os.ReadFile(filepath.Join(dir, "apps/api/deploy.yaml"))
 

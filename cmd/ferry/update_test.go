@@ -1,26 +1,14 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 )
 
 func TestUpdateCommand(t *testing.T) {
-	ctx := context.Background()
-	srv := ociregistry.New()
-	defer srv.Close()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if _, err := srv.Seed(ctx, "acme/api", releaseTags...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Seed(ctx, "acme/web", semverTags...); err != nil {
-		t.Fatal(err)
-	}
+	srv := seededRegistry(t)
 	dir := scanRepo(t, srv.Host)
 	file := filepath.Join(dir, "apps/api/deploy.yaml")
 	before, _ := os.ReadFile(file)

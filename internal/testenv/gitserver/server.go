@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -803,4 +804,27 @@ func (l *testLog) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
+}
+
+// GitHub adapts the server to the GitHub API emulator's Git interface
+// (internal/testenv/githubapi), which names repositories "owner/name": the
+// owner is dropped, so a repository created as "manifests" serves
+// "acme/manifests".
+func (s *Server) GitHub() GitHubGit { return GitHubGit{s} }
+
+// GitHubGit is the adapter GitHub returns.
+type GitHubGit struct{ s *Server }
+
+// Head is the commit branch points at.
+func (g GitHubGit) Head(repo, branch string) (string, bool) { return g.s.Head(path.Base(repo), branch) }
+
+// Merge merges head into base as GitHub's merge button does.
+func (g GitHubGit) Merge(repo, base, head, message string) (string, error) {
+	return g.s.Merge(path.Base(repo), base, head, message)
+}
+
+// DeleteBranch deletes a branch.
+func (g GitHubGit) DeleteBranch(repo, branch string) error {
+	_, err := g.s.Git(path.Base(repo), "branch", "-D", branch)
+	return err
 }

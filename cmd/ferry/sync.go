@@ -1,0 +1,635 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/policy"
+)
+
+// revertPRHook opens revert pull requests for `ferry rollback --pr`. It is
+// nil in this build: the integrator sets it (from an init function in a
+// file of this package) to a function that commits the request's files on
+// a branch and opens the pull request through the forge package; see
+// deploy.RevertPRFunc.
+var revertPRHook deploy.RevertPRFunc
+
+// syncFlags are the flags of sync, diff, status and rollback.
+type syncFlags struct {
+	repo, branch                string
+	kubeconfig, kubeContext     string
+	appPath, namespace, invNS   string
+	workdir                     string
+	depth                       int
+	gitUser, gitTokenFile       string
+	sshKey, sshKnownHosts       string
+	dryRun, prune, allowEmpty   bool
+	watch                       bool
+	timeout, interval, lockWait time.Duration
+	to                          string
+	release, pr                 bool
+}
+
+func (f *syncFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.repo, "repo", "", "the manifest repository's clone URL; apps are read from its .ferry/ (https://, ssh://, git@host:..., file://)")
+	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in-cluster when unset in a pod and no context is named)")
+	fs.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the app's spec.destination.context, else the current context)")
+	fs.StringVar(&f.appPath, "app-path", "", "deploy this path of --repo as an ad-hoc app named APP instead of reading .ferry/")
+	fs.StringVar(&f.namespace, "namespace", "", "destination namespace (overrides the app's)")
+	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
+	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
+	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
+	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
+	fs.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding the token for git over HTTPS (default: $GITHUB_TOKEN)")
+	fs.StringVar(&f.sshKey, "ssh-key", "", "private key for git over SSH")
+	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for git over SSH (default: ~/.ssh/known_hosts)")
+	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
+}
+
+func (f *syncFlags) registerApply(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.BoolVar(&f.prune, "prune", false, "delete the objects of earlier syncs no longer in git (default: the app's syncPolicy.prune)")
+	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "let a pruning sync that renders no object prune every object of the app")
+	fs.DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the applied objects to become healthy; 0s: do not wait")
+}
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
+}
+
+// session is a command's app and Syncer.
+type session struct {
+	app     deploy.App
+	s       *deploy.Syncer
+	cleanup func()
+}
+
+// open resolves the app (from .ferry/ of --repo, or from the flags) and
+// builds a Syncer for its cluster. needGit is false for commands that only
+// read the cluster, which then accept --namespace without --repo.
+func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
+	ctx := cmd.Context()
+	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
+	if f.gitTokenFile != "" {
+		t, err := readSecretFile(f.gitTokenFile)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		auth.Token = t
+	}
+	if f.depth < 0 {
+		return nil, usageError("invalid --depth %d", f.depth)
+	}
+	sess := &session{cleanup: func() {}}
+	workdir := f.workdir
+	if workdir == "" {
+		tmp, err := os.MkdirTemp("", "ferry-sync-")
+		if err != nil {
+			return nil, err
+		}
+		workdir = tmp
+		sess.cleanup = func() { _ = os.RemoveAll(tmp) }
+	}
+	fail := func(err error) (*session, error) {
+		sess.cleanup()
+		return nil, err
+	}
+	opts := deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
+	if f.lockWait == 0 {
+		opts.LockTimeout = -1
+	}
+
+	var app deploy.App
+	switch {
+	case f.appPath != "":
+		if f.repo == "" {
+			return fail(usageError("--app-path needs --repo"))
+		}
+		app = deploy.App{Name: name, RepoURL: f.repo, Branch: f.branch, Path: f.appPath, SelfHeal: true}
+	case f.repo != "":
+		g.log.Info("reading apps", "repo", gitrepo.RedactURL(f.repo), "branch", f.branch)
+		ro := opts
+		if !needGit && ro.GitDepth == 0 && f.workdir == "" {
+			ro.GitDepth = 1 // only .ferry/ at the head is read, from a clone thrown away after
+		}
+		apps, _, err := deploy.ReadApps(ctx, f.repo, f.branch, ro)
+		var pe policy.Errors
+		if errors.As(err, &pe) {
+			return fail(&exitError{code: exitConfig, err: fmt.Errorf("invalid documents in .ferry/:\n%v", pe)})
+		}
+		if err != nil {
+			return fail(err)
+		}
+		var ok bool
+		if app, ok = deploy.FindApp(apps, name); !ok {
+			var names []string
+			for _, a := range apps {
+				names = append(names, a.Name)
+			}
+			have := "none"
+			if len(names) > 0 {
+				have = strings.Join(names, ", ")
+			}
+			return fail(usageError("no app %q in .ferry/ of %s (apps: %s); use --app-path for an ad-hoc app", name, gitrepo.RedactURL(f.repo), have))
+		}
+	case !needGit && (f.namespace != "" || f.invNS != ""):
+		app = deploy.App{Name: name}
+	default:
+		if needGit {
+			return fail(usageError("--repo is required"))
+		}
+		return fail(usageError("give --repo (to read the app from .ferry/) or --namespace/--inventory-namespace"))
+	}
+	fl := cmd.Flags()
+	if fl.Changed("namespace") {
+		app.Namespace = f.namespace
+	}
+	if fl.Changed("inventory-namespace") {
+		app.InventoryNamespace = f.invNS
+	}
+	if fl.Lookup("prune") != nil && (fl.Changed("prune") || f.appPath != "") {
+		app.Prune = f.prune
+	}
+	if fl.Lookup("allow-empty") != nil && (fl.Changed("allow-empty") || f.appPath != "") {
+		app.AllowEmpty = f.allowEmpty
+	}
+	if fl.Lookup("timeout") != nil && (fl.Changed("timeout") || app.Timeout == 0) {
+		app.Timeout = f.timeout
+		if app.Timeout == 0 {
+			app.Timeout = -1 // --timeout 0s: do not wait
+		}
+	}
+	if fl.Lookup("interval") != nil && fl.Changed("interval") {
+		app.Interval = f.interval
+	}
+	if needGit {
+		if err := app.Validate(); err != nil {
+			return fail(usageError("%v", err))
+		}
+	}
+	kctx := f.kubeContext
+	if kctx == "" {
+		kctx = app.Context
+	}
+	cfg, err := deploy.RESTConfig(f.kubeconfig, kctx)
+	if err != nil {
+		return fail(usageError("%v", err))
+	}
+	s, err := deploy.New(cfg, opts)
+	if err != nil {
+		return fail(err)
+	}
+	sess.app, sess.s = app, s
+	inner := sess.cleanup
+	sess.cleanup = func() { _ = s.Close(); inner() }
+	return sess, nil
+}
+
+func newSyncCmds(g *globals) []*cobra.Command {
+	return []*cobra.Command{newSyncCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g)}
+}
+
+func newSyncCmd(g *globals) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "sync APP --repo URL",
+		Short: "Apply an app's manifests to its cluster, prune what left git, wait for health",
+		Long: `Sync brings the cluster to the manifests of APP, declared in the repository's .ferry/
+(kind: App) or given with --app-path:
+
+  1. take the app's lease (ferry-sync-APP), so two syncs of it never interleave;
+  2. render the branch head (or the rollback pin) from git: a kustomization, or every
+     YAML/JSON file under the path;
+  3. validate every changed object with a server-side dry-run: any error stops here,
+     before anything changes;
+  4. apply with server-side apply (field manager ferry), Namespaces and CRDs first;
+     objects whose rendered hash and live fields are unchanged are skipped;
+  5. with --prune, delete the objects of earlier syncs no longer in git (never objects
+     Ferry did not apply, nor those annotated ferry.dev/prune: disabled);
+  6. wait for the applied objects to become healthy, and record the sync.
+
+With --watch it keeps going: every --interval it syncs new commits and re-applies what
+drifted (when the app self-heals), until interrupted.
+
+Exit codes: 0 synced and healthy (or a dry run); 1 the sync failed or is degraded (not
+healthy before --timeout); 2 invalid flags or App documents.`,
+		Example: `  # Sync the app declared in .ferry/ of the manifest repository
+  ferry sync web-staging --repo https://github.com/acme/manifests --prune
+
+  # What would change, without writing
+  ferry sync web-staging --repo https://github.com/acme/manifests --dry-run -o json
+
+  # An ad-hoc app from a path, on another cluster
+  ferry sync demo --repo https://github.com/acme/manifests --app-path apps/demo \
+    --namespace demo --context kind-dev
+
+  # Keep it in sync (auto-sync and self-heal) until interrupted
+  ferry sync web-staging --repo https://github.com/acme/manifests --watch --interval 1m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd, g, &f, args[0])
+		},
+	}
+	f.register(cmd)
+	f.registerApply(cmd)
+	fs := cmd.Flags()
+	fs.BoolVar(&f.dryRun, "dry-run", false, "report what would be applied and pruned (server-side dry-run); write nothing")
+	fs.BoolVar(&f.watch, "watch", false, "keep syncing new commits and healing drift every --interval, until interrupted")
+	fs.DurationVar(&f.interval, "interval", 0, "polling interval of --watch (default: the app's syncPolicy.interval, else 1m)")
+	return cmd
+}
+
+func runSync(cmd *cobra.Command, g *globals, f *syncFlags, name string) error {
+	if f.watch && f.dryRun {
+		return usageError("--watch and --dry-run do not go together")
+	}
+	var onTick func(deploy.Tick)
+	if f.watch {
+		onTick = func(t deploy.Tick) { printTick(g, t) }
+	}
+	sess, err := f.open(cmd, g, name, true, onTick)
+	if err != nil {
+		return err
+	}
+	defer sess.cleanup()
+	if f.watch {
+		sess.app.Automated = true
+		g.log.Info("watching", "app", sess.app.Name, "interval", sess.app.Interval)
+		return sess.s.Watch(cmd.Context(), sess.app, f.interval)
+	}
+	rec, err := sess.s.Sync(cmd.Context(), sess.app, deploy.SyncOptions{
+		DryRun: f.dryRun, Prune: sess.app.Prune, AllowEmpty: sess.app.AllowEmpty, Timeout: sess.app.Timeout,
+	})
+	return reportRecord(g, rec, err, "")
+}
+
+// reportRecord prints a sync's record and maps its result to an exit code.
+func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
+	if rec.Revision == "" && err != nil {
+		return err // nothing to show: it failed before rendering
+	}
+	if g.output == "json" {
+		if werr := writeJSON(g.stdout, rec); werr != nil {
+			return werr
+		}
+	} else {
+		printRecord(g.stdout, rec)
+		if note != "" {
+			fmt.Fprintln(g.stdout, note)
+		}
+	}
+	switch {
+	case err != nil:
+		return &exitError{code: exitFailure, err: err}
+	case rec.Result == deploy.Degraded:
+		return &exitError{code: exitFailure, err: fmt.Errorf("app %s is degraded: %s", rec.App, rec.Error)}
+	}
+	return nil
+}
+
+func printRecord(w io.Writer, rec deploy.Record) {
+	what := "synced"
+	if rec.DryRun {
+		what = "dry run of"
+	}
+	pinned := ""
+	if rec.Pinned {
+		pinned = " (pinned)"
+	}
+	fmt.Fprintf(w, "%s %s at %s%s: %s in %s\n", what, rec.App, short(rec.Revision), pinned, rec.Result, rec.Finished.Sub(rec.Started).Round(10*time.Millisecond))
+	c := rec.Counts
+	fmt.Fprintf(w, "%d created, %d configured, %d unchanged, %d pruned, %d skipped, %d failed\n", c.Created, c.Configured, c.Unchanged, c.Pruned, c.Skipped, c.Failed)
+	var rows []deploy.ObjectResult
+	for _, o := range rec.Objects {
+		if o.Action != deploy.ActionUnchanged || (o.Health != "" && o.Health != "Current") {
+			rows = append(rows, o)
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OBJECT\tACTION\tHEALTH\tMESSAGE")
+		for _, o := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ObjectKey, orDash(string(o.Action)), orDash(o.Health), orDash(oneLine(o.Message)))
+		}
+		tw.Flush()
+	}
+}
+
+func printTick(g *globals, t deploy.Tick) {
+	if g.output == "json" {
+		b, err := json.Marshal(t)
+		if err == nil {
+			fmt.Fprintln(g.stdout, string(b))
+		}
+		return
+	}
+	r := t.Record
+	if t.Err == nil && !r.Counts.Changed() && len(t.Drifted) == 0 {
+		return // quiet round
+	}
+	line := fmt.Sprintf("%s  %s  %s  %s  %d created, %d configured, %d pruned", t.Time.Format(time.RFC3339), r.App, short(r.Revision), r.Result, r.Counts.Created, r.Counts.Configured, r.Counts.Pruned)
+	if r.DryRun {
+		line += " (not applied: automated or selfHeal off)"
+	}
+	for _, d := range t.Drifted {
+		line += fmt.Sprintf("; drifted %s %s", d.ObjectKey, strings.Join(d.Paths, ","))
+	}
+	if t.Err != nil {
+		line += "; error: " + oneLine(t.Err.Error())
+	}
+	fmt.Fprintln(g.stdout, line)
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return orDash(rev)
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", "; ")
+	if len(s) > 200 {
+		s = s[:197] + "..."
+	}
+	return s
+}
+
+func newDiffCmd(g *globals) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "diff APP --repo URL",
+		Short: "Show how the cluster differs from an app's manifests in git",
+		Long: `Diff renders APP's manifests (the branch head, or the rollback pin) and compares each
+object with the cluster through a server-side dry-run of the apply Ferry would make,
+printing a unified diff per object: the live object (---) against the result (+++),
+without status and server-set metadata, Secret values replaced by markers that only
+say whether each changed. Objects to create are shown whole with +, objects a pruning
+sync would delete with -. Objects marked "drifted" were changed in the cluster since
+Ferry applied them. It writes nothing.
+
+Exit codes: 0 in sync; 1 there are differences (or the diff failed); 2 invalid flags or
+App documents.`,
+		Example: `  ferry diff web-staging --repo https://github.com/acme/manifests
+  ferry diff web-staging --repo https://github.com/acme/manifests -o json | jq '.objects[] | select(.action != "unchanged")'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sess, err := f.open(cmd, g, args[0], true, nil)
+			if err != nil {
+				return err
+			}
+			defer sess.cleanup()
+			ctx := cmd.Context()
+			rev, note := "", ""
+			st, err := sess.s.Status(ctx, sess.app)
+			if err == nil && st.Pin != nil {
+				rev = st.Pin.Revision
+				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: ferry rollback %s --release", sess.app.Name, short(rev), sess.app.Name)
+			}
+			r, err := sess.s.Render(ctx, sess.app, rev)
+			if err != nil {
+				return err
+			}
+			res, derr := sess.s.Diff(ctx, sess.app, r)
+			if g.output == "json" {
+				if err := writeJSON(g.stdout, res); err != nil {
+					return err
+				}
+			} else {
+				printDiff(g.stdout, res, note)
+			}
+			switch {
+			case derr != nil:
+				return &exitError{code: exitFailure, err: derr}
+			case !res.InSync:
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	fs := cmd.Flags()
+	fs.BoolVar(&f.prune, "prune", false, "also show the objects a pruning sync would delete (default: the app's syncPolicy.prune)")
+	return cmd
+}
+
+func printDiff(w io.Writer, res deploy.DiffResult, note string) {
+	if note != "" {
+		fmt.Fprintln(w, note)
+	}
+	changed := res.Changed()
+	for _, o := range changed {
+		head := fmt.Sprintf("# %s: %s", o.ObjectKey, o.Action)
+		if o.Drifted {
+			head += " (drifted: changed in the cluster since Ferry applied it)"
+		}
+		if o.Source != "" {
+			head += " from " + o.Source
+		}
+		fmt.Fprintln(w, head)
+		if o.Error != "" {
+			fmt.Fprintf(w, "error: %s\n", o.Error)
+		}
+		fmt.Fprint(w, o.Diff)
+		fmt.Fprintln(w)
+	}
+	if res.InSync {
+		fmt.Fprintf(w, "%s at %s is in sync (%d objects)\n", res.App, short(res.Revision), len(res.Objects))
+		return
+	}
+	fmt.Fprintf(w, "%s at %s: %d of %d objects differ\n", res.App, short(res.Revision), len(changed), len(res.Objects))
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "status APP",
+		Short: "Show an app's last syncs, rollback pin, lock and object health",
+		Long: `Status reads what the cluster records about APP: the revision it is at, the last syncs
+(newest first, kept in ConfigMap ferry-app-APP), a rollback pin, the holder of its
+sync lease if a sync runs, and the live health (kstatus) of every object of its
+inventory. It reads git only to find the app's namespaces in .ferry/; give
+--namespace (or --inventory-namespace) instead of --repo to skip that.
+
+Exit codes: 0 done; 1 the cluster could not be read; 2 invalid flags or App documents.`,
+		Example: `  ferry status web-staging --repo https://github.com/acme/manifests
+  ferry status web-staging --namespace web-staging -o json | jq .pin`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sess, err := f.open(cmd, g, args[0], false, nil)
+			if err != nil {
+				return err
+			}
+			defer sess.cleanup()
+			st, err := sess.s.Status(cmd.Context(), sess.app)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return writeJSON(g.stdout, st)
+			}
+			printStatus(g.stdout, st)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func printStatus(w io.Writer, st deploy.AppStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tREVISION\tRESULT\tLAST SYNC\tPIN\tLOCK")
+	result, last := "-", "-"
+	if st.Last != nil {
+		result, last = string(st.Last.Result), st.Last.Finished.Format(time.RFC3339)
+	}
+	pin, lock := "-", "-"
+	if st.Pin != nil {
+		pin = fmt.Sprintf("%s (from %s, %s)", short(st.Pin.Revision), short(st.Pin.From), st.Pin.Time.Format(time.RFC3339))
+	}
+	if st.Lock != nil {
+		lock = fmt.Sprintf("%s until %s", st.Lock.Holder, st.Lock.Until.Format(time.RFC3339))
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), result, last, pin, lock)
+	tw.Flush()
+	if st.Pin != nil {
+		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `ferry rollback %s --release`.\n", short(st.Pin.Revision), st.App)
+	}
+	if len(st.History) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
+		for _, r := range st.History {
+			rev := short(r.Revision)
+			if r.Pinned {
+				rev += " (pinned)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result,
+				r.Counts.Created, r.Counts.Configured, r.Counts.Pruned, r.Counts.Failed, orDash(oneLine(r.Error)))
+		}
+		tw.Flush()
+	}
+	healthy := 0
+	var bad []deploy.ObjectResult
+	for _, o := range st.Objects {
+		if o.Health == "Current" {
+			healthy++
+		} else {
+			bad = append(bad, o)
+		}
+	}
+	fmt.Fprintf(w, "\n%d of %d objects healthy\n", healthy, len(st.Objects))
+	if len(bad) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OBJECT\tHEALTH\tMESSAGE")
+		for _, o := range bad {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.ObjectKey, o.Health, orDash(o.Message))
+		}
+		tw.Flush()
+	}
+}
+
+func newRollbackCmd(g *globals) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "rollback APP --repo URL [--to REVISION | --release | --pr]",
+		Short: "Apply an earlier revision of an app and pin it there, or release the pin",
+		Long: `Rollback applies APP's manifests at an earlier commit (--to, a full or abbreviated hash;
+default: the newest successful revision before the current one, from the app's
+record), exactly as sync would, and pins the app there: sync and sync --watch keep the
+pinned revision until 'ferry rollback APP --release' (or until a new commit, when the
+app's syncPolicy.releasePinOnNewCommit is set).
+
+--pr restores the app's path to that revision in a pull request instead, leaving the
+cluster to the normal sync once it is merged (when this build has a forge integration).
+
+Exit codes: 0 rolled back (or released) and healthy; 1 the rollback failed or is
+degraded; 2 invalid flags or App documents, or no earlier revision.`,
+		Example: `  # Back to the previous successful revision
+  ferry rollback web-staging --repo https://github.com/acme/manifests
+
+  # To a given commit
+  ferry rollback web-staging --repo https://github.com/acme/manifests --to 3f2a9c1
+
+  # Follow the branch again
+  ferry rollback web-staging --repo https://github.com/acme/manifests --release`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRollback(cmd, g, &f, args[0])
+		},
+	}
+	f.register(cmd)
+	f.registerApply(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&f.to, "to", "", "the revision to roll back to (default: the previous successful one)")
+	fs.BoolVar(&f.release, "release", false, "remove the rollback pin: the next sync applies the branch head")
+	fs.BoolVar(&f.pr, "pr", false, "open a revert pull request instead of rolling back the cluster")
+	return cmd
+}
+
+func runRollback(cmd *cobra.Command, g *globals, f *syncFlags, name string) error {
+	if f.release && (f.to != "" || f.pr) {
+		return usageError("--release does not go with --to or --pr")
+	}
+	sess, err := f.open(cmd, g, name, !f.release, nil)
+	if err != nil {
+		return err
+	}
+	defer sess.cleanup()
+	ctx := cmd.Context()
+	switch {
+	case f.release:
+		released, err := sess.s.Release(ctx, sess.app)
+		if err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("%s was not pinned", name)
+		if released {
+			msg = fmt.Sprintf("released the rollback pin of %s: the next sync applies the branch head", name)
+		}
+		if g.output == "json" {
+			return writeJSON(g.stdout, map[string]any{"app": name, "released": released})
+		}
+		fmt.Fprintln(g.stdout, msg)
+		return nil
+	case f.pr:
+		url, err := sess.s.RevertPR(ctx, sess.app, f.to)
+		if errors.Is(err, deploy.ErrNoRevertPR) {
+			return usageError("--pr: this build has no forge integration to open pull requests with")
+		}
+		if err != nil {
+			return err
+		}
+		if g.output == "json" {
+			return writeJSON(g.stdout, map[string]any{"app": name, "pullRequest": url})
+		}
+		fmt.Fprintf(g.stdout, "opened %s\n", url)
+		return nil
+	}
+	rec, err := sess.s.Rollback(ctx, sess.app, f.to)
+	if errors.Is(err, deploy.ErrNoPreviousRevision) {
+		return usageError("%v: give --to REVISION", err)
+	}
+	note := ""
+	if err == nil && rec.Result != deploy.Failed {
+		note = fmt.Sprintf("\n%s is pinned to %s; release with: ferry rollback %s --release", name, short(rec.Revision), name)
+	}
+	return reportRecord(g, rec, err, note)
+}
+
+// Compile-time check of the hook's type against deploy's.
+var _ func(context.Context, deploy.RevertRequest) (string, error) = revertPRHook

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
+	"github.com/ferrygitops/ferry/internal/testenv/kube"
+)
+
+func appsYAML(ns string) string {
+	return `apiVersion: ferry.dev/v1alpha1
+kind: App
+metadata: {name: web}
+spec:
+  source: {path: app}
+  destination: {namespace: ` + ns + `}
+  syncPolicy: {automated: true, prune: true, selfHeal: true}
+`
+}
+
+func cm(name, value string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\ndata: {v: \"" + value + "\"}\n"
+}
+
+// TestSyncCommands drives sync, diff, status and rollback against a real
+// API server and git server.
+func TestSyncCommands(t *testing.T) {
+	c := kube.Start(t)
+	ns := c.Namespace(t)
+	git := gitserver.New(t)
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/apps.yaml": appsYAML(ns),
+		"app/a.yaml":       cm("a", "1"),
+		"app/b.yaml":       cm("b", "1"),
+	})
+	first, _ := git.Head("manifests", "main")
+	base := []string{"--repo", url, "--kubeconfig", c.Kubeconfig()}
+	cmd := func(args ...string) []string { return append(args, base...) }
+
+	code, out, errs := run(t, cmd("diff", "web")...)
+	if code != 1 || !strings.Contains(out, "+kind: ConfigMap") || !strings.Contains(out, "2 of 2 objects differ") {
+		t.Fatalf("diff before sync: exit %d\n%s\n%s", code, out, errs)
+	}
+	t.Logf("ferry diff web:\n%s", out)
+	code, out, errs = run(t, cmd("sync", "web", "--dry-run")...)
+	if code != 0 || !strings.Contains(out, "dry run of web") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, cmd("sync", "web", "-o", "json")...)
+	var rec deploy.Record
+	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec.Counts.Created != 2 || rec.Revision != first {
+		t.Fatalf("sync: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, _ = run(t, cmd("diff", "web")...); code != 0 || !strings.Contains(out, "is in sync") {
+		t.Fatalf("diff after sync: exit %d\n%s", code, out)
+	}
+
+	second := git.Commit("manifests", "main", "v2", map[string]string{"app/a.yaml": cm("a", "2")}, "app/b.yaml")
+	code, out, errs = run(t, cmd("sync", "web")...)
+	if code != 0 || !strings.Contains(out, "1 configured") || !strings.Contains(out, "1 pruned") || !strings.Contains(out, "ConfigMap/"+ns+"/b") {
+		t.Fatalf("sync v2: exit %d\n%s\n%s", code, out, errs)
+	}
+	t.Logf("ferry sync web:\n%s", out)
+
+	code, out, errs = run(t, "status", "web", "--namespace", ns, "--kubeconfig", c.Kubeconfig(), "-o", "json")
+	var st deploy.AppStatus
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.History) != 2 || st.Revision != second || len(st.Objects) != 1 {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	code, out, errs = run(t, cmd("rollback", "web")...)
+	if code != 0 || !strings.Contains(out, "pinned to "+first[:12]) {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errs)
+	}
+	b, err := c.Client(t).CoreV1().ConfigMaps(ns).Get(context.Background(), "b", metav1.GetOptions{})
+	if err != nil || b.Data["v"] != "1" {
+		t.Fatalf("b after rollback: %v %v", b, err)
+	}
+	code, out, _ = run(t, cmd("status", "web")...)
+	if code != 0 || !strings.Contains(out, "Pinned by a rollback") || !strings.Contains(out, first[:12]+" (pinned)") {
+		t.Fatalf("status while pinned: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, cmd("sync", "web")...); code != 0 || !strings.Contains(out, first[:12]+" (pinned)") {
+		t.Fatalf("sync while pinned: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, cmd("rollback", "web", "--release")...); code != 0 || !strings.Contains(out, "released") {
+		t.Fatalf("release: exit %d\n%s", code, out)
+	}
+	if code, _, errs = run(t, cmd("rollback", "web", "--pr")...); code != 2 || !strings.Contains(errs, "no forge integration") {
+		t.Fatalf("--pr: exit %d %s", code, errs)
+	}
+
+	// Watch heals drift, one JSON line per round, until interrupted.
+	cms := c.Client(t).CoreV1().ConfigMaps(ns)
+	a, err := cms.Get(context.Background(), "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Data["v"] = "edited"
+	if _, err := cms.Update(context.Background(), a, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wout, werr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, cmd("sync", "web", "--watch", "--interval", "200ms", "-o", "json"), &wout, &werr)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		a, err := cms.Get(context.Background(), "a", metav1.GetOptions{})
+		if err == nil && a.Data["v"] == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("watch did not heal or apply the head:\n%s\n%s", wout.String(), werr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("watch: exit %d\n%s", code, werr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(wout.String()), "\n")
+	var tick deploy.Tick
+	if err := json.Unmarshal([]byte(lines[0]), &tick); err != nil || tick.Record.Revision != second {
+		t.Fatalf("first tick: %v\n%s", err, wout.String())
+	}
+}
+
+// TestSyncCommandErrors: usage and declaration problems exit 2.
+func TestSyncCommandErrors(t *testing.T) {
+	git := gitserver.New(t)
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/apps.yaml": appsYAML("web") + "  bogus: 1\n",
+		"app/a.yaml":       cm("a", "1"),
+	})
+	kubeconfig := t.TempDir() + "/none"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "web", "--repo", url, "--kubeconfig", kubeconfig}, "spec.bogus: unknown field"},
+		{[]string{"sync", "web"}, "--repo is required"},
+		{[]string{"status", "web"}, "give --repo"},
+		{[]string{"sync", "web", "--app-path", "app"}, "--app-path needs --repo"},
+		{[]string{"sync", "Bad", "--repo", url, "--app-path", "app", "--kubeconfig", kubeconfig}, "invalid app name"},
+		{[]string{"sync", "web", "--watch", "--dry-run"}, "do not go together"},
+		{[]string{"rollback", "web", "--release", "--to", "abc"}, "--release does not go"},
+		{[]string{"sync", "adhoc", "--repo", url, "--app-path", "app", "--kubeconfig", kubeconfig}, "kubeconfig"},
+	} {
+		code, _, errs := run(t, tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	git.Commit("manifests", "main", "fix", map[string]string{".ferry/apps.yaml": appsYAML("web")})
+	if code, _, errs := run(t, "diff", "nope", "--repo", url, "--kubeconfig", kubeconfig); code != 2 || !strings.Contains(errs, `no app "nope" in .ferry/`) || !strings.Contains(errs, "apps: web") {
+		t.Errorf("unknown app: exit %d %s", code, errs)
+	}
+}

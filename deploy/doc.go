@@ -1,0 +1,150 @@
+// Package deploy is Ferry's sync engine: after an image bump is merged, it
+// renders the app's manifests at the merged commit, diffs them against
+// the live cluster, applies them with server-side apply, prunes what was
+// deleted from git, waits for health, records the result in the cluster,
+// and can roll back.
+//
+// # Apps
+//
+// An app is a path in a branch of a git repository, applied to one
+// cluster. Apps are declared in the manifest repository's .ferry
+// directory, next to the image policies:
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: App
+//	metadata:
+//	  name: myapp-staging
+//	spec:
+//	  source:
+//	    path: overlays/staging      # repoURL and branch default to the repository holding .ferry
+//	  destination:
+//	    namespace: myapp-staging    # given to namespaced objects that name none
+//	    context: staging            # kubeconfig context; in-cluster when empty
+//	    inventoryNamespace: ferry-system   # default: namespace, else ferry-system
+//	  syncPolicy:
+//	    automated: true             # Watch syncs new commits
+//	    prune: true                 # delete what was removed from git
+//	    selfHeal: true              # Watch re-applies what drifted
+//	    allowEmpty: false           # let a render of nothing prune everything
+//	    interval: 1m                # Watch's polling interval
+//	    timeout: 5m                 # health wait
+//	    releasePinOnNewCommit: false
+//
+// ReadApps clones the repository and reads them (LoadApps does it for a
+// policy.Set already loaded); documents are read strictly, and every
+// problem comes back as policy.Errors located to file and line. An App can
+// also be built in code (from flags).
+//
+// # Rendering
+//
+// Render reads the app's path at a commit straight from the git objects of
+// a clone kept in Options.WorkDir (fetched on every render). A directory
+// holding kustomization.yaml is built with kustomize (krusty, plugins
+// off, on a copy of the commit's tree on disk); any other directory
+// contributes every *.yaml, *.yml and *.json file below it, recursively,
+// in path order, each possibly holding several documents, with List
+// kinds flattened. Hidden files and directories and symbolic links are
+// skipped. Namespaced objects without a namespace get the app's
+// destination namespace; every object gets the label ferry.dev/app=NAME
+// and the annotation ferry.dev/applied-hash, a hash of the rendered
+// object. Objects come out in apply order: Namespaces, CRDs, then by kind
+// priority (policies, ServiceAccounts, Secrets, ConfigMaps, storage, RBAC,
+// Services, workloads, Ingresses, webhooks; custom resources last), then by
+// namespace and name. The same commit always renders the same bytes.
+//
+// # Syncing
+//
+//	s, err := deploy.New(restConfig, deploy.Options{WorkDir: dir})
+//	rec, err := s.Sync(ctx, app, deploy.SyncOptions{Prune: true})
+//
+// A sync takes the app's Lease (ferry-sync-NAME, renewed while it runs; a
+// second sync waits up to Options.LockTimeout, then fails with ErrLocked;
+// a sync that cannot renew its lease stops), renders, and plans: one
+// labelled List per resource and namespace fetches the live objects; an
+// object whose live applied-hash equals the rendered one and whose live
+// fields hold every rendered value is unchanged and costs nothing more;
+// every other object is server-side applied with dry-run. Any render
+// error, invalid object or dry-run rejection stops the sync here, before
+// any change: the inventory and the record are left as they were.
+// (Objects in a namespace, or of a kind, that the same sync creates can
+// only be dry-run after the Namespaces and CRDs are applied.)
+//
+// Then the inventory (ConfigMap ferry-inventory-NAME) is extended with
+// every rendered object, the changed objects are applied (field manager
+// "ferry"; Force for objects Ferry already owns, so a field another
+// manager changed is taken back, but not for objects it never applied,
+// whose conflicting fields make the sync fail instead of being
+// overwritten) in parallel within each kind-priority group, Namespaces
+// and CRDs first (CRDs waited for until Established). With Prune, the
+// inventory objects no longer rendered are deleted (reverse order,
+// Background propagation, UID precondition), except objects whose live
+// label ferry.dev/app is not the app's, objects annotated ferry.dev/prune:
+// disabled (both are dropped from the inventory and reported as skipped),
+// and anything never in the inventory, such as an object created by hand
+// with the app's label. A pruning sync that renders nothing while the
+// inventory holds objects fails with ErrRefusePruneAll unless AllowEmpty.
+//
+// Health is kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status): the sync
+// waits (SyncOptions.Timeout) for the applied objects to be Current,
+// polling with labelled Lists; unchanged objects are judged from the
+// plan's lists without waiting, so a sync with nothing to do makes no
+// request after planning. The result is Succeeded, Degraded (applied, not
+// all Current) or Failed.
+//
+// Every sync that gets past planning is recorded in ConfigMap
+// ferry-app-NAME: the revision, times, result, counts and the objects
+// that were not unchanged (at most 100 per record), newest first, the
+// last Options.History (10) syncs, plus the distinct revisions that
+// synced and the rollback pin. Status reads it back with the lease holder
+// and the live health of the inventory objects. The inventory, record and
+// lease live in the app's inventory namespace, created if missing.
+//
+// A sync that fails while applying (the API server going away for longer
+// than Options.RetryTimeout, say) leaves the objects it applied in place,
+// tracked by the inventory, and records the failure; the next sync
+// converges. Transient errors (connection refused or reset, 429, 5xx,
+// timeouts) are retried with backoff, so a restart of the API server in
+// the middle of a sync is usually ridden out.
+//
+// # Diff, drift and Watch
+//
+// Diff dry-runs every object (Force) and returns a unified diff of the
+// live object against the result per object ("+" whole objects to create,
+// "-" objects to prune), without status, managedFields, resourceVersion,
+// generation, uid and creationTimestamp, and with Secret data and
+// stringData replaced by markers saying only whether each value changed.
+// An object whose live hash equals the render's but whose fields differ
+// has drifted: someone changed it since Ferry applied it.
+//
+// Watch polls the branch every interval, syncs new commits (automated),
+// re-applies drifted objects (selfHeal; each logged with the paths of the
+// changed fields, never their values), and records only rounds that
+// changed something. The long-running `ferry run` calls it per app.
+//
+// # Rollback
+//
+// Rollback syncs an earlier revision (by default the newest successful
+// one before the current, from the record), reading it from the clone's
+// history (so clones are full unless Options.GitDepth says otherwise),
+// and pins the app to it: Sync without a revision and Watch apply the
+// pinned revision until Release, or until a new commit when
+// releasePinOnNewCommit. RevertPR prepares a revert of the app's path in
+// git instead and hands it to Options.RevertPR, the hook the integrator
+// wires to the forge package.
+//
+// # Limitations
+//
+//   - One Syncer talks to one cluster; an app's context selects the
+//     rest.Config (RESTConfig) before New.
+//   - The inventory is one ConfigMap: about 15,000 objects per app.
+//   - Kustomize remote bases are fetched by kustomize itself (git CLI,
+//     network), which makes such renders depend on the network; Helm
+//     charts and plugins are off.
+//   - Objects are labelled, not owned: a kind that rejects the label, or
+//     an admission webhook rewriting it, defeats pruning of those objects.
+//   - The drift check compares rendered values with live ones; values the
+//     server normalises (quantities such as cpu: 0.5 → 500m) always look
+//     different and cost one dry-run per sync to be confirmed unchanged.
+//   - Lease expiry is judged with the local clock against the holder's
+//     renew time, as client-go leader election does.
+package deploy

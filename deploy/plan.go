@@ -1,0 +1,369 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// planItem is one manifest's state through a sync or diff.
+type planItem struct {
+	m     *Manifest
+	body  []byte                     // the apply patch
+	live  *unstructured.Unstructured // from the labelled lists (or fetched), nil if absent there
+	force bool
+
+	// exists: the object is in the cluster (labelled or not).
+	exists bool
+	// skipped: hash and live fields unchanged; no request made.
+	skipped bool
+	// deferred: its namespace or kind is created by this sync, so it
+	// cannot be dry-run before the first phase is applied.
+	deferred bool
+	dry      *unstructured.Unstructured // dry-run result
+	// changed: applying it changes the live object.
+	changed bool
+	// drifted: the live object carries this very render's hash but
+	// differs from it: someone changed it.
+	drifted bool
+	result  *unstructured.Unstructured // applied object
+	applied bool                       // the apply was made
+	action  Action
+	err     error
+
+	health, healthMsg string // kstatus
+}
+
+func (it *planItem) namespace() string { return it.m.Object.GetNamespace() }
+
+// listKey is one List request: a resource in a namespace ("" for
+// cluster-scoped resources).
+type listKey struct {
+	gvr       schema.GroupVersionResource
+	namespace string
+}
+
+// liveSet holds live objects by key.
+type liveSet struct {
+	mu   sync.Mutex
+	objs map[ObjectKey]*unstructured.Unstructured
+}
+
+func (l *liveSet) get(k ObjectKey) *unstructured.Unstructured {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.objs[k]
+}
+
+// plan is a sync's or diff's view of every manifest.
+type plan struct {
+	items []*planItem
+	live  *liveSet
+}
+
+type planOptions struct {
+	// skipUnchanged skips the dry-run of objects whose live hash matches
+	// and whose live fields hold every rendered value.
+	skipUnchanged bool
+	// forceAll dry-runs with Force for every object (diff); otherwise
+	// only objects Ferry owns are forced.
+	forceAll bool
+	// fetchUnlabelled fetches existing objects missing from the
+	// labelled lists, for a diff against them.
+	fetchUnlabelled bool
+}
+
+// listLive lists the objects labelled as the app's, one List (paged) per
+// resource and namespace in keys.
+func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (*liveSet, error) {
+	ls := &liveSet{objs: map[ObjectKey]*unstructured.Unstructured{}}
+	order := make([]listKey, 0, len(keys))
+	for k := range keys {
+		order = append(order, k)
+	}
+	slices.SortFunc(order, func(a, b listKey) int {
+		return cmpStrings(a.gvr.String()+"/"+a.namespace, b.gvr.String()+"/"+b.namespace)
+	})
+	var mu sync.Mutex
+	var errs []error
+	s.forEach(ctx, len(order), nil, func(i int) {
+		k := order[i]
+		objs, err := s.list(ctx, k, LabelApp+"="+app.Name)
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			return
+		}
+		ls.mu.Lock()
+		for _, o := range objs {
+			ls.objs[KeyOf(o)] = o
+		}
+		ls.mu.Unlock()
+	})
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return ls, ctx.Err()
+}
+
+func cmpStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// list pages through one List; managedFields are dropped to save memory.
+func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstructured.Unstructured, error) {
+	var ri interface {
+		List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
+	}
+	if k.namespace != "" {
+		ri = s.dyn.Resource(k.gvr).Namespace(k.namespace)
+	} else {
+		ri = s.dyn.Resource(k.gvr)
+	}
+	var out []*unstructured.Unstructured
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: 500}
+	for restarts := 0; ; {
+		var l *unstructured.UnstructuredList
+		err := s.retry(ctx, func() (err error) {
+			l, err = ri.List(ctx, opts)
+			return err
+		})
+		if apierrors.IsResourceExpired(err) && restarts < 3 {
+			restarts++
+			out, opts.Continue = nil, ""
+			continue
+		}
+		if err != nil {
+			where := k.gvr.String()
+			if k.namespace != "" {
+				where += " in namespace " + k.namespace
+			}
+			return nil, fmt.Errorf("listing %s: %w", where, err)
+		}
+		for i := range l.Items {
+			o := &l.Items[i]
+			unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
+			out = append(out, o)
+		}
+		if opts.Continue = l.GetContinue(); opts.Continue == "" {
+			return out, nil
+		}
+	}
+}
+
+// forEach runs fn(i) for i in [0,n) on up to Concurrency goroutines; once
+// stop reports true (or ctx ends) no further call starts.
+func (s *Syncer) forEach(ctx context.Context, n int, stop *atomic.Bool, fn func(i int)) {
+	sem := make(chan struct{}, s.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil || stop != nil && stop.Load() {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// newPlan lists the live objects of r and decides, object by object,
+// whether applying it would change anything: unchanged hash and fields
+// skip it; otherwise a server-side dry-run tells. Per-object failures are
+// in the items' err; the error is for failures to list.
+func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventory, po planOptions) (*plan, error) {
+	p := &plan{}
+	lists := map[listKey]bool{}
+	newNamespaces := map[string]bool{}
+	newKinds := map[schema.GroupKind]bool{}
+	for i := range r.Manifests {
+		m := &r.Manifests[i]
+		body, err := json.Marshal(m.Object.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Key, err)
+		}
+		it := &planItem{m: m, body: body}
+		p.items = append(p.items, it)
+		switch m.Key.groupKind() {
+		case gkNamespace:
+			newNamespaces[m.Key.Name] = true
+		case gkCRD:
+			group, _, _ := unstructured.NestedString(m.Object.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(m.Object.Object, "spec", "names", "kind")
+			newKinds[schema.GroupKind{Group: group, Kind: kind}] = true
+		}
+		if m.mapping == nil {
+			it.deferred = true
+			continue
+		}
+		lists[listKey{gvr: m.mapping.Resource, namespace: scopedNamespace(m.mapping, m.Key.Namespace)}] = true
+	}
+	live, err := s.listLive(ctx, app, lists)
+	if err != nil {
+		return nil, err
+	}
+	p.live = live
+
+	var todo []*planItem
+	for _, it := range p.items {
+		it.live = live.get(it.m.Key)
+		_, owned := inv[it.m.Key]
+		it.force = po.forceAll || owned || it.live != nil
+		it.exists = it.live != nil
+		if it.deferred {
+			continue
+		}
+		if po.skipUnchanged && it.live != nil && it.live.GetAnnotations()[AnnotationAppliedHash] == it.m.Hash &&
+			subset(desiredForCompare(it.m), it.live.Object) {
+			it.skipped = true
+			it.action = ActionUnchanged
+			continue
+		}
+		todo = append(todo, it)
+	}
+	s.dryRun(ctx, todo, newNamespaces, newKinds, po)
+	return p, ctx.Err()
+}
+
+// dryRun dry-runs items and classifies them.
+func (s *Syncer) dryRun(ctx context.Context, items []*planItem, newNamespaces map[string]bool, newKinds map[schema.GroupKind]bool, po planOptions) {
+	s.forEach(ctx, len(items), nil, func(i int) {
+		it := items[i]
+		dry, err := s.applyOne(ctx, it, true)
+		if err != nil {
+			if isNamespaceMissing(err, it.namespace()) && newNamespaces[it.namespace()] ||
+				meta.IsNoMatchError(err) && newKinds[it.m.Key.groupKind()] {
+				it.deferred = true
+				return
+			}
+			it.err = err
+			return
+		}
+		it.dry = dry
+		if it.live == nil && dry.GetResourceVersion() != "" {
+			it.exists = true
+			if po.fetchUnlabelled {
+				var got *unstructured.Unstructured
+				err := s.retry(ctx, func() (err error) {
+					got, err = s.resource(it.m.mapping, it.namespace()).Get(ctx, it.m.Key.Name, metav1.GetOptions{})
+					return err
+				})
+				if err == nil {
+					unstructured.RemoveNestedField(got.Object, "metadata", "managedFields")
+					it.live = got
+				}
+			}
+		}
+		s.classify(it)
+	})
+}
+
+// classify compares the dry-run result with the live object.
+func (s *Syncer) classify(it *planItem) {
+	switch {
+	case !it.exists:
+		it.changed, it.action = true, ActionCreated
+	case it.live == nil:
+		// Exists but not labelled as the app's: the apply adds the label.
+		it.changed, it.action = true, ActionConfigured
+	default:
+		it.changed = !equalObjects(it.live, it.dry)
+		it.action = ActionUnchanged
+		if it.changed {
+			it.action = ActionConfigured
+			it.drifted = it.live.GetAnnotations()[AnnotationAppliedHash] == it.m.Hash
+		}
+	}
+}
+
+// applyOne server-side applies an item (dry or not), retrying transient
+// errors.
+func (s *Syncer) applyOne(ctx context.Context, it *planItem, dryRun bool) (*unstructured.Unstructured, error) {
+	force := it.force
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	if it.m.mapping == nil {
+		m, err := s.mapping(it.m.Object.GroupVersionKind())
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", it.m.Key, it.m.Source, err)
+		}
+		it.m.mapping = m
+	}
+	ri := s.resource(it.m.mapping, it.namespace())
+	var out *unstructured.Unstructured
+	err := s.retry(ctx, func() (err error) {
+		out, err = ri.Patch(ctx, it.m.Key.Name, types.ApplyPatchType, it.body, opts)
+		return err
+	})
+	if err != nil {
+		if apierrors.IsConflict(err) && !force {
+			err = fmt.Errorf("%w (the object exists and was not applied by app %s: Ferry does not take over fields other managers set; label it %s=%s or remove the conflicting fields)", err, it.m.Object.GetLabels()[LabelApp], LabelApp, it.m.Object.GetLabels()[LabelApp])
+		}
+		return nil, fmt.Errorf("%s (%s): %w", it.m.Key, it.m.Source, err)
+	}
+	unstructured.RemoveNestedField(out.Object, "metadata", "managedFields")
+	return out, nil
+}
+
+func scopedNamespace(m *meta.RESTMapping, ns string) string {
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return ns
+	}
+	return ""
+}
+
+// isNamespaceMissing reports whether err says namespace ns does not exist.
+func isNamespaceMissing(err error, ns string) bool {
+	var se apierrors.APIStatus
+	if ns == "" || !errors.As(err, &se) || !apierrors.IsNotFound(err) {
+		return false
+	}
+	d := se.Status().Details
+	return d != nil && d.Kind == "namespaces" && d.Name == ns
+}
+
+// planErrors joins the items' errors, at most ten of them named; verb
+// says what happened to them ("rejected", "failed").
+func planErrors(items []*planItem, verb string) error {
+	var errs []error
+	n := 0
+	for _, it := range items {
+		if it.err == nil {
+			continue
+		}
+		n++
+		if len(errs) < 10 {
+			errs = append(errs, it.err)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if n > len(errs) {
+		errs = append(errs, fmt.Errorf("and %d more", n-len(errs)))
+	}
+	return fmt.Errorf("%d of %d objects %s: %w", n, len(items), verb, errors.Join(errs...))
+}

@@ -1,0 +1,589 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// ErrRefusePruneAll is returned (wrapped) when a pruning sync renders no
+// object while the inventory holds some: more likely a broken path or
+// branch than an intent to delete the app. SyncOptions.AllowEmpty allows
+// it.
+var ErrRefusePruneAll = errors.New("refusing to prune every object of the app: the render produced no objects")
+
+// SyncOptions tune one sync.
+type SyncOptions struct {
+	// DryRun computes the actions (server-side dry-run) without writing
+	// anything, lease and record included.
+	DryRun bool
+	// Prune deletes the objects of earlier syncs no longer rendered.
+	Prune bool
+	// AllowEmpty lets a pruning sync that renders nothing prune
+	// everything.
+	AllowEmpty bool
+	// Timeout bounds the wait for applied objects to become Current: 0
+	// means DefaultTimeout; negative means no wait (health is evaluated
+	// once, right after applying).
+	Timeout time.Duration
+	// Revision is the commit to sync (full or abbreviated hash); "" means
+	// the rollback pin if the app is pinned, else the branch head.
+	Revision string
+	// Trigger is recorded with the sync; default "sync".
+	Trigger string
+	// QuietNoop does not record a sync that changed nothing and ended as
+	// the previous record did (Watch sets it, so a quiet app's history
+	// is not flooded).
+	QuietNoop bool
+}
+
+// syncExtra carries what Watch and Rollback add to a sync.
+type syncExtra struct {
+	pin   *Pin // pin the app to the synced revision (rollback)
+	watch bool // obey Automated and SelfHeal
+	// drift receives the drifted objects (Watch).
+	drift *[]DriftedObject
+}
+
+// DriftedObject is an object changed in the cluster since Ferry applied
+// it, and the paths of the fields that differ (values are not shown: they
+// may be secret).
+type DriftedObject struct {
+	ObjectKey
+	Paths []string `json:"paths,omitempty"`
+	// Missing: the object was deleted, or lost its app label.
+	Missing bool `json:"missing,omitempty"`
+}
+
+// Sync brings the cluster to the app's manifests: it takes the app's lease
+// (waiting for another sync of it), renders the revision, validates every
+// changed object with a server-side dry-run (a render error, an invalid
+// object or a rejected one stops the sync here, before any change, and
+// leaves the inventory and the record as they were), records the objects
+// in the inventory, applies them (Namespaces and CRDs first, waiting for
+// CRDs to be Established, then by kind priority), prunes the objects of
+// earlier syncs no longer rendered (opts.Prune), waits for the applied
+// objects to be Current, and appends the sync to the app's record.
+//
+// Objects whose rendered hash and live fields are unchanged are not
+// applied at all, so a sync with nothing to do costs one List per
+// resource and namespace. A Degraded sync returns a nil error; a Failed
+// one returns the error, also in Record.Error.
+func (s *Syncer) Sync(ctx context.Context, app App, opts SyncOptions) (Record, error) {
+	return s.sync(ctx, app, opts, syncExtra{})
+}
+
+func newRecordID(t time.Time) string {
+	return fmt.Sprintf("%s-%s", t.UTC().Format("20060102T150405.000000000Z"), randomSuffix())
+}
+
+func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtra) (rec Record, err error) {
+	now := s.opts.Now
+	rec = Record{ID: newRecordID(now()), App: app.Name, Trigger: opts.Trigger, DryRun: opts.DryRun, Started: now()}
+	if rec.Trigger == "" {
+		rec.Trigger = "sync"
+	}
+	fail := func(err error) (Record, error) {
+		rec.Result, rec.Error, rec.Finished = Failed, err.Error(), now()
+		return rec, err
+	}
+	if err := app.Validate(); err != nil {
+		return fail(err)
+	}
+	sctx := ctx
+	if !opts.DryRun {
+		lctx, lk, err := s.lock(ctx, app)
+		if err != nil {
+			return fail(err)
+		}
+		defer lk.unlock()
+		sctx = lctx
+		// Times count from holding the lease, so records of one app never
+		// overlap.
+		rec.Started = now()
+	}
+	st, err := s.readState(sctx, app)
+	if err != nil {
+		return fail(err)
+	}
+
+	// Which revision: explicit, pinned, or the branch head.
+	rev, pinned := opts.Revision, false
+	if rev == "" && st.Pin != nil && x.pin == nil {
+		rev, pinned = st.Pin.Revision, true
+	}
+	rendered, err := s.Render(sctx, app, rev)
+	if err != nil {
+		return fail(err)
+	}
+	if pinned && app.ReleasePinOnNewCommit && rendered.BranchHead != st.Pin.BranchHead {
+		s.log.Info("a new commit releases the rollback pin", "app", app.Name, "pinned", short(st.Pin.Revision), "head", short(rendered.BranchHead))
+		if !opts.DryRun {
+			pin := *st.Pin
+			if err := s.updateState(sctx, app, func(cur *appState) bool {
+				if cur.Pin == nil || *cur.Pin != pin {
+					return false
+				}
+				cur.Pin = nil
+				return true
+			}); err != nil {
+				return fail(err)
+			}
+		}
+		pinned = false
+		if rendered, err = s.Render(sctx, app, ""); err != nil {
+			return fail(err)
+		}
+	}
+	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
+	last := st.lastRevision()
+	dry := opts.DryRun
+	if x.watch {
+		newRev := rendered.Revision != last
+		switch {
+		case newRev && !app.Automated:
+			s.log.Info("a new revision is available; automated sync is off", "app", app.Name, "revision", short(rendered.Revision), "synced", short(last))
+			dry = true
+		case !newRev && !app.SelfHeal:
+			dry = true
+		}
+	}
+
+	inv, err := s.readInventory(sctx, app)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.Prune && len(rendered.Manifests) == 0 && len(inv) > 0 && !opts.AllowEmpty {
+		return fail(fmt.Errorf("syncing app %s at %s: %w while the inventory holds %d (allow it with AllowEmpty / --allow-empty)",
+			app.Name, short(rendered.Revision), ErrRefusePruneAll, len(inv)))
+	}
+	p, err := s.newPlan(sctx, app, &rendered, inv, planOptions{skipUnchanged: true})
+	if err != nil {
+		return fail(fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+	}
+	if err := planErrors(p.items, "rejected"); err != nil {
+		return fail(fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+	}
+	drifted := s.drift(app, p, inv, !dry)
+	if x.drift != nil {
+		*x.drift = drifted
+	}
+
+	if dry {
+		rec.DryRun = true
+		var pruned []ObjectResult
+		if opts.Prune {
+			cands, err := s.pruneCandidates(sctx, app, inv, &rendered)
+			if err != nil {
+				return fail(err)
+			}
+			for _, c := range cands {
+				pruned = append(pruned, pruneResult(c, ""))
+			}
+		}
+		s.evaluateHealth(p)
+		fillRecord(&rec, p, pruned)
+		rec.Result, rec.Finished = Succeeded, now()
+		return rec, nil
+	}
+
+	// Track every object before applying it, so one created by a sync
+	// that then fails (or dies) can still be pruned later.
+	grown := maps.Clone(inv)
+	for _, m := range rendered.Manifests {
+		grown[m.Key] = m.Object.GetAPIVersion()
+	}
+	if err := s.writeInventory(sctx, app, grown); err != nil {
+		return fail(fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
+	}
+
+	if err := s.applyAll(sctx, p); err != nil {
+		err = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err)
+		if cause := context.Cause(sctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		fillRecord(&rec, p, nil)
+		rec.Result, rec.Error, rec.Finished = Failed, err.Error(), now()
+		s.saveRecord(sctx, app, rec, nil)
+		return rec, err
+	}
+
+	final := inventory{}
+	for _, m := range rendered.Manifests {
+		final[m.Key] = m.Object.GetAPIVersion()
+	}
+	var pruned []ObjectResult
+	var syncErr error
+	if opts.Prune {
+		var keep inventory
+		pruned, keep, syncErr = s.prune(sctx, app, inv, &rendered)
+		maps.Copy(final, keep)
+	} else {
+		for k, v := range inv {
+			if _, ok := final[k]; !ok {
+				final[k] = v
+			}
+		}
+	}
+	if err := s.writeInventory(sctx, app, final); err != nil {
+		syncErr = errors.Join(syncErr, err)
+	}
+
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	s.waitHealthy(sctx, p, timeout)
+	fillRecord(&rec, p, pruned)
+	rec.Finished = now()
+	switch {
+	case syncErr != nil:
+		syncErr = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), syncErr)
+		rec.Result, rec.Error = Failed, syncErr.Error()
+	case rec.healthy():
+		rec.Result = Succeeded
+	default:
+		rec.Result = Degraded
+		rec.Error = rec.unhealthySummary()
+	}
+	var pin *Pin
+	if x.pin != nil && rec.Result != Failed {
+		pin = &Pin{Revision: rendered.Revision, BranchHead: rendered.BranchHead, From: x.pin.From, Time: now()}
+	}
+	if pin == nil && opts.QuietNoop && !rec.Counts.Changed() && len(st.History) > 0 &&
+		st.History[0].Revision == rec.Revision && st.History[0].Result == rec.Result && st.History[0].Error == rec.Error {
+		return rec, syncErr
+	}
+	if err := s.saveRecord(sctx, app, rec, pin); err != nil && syncErr == nil {
+		syncErr = err
+		rec.Error = err.Error()
+	}
+	return rec, syncErr
+}
+
+// saveRecord appends rec to the app's history, and pins it if pin is set.
+func (s *Syncer) saveRecord(ctx context.Context, app App, rec Record, pin *Pin) error {
+	if ctx.Err() != nil {
+		// The lease is lost or the caller gave up: another sync may be
+		// writing. Leave the record alone.
+		s.log.Warn("not recording the sync: its context ended", "app", app.Name, "error", context.Cause(ctx))
+		return nil
+	}
+	err := s.updateState(ctx, app, func(st *appState) bool {
+		appendRecord(st, rec, s.opts.History)
+		if pin != nil {
+			st.Pin = pin
+		}
+		return true
+	})
+	if err != nil {
+		s.log.Error("recording the sync failed", "app", app.Name, "error", err)
+		return fmt.Errorf("recording the sync of app %s: %w", app.Name, err)
+	}
+	return nil
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
+
+// drift reports (and logs) the objects someone changed since Ferry applied
+// them.
+func (s *Syncer) drift(app App, p *plan, inv inventory, healing bool) []DriftedObject {
+	var out []DriftedObject
+	for _, it := range p.items {
+		_, tracked := inv[it.m.Key]
+		var d DriftedObject
+		switch {
+		case it.drifted:
+			d = DriftedObject{ObjectKey: it.m.Key, Paths: changedPaths(stripped(it.live.Object), stripped(it.dry.Object), 8)}
+		case tracked && it.live == nil && !it.deferred && it.err == nil:
+			d = DriftedObject{ObjectKey: it.m.Key, Missing: true}
+		default:
+			continue
+		}
+		out = append(out, d)
+		what := "changed"
+		if d.Missing {
+			what = "missing, or no longer labelled " + LabelApp + "=" + app.Name
+		}
+		if healing {
+			s.log.Warn("drift: re-applying", "app", app.Name, "object", d.ObjectKey.String(), "state", what, "fields", d.Paths)
+		} else {
+			s.log.Warn("drift detected (not healing)", "app", app.Name, "object", d.ObjectKey.String(), "state", what, "fields", d.Paths)
+		}
+	}
+	return out
+}
+
+// applyAll applies the changed items: Namespaces and CRDs first (waiting
+// for CRDs to be Established), then the rest in kind-priority groups. It
+// stops after the first group with a failure.
+func (s *Syncer) applyAll(ctx context.Context, p *plan) error {
+	var first, rest []*planItem
+	for _, it := range p.items {
+		if it.skipped || !it.changed && !it.deferred {
+			continue
+		}
+		if firstPhase(it.m.Key.groupKind()) {
+			first = append(first, it)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	if err := s.applyItems(ctx, first); err != nil {
+		return err
+	}
+	var crds []*planItem
+	for _, it := range first {
+		if it.m.Key.groupKind() == gkCRD {
+			crds = append(crds, it)
+		}
+	}
+	if len(crds) > 0 {
+		if err := s.waitEstablished(ctx, crds); err != nil {
+			return err
+		}
+		s.resetMapper(true)
+	}
+	var deferred []*planItem
+	for _, it := range rest {
+		if it.deferred {
+			it.deferred = false
+			deferred = append(deferred, it)
+		}
+	}
+	if len(deferred) > 0 {
+		s.dryRun(ctx, deferred, nil, nil, planOptions{})
+		if err := planErrors(deferred, "rejected"); err != nil {
+			return fmt.Errorf("after creating namespaces and CRDs: %w", err)
+		}
+		kept := rest[:0]
+		for _, it := range rest {
+			if it.changed {
+				kept = append(kept, it)
+			}
+		}
+		rest = kept
+	}
+	for start := 0; start < len(rest); {
+		end := start + 1
+		prio := kindPriority(rest[start].m.Key.groupKind())
+		for end < len(rest) && kindPriority(rest[end].m.Key.groupKind()) == prio {
+			end++
+		}
+		if err := s.applyItems(ctx, rest[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// applyItems applies items in parallel; after a failure no new apply
+// starts.
+func (s *Syncer) applyItems(ctx context.Context, items []*planItem) error {
+	var stop atomic.Bool
+	s.forEach(ctx, len(items), &stop, func(i int) {
+		it := items[i]
+		res, err := s.applyOne(ctx, it, false)
+		if err != nil {
+			it.err = err
+			stop.Store(true)
+			return
+		}
+		it.result, it.applied = res, true
+		if it.live != nil && res.GetResourceVersion() == it.live.GetResourceVersion() {
+			it.action = ActionUnchanged
+		}
+	})
+	if err := planErrors(items, "failed to apply"); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// waitEstablished waits (up to a minute) for CRDs to be Established.
+func (s *Syncer) waitEstablished(ctx context.Context, crds []*planItem) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, it := range crds {
+		ri := s.resource(it.m.mapping, "")
+		for {
+			var u *unstructured.Unstructured
+			err := s.retry(ctx, func() (err error) {
+				u, err = ri.Get(ctx, it.m.Key.Name, metav1.GetOptions{})
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("waiting for %s to be established: %w", it.m.Key, err)
+			}
+			if conditionTrue(u, "Established") {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s to be established: %w", it.m.Key, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func conditionTrue(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// prune deletes the inventory objects no longer rendered (reverse apply
+// order, Background propagation, only if the live object is still the one
+// Ferry applied: labelled as the app's, not opted out, same UID). It
+// returns what it did and the objects to keep in the inventory (those it
+// failed to delete).
+func (s *Syncer) prune(ctx context.Context, app App, inv inventory, r *Rendered) ([]ObjectResult, inventory, error) {
+	cands, err := s.pruneCandidates(ctx, app, inv, r)
+	keep := inventory{}
+	if err != nil {
+		// Unknown state: keep tracking every candidate.
+		for k, v := range inv {
+			keep[k] = v
+		}
+		return nil, keep, fmt.Errorf("pruning: %w", err)
+	}
+	results := make([]ObjectResult, len(cands))
+	errs := make([]error, len(cands))
+	for start := 0; start < len(cands); {
+		end := start + 1
+		prio := kindPriority(cands[start].key.groupKind())
+		for end < len(cands) && kindPriority(cands[end].key.groupKind()) == prio {
+			end++
+		}
+		group := cands[start:end]
+		s.forEach(ctx, len(group), nil, func(i int) {
+			c := group[i]
+			idx := start + i
+			if c.skip != "" {
+				results[idx] = pruneResult(c, ActionSkipped)
+				s.log.Info("not pruning", "app", app.Name, "object", c.key.String(), "reason", c.skip)
+				return
+			}
+			gv, _ := schema.ParseGroupVersion(c.apiVersion)
+			m, err := s.mapping(gv.WithKind(c.key.Kind))
+			if err == nil {
+				uid := c.live.GetUID()
+				err = s.retry(ctx, func() error {
+					return s.resource(m, c.key.Namespace).Delete(ctx, c.key.Name, metav1.DeleteOptions{
+						PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
+						Preconditions:     &metav1.Preconditions{UID: &uid},
+					})
+				})
+				// Gone already, or replaced by another object of the name.
+				if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+					err = nil
+				}
+			}
+			if err != nil {
+				errs[idx] = fmt.Errorf("deleting %s: %w", c.key, err)
+				results[idx] = ObjectResult{ObjectKey: c.key, APIVersion: c.apiVersion, Action: ActionFailed, Message: err.Error()}
+				return
+			}
+			results[idx] = pruneResult(c, ActionPruned)
+			s.log.Info("pruned", "app", app.Name, "object", c.key.String())
+		})
+		start = end
+	}
+	var out []ObjectResult
+	for i, r := range results {
+		if r.Kind == "" { // not reached: ctx ended
+			keep[cands[i].key] = cands[i].apiVersion
+			continue
+		}
+		if r.Action == ActionFailed {
+			keep[r.ObjectKey] = r.APIVersion
+		}
+		out = append(out, r)
+	}
+	return out, keep, errors.Join(append(errs, ctx.Err())...)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// pruneResult reports a prune candidate; action "" means the dry-run
+// verdict (pruned or skipped).
+func pruneResult(c *pruneCandidate, action Action) ObjectResult {
+	if action == "" {
+		action = ActionPruned
+		if c.skip != "" {
+			action = ActionSkipped
+		}
+	}
+	return ObjectResult{ObjectKey: c.key, APIVersion: c.apiVersion, Action: action, Message: c.skip}
+}
+
+// fillRecord sets the record's objects and counts from a plan and prunes.
+func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
+	rec.Objects, rec.Counts = nil, Counts{}
+	for _, it := range p.items {
+		o := ObjectResult{ObjectKey: it.m.Key, APIVersion: it.m.Object.GetAPIVersion(), Action: it.action, Health: it.health, Message: it.healthMsg}
+		switch {
+		case it.err != nil:
+			o.Action, o.Message = ActionFailed, it.err.Error()
+		case rec.DryRun && it.deferred && o.Action == "":
+			o.Action = ActionCreated // created with its namespace or CRD
+		case !rec.DryRun && (it.changed || it.deferred) && !it.applied:
+			o.Action, o.Message = "", "not applied: the sync stopped before"
+		}
+		rec.Objects = append(rec.Objects, o)
+		rec.Counts.add(o.Action)
+	}
+	for _, o := range pruned {
+		rec.Objects = append(rec.Objects, o)
+		rec.Counts.add(o.Action)
+	}
+}
+
+func (r *Record) healthy() bool {
+	for _, o := range r.Objects {
+		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Record) unhealthySummary() string {
+	n, first := 0, ""
+	for _, o := range r.Objects {
+		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {
+			if n == 0 {
+				first = fmt.Sprintf("%s is %s", o.ObjectKey, o.Health)
+				if o.Message != "" {
+					first += ": " + o.Message
+				}
+			}
+			n++
+		}
+	}
+	if n == 1 {
+		return "not healthy: " + first
+	}
+	return fmt.Sprintf("%d objects not healthy, e.g. %s", n, first)
+}

@@ -80,3 +80,14 @@ func (s *Syncer) tick(ctx context.Context, app App) Tick {
 	}
 	return tk
 }
+
+// SyncNow runs one Watch round at once (a webhook said the branch moved):
+// it obeys the app's policy and its rollback pin exactly as Watch does,
+// and calls Options.OnTick.
+func (s *Syncer) SyncNow(ctx context.Context, app App) Tick {
+	tk := s.tick(ctx, app)
+	if s.opts.OnTick != nil && ctx.Err() == nil {
+		s.opts.OnTick(tk)
+	}
+	return tk
+}

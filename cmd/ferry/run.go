@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/registry"
 	"github.com/ferrygitops/ferry/server"
 )
@@ -114,11 +115,16 @@ type service struct {
 	loop    *bot.Loop
 	started time.Time
 
-	mu    sync.Mutex
-	ready bool
-	last  *server.CycleInfo
-	bump  *bot.BumpResult
-	apps  []server.AppStatus
+	syncer       *deploy.Syncer
+	syncInterval time.Duration
+	syncing      sync.Map // app name -> struct{}: a webhook-triggered round is running
+
+	mu      sync.Mutex
+	ready   bool
+	last    *server.CycleInfo
+	bump    *bot.BumpResult
+	apps    []deploy.App
+	appStat map[string]server.AppStatus
 }
 
 func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
@@ -179,6 +185,23 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 	}
 
 	s.loop = &bot.Loop{Schedule: sched, Cycle: s.cycle, Log: g.log}
+	if cfg.Sync.Enabled {
+		restCfg, err := deploy.RESTConfig(cmp(f.kubeconfig, cfg.Sync.Kubeconfig), cmp(f.kubeCx, cfg.Sync.Context))
+		if err != nil {
+			return &exitError{code: exitConfig, err: fmt.Errorf("sync needs a cluster: %w", err)}
+		}
+		s.syncInterval = duration(cfg.Sync.Interval, time.Minute)
+		s.syncer, err = deploy.New(restCfg, deploy.Options{
+			WorkDir: filepath.Join(tmp, "sync"),
+			GitAuth: s.repos[0].Auth,
+			Log:     g.log,
+			OnTick:  s.onTick,
+		})
+		if err != nil {
+			return err
+		}
+		defer s.syncer.Close()
+	}
 	webhookSecret := func(path string) (string, error) {
 		if path == "" {
 			return "", nil
@@ -221,7 +244,7 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 			errc <- s.runAsLeader(ctx, f)
 		}()
 	} else {
-		go func() { errc <- s.loop.Run(ctx) }()
+		go func() { errc <- s.work(ctx) }()
 	}
 	err = <-errc
 	if err == nil {
@@ -265,7 +288,7 @@ func (s *service) runAsLeader(ctx context.Context, f *runFlags) error {
 				OnStartedLeading: func(lctx context.Context) {
 					s.g.log.Info("leading", "lease", ns+"/"+name, "identity", id)
 					s.events.Add("leader", "became the leader ("+id+")", false)
-					_ = s.loop.Run(lctx)
+					_ = s.work(lctx)
 				},
 				OnStoppedLeading: func() {
 					s.g.log.Info("not leading", "identity", id)
@@ -297,9 +320,81 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
 }
 
-// trigger turns webhook events into cycles.
+// work is what the leader does: the bump loop and, with sync on, a Watch
+// per app of every repository.
+func (s *service) work(ctx context.Context) error {
+	if s.syncer != nil {
+		var apps []deploy.App
+		for _, r := range s.repos {
+			found, _, err := deploy.ReadApps(ctx, r.URL, r.Branch, deploy.Options{GitAuth: r.Auth})
+			if err != nil {
+				s.g.log.Error("reading apps", "repo", r.URL, "error", err)
+				s.events.Add("sync", "reading apps failed: "+err.Error(), true)
+				continue
+			}
+			apps = append(apps, found...)
+		}
+		s.mu.Lock()
+		s.apps = apps
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for _, app := range apps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = s.syncer.Watch(ctx, app, s.syncInterval)
+			}()
+		}
+	}
+	return s.loop.Run(ctx)
+}
+
+// trigger turns webhook events into cycles: an image push runs a bump
+// cycle; a push to the base branch (a merged pull request) also syncs the
+// apps at once and refreshes the pull requests.
 func (s *service) trigger(ev server.Event) {
 	s.loop.Trigger(ev.Source + ": " + ev.Summary())
+	if s.syncer == nil || (ev.Kind != server.KindPush && ev.Kind != server.KindMerged) {
+		return
+	}
+	s.mu.Lock()
+	apps := append([]deploy.App(nil), s.apps...)
+	s.mu.Unlock()
+	for _, app := range apps {
+		if _, running := s.syncing.LoadOrStore(app.Name, struct{}{}); running {
+			continue
+		}
+		go func() {
+			defer s.syncing.Delete(app.Name)
+			s.syncer.SyncNow(context.Background(), app)
+		}()
+	}
+}
+
+// onTick records a sync round for the status page, metrics and events.
+func (s *service) onTick(t deploy.Tick) {
+	rec := t.Record
+	result := string(rec.Result)
+	if t.Err != nil {
+		result = "Failed"
+	}
+	st := server.AppStatus{Name: t.App, Revision: rec.Revision, Result: result, Time: rec.Finished, Pinned: rec.Pinned}
+	if t.Err != nil {
+		st.Message = t.Err.Error()
+	} else if len(t.Drifted) > 0 {
+		st.Message = fmt.Sprintf("%d objects drifted", len(t.Drifted))
+	}
+	s.metrics.ObserveSync(t.App, result, rec.Finished.Sub(rec.Started), len(t.Drifted) > 0)
+	if t.Err != nil || rec.Counts.Changed() {
+		s.events.Add("sync", fmt.Sprintf("%s: %s at %.12s", t.App, result, rec.Revision), t.Err != nil)
+	}
+	s.mu.Lock()
+	if s.appStat == nil {
+		s.appStat = map[string]server.AppStatus{}
+	}
+	s.appStat[t.App] = st
+	s.mu.Unlock()
 }
 
 // cycle is one bump cycle over every repository.
@@ -343,17 +438,33 @@ func (s *service) cycle(ctx context.Context, reason string) error {
 	return err
 }
 
+// isReady: the first bump cycle completed, and with sync on, every app
+// had its first sync round.
 func (s *service) isReady() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ready
+	if !s.ready {
+		return false
+	}
+	for _, a := range s.apps {
+		if _, ok := s.appStat[a.Name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *service) snapshot() server.Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := server.Snapshot{Version: buildVersion().Version, Started: s.started, LastCycle: s.last, Bump: s.bump,
-		Apps: append([]server.AppStatus(nil), s.apps...)}
+	snap := server.Snapshot{Version: buildVersion().Version, Started: s.started, LastCycle: s.last, Bump: s.bump, Apps: []server.AppStatus{}}
+	for _, a := range s.apps {
+		st, ok := s.appStat[a.Name]
+		if !ok {
+			st = server.AppStatus{Name: a.Name, Result: "pending"}
+		}
+		snap.Apps = append(snap.Apps, st)
+	}
 	if len(s.repos) > 0 {
 		snap.Branch = s.repos[0].Branch
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
@@ -83,6 +84,9 @@ func (c *Client) ecrClient(ctx context.Context, region string) (ecrAPI, error) {
 	cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx),
 		config.WithRegion(region),
 		config.WithAppID("ferry"),
+		// The SDK's own warnings (an IMDSv1 fallback, say) would go to
+		// stderr unstructured; what matters reaches the caller as errors.
+		config.WithLogger(logging.Nop{}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration for region %s: %w", region, err)

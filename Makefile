@@ -14,8 +14,10 @@ all: lint test
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
 
-## demo: Ferry's main job on the embedded example, against local registries
+## demo: Ferry's whole loop on the embedded example, against local servers
+## (the sync step uses the local API server when `make testbin` built it)
 demo:
+	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends git; }
 	$(GO) run ./cmd/ferry demo
 
 ## test: install what the tests need, then run every test with the race detector

@@ -70,6 +70,12 @@ func Required() bool {
 // errMissing marks a start failure caused by absent binaries.
 var errMissing = errors.New("kube-apiserver/etcd binaries not found")
 
+// Available reports whether the binaries are built (`make testbin`).
+func Available() bool {
+	_, _, err := binaries()
+	return err == nil
+}
+
 // binaries returns the paths of kube-apiserver and etcd in BinDir.
 func binaries() (apiserver, etcd string, err error) {
 	dir := BinDir()

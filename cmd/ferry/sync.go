@@ -18,11 +18,8 @@ import (
 	"github.com/ferrygitops/ferry/policy"
 )
 
-// revertPRHook opens revert pull requests for `ferry rollback --pr`. It is
-// nil in this build: the integrator sets it (from an init function in a
-// file of this package) to a function that commits the request's files on
-// a branch and opens the pull request through the forge package; see
-// deploy.RevertPRFunc.
+// revertPRHook opens revert pull requests for `ferry rollback --pr`;
+// revertpr.go sets it to openRevertPR (git push and the forge package).
 var revertPRHook deploy.RevertPRFunc
 
 // syncFlags are the flags of sync, diff, status and rollback.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
 )
@@ -168,5 +169,52 @@ func TestSyncCommandErrors(t *testing.T) {
 	git.Commit("manifests", "main", "fix", map[string]string{".ferry/apps.yaml": appsYAML("web")})
 	if code, _, errs := run(t, "diff", "nope", "--repo", url, "--kubeconfig", kubeconfig); code != 2 || !strings.Contains(errs, `no app "nope" in .ferry/`) || !strings.Contains(errs, "apps: web") {
 		t.Errorf("unknown app: exit %d %s", code, errs)
+	}
+}
+
+// TestRollbackPR opens a revert pull request instead of rolling the
+// cluster back: the branch ferry/revert-APP restores the app's files.
+func TestRollbackPR(t *testing.T) {
+	c := kube.Start(t)
+	ns := c.Namespace(t)
+	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/apps.yaml": appsYAML(ns),
+		"app/a.yaml":       cm("a", "1"),
+		"app/b.yaml":       cm("b", "1"),
+	})
+	gh := githubapi.NewServer(git.GitHub())
+	defer gh.Close()
+	gh.AddRepo("acme", "manifests")
+	t.Setenv("GITHUB_TOKEN", githubapi.DefaultToken)
+	t.Setenv("FERRY_GITHUB_URL", gh.BaseURL())
+	t.Setenv("FERRY_GITHUB_REPO", "acme/manifests")
+	args := func(a ...string) []string { return append(a, "--repo", url, "--kubeconfig", c.Kubeconfig()) }
+
+	if code, out, errs := run(t, args("sync", "web")...); code != 0 {
+		t.Fatalf("sync: exit %d\n%s\n%s", code, out, errs)
+	}
+	git.Commit("manifests", "main", "v2", map[string]string{"app/a.yaml": cm("a", "2")}, "app/b.yaml")
+	if code, out, errs := run(t, args("sync", "web")...); code != 0 {
+		t.Fatalf("sync v2: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs := run(t, args("rollback", "web", "--pr")...)
+	if code != 0 || !strings.Contains(out, "opened ") {
+		t.Fatalf("rollback --pr: exit %d\n%s\n%s", code, out, errs)
+	}
+	prs := gh.PullRequests("acme", "manifests")
+	if len(prs) != 1 || prs[0].Head != "ferry/revert-web" || prs[0].Base != "main" {
+		t.Fatalf("pull requests = %+v", prs)
+	}
+	for file, want := range map[string]string{"app/a.yaml": cm("a", "1"), "app/b.yaml": cm("b", "1")} {
+		if got, err := git.ReadFile("manifests", "ferry/revert-web", file); err != nil || got != want {
+			t.Errorf("%s on the revert branch = %q, %v; want %q", file, got, err, want)
+		}
+	}
+	// The cluster was not rolled back: git decides.
+	code, out, _ = run(t, "status", "web", "--namespace", ns, "--kubeconfig", c.Kubeconfig(), "-o", "json")
+	var st deploy.AppStatus
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Pin != nil {
+		t.Errorf("status after --pr: exit %d, pin %+v", code, st.Pin)
 	}
 }

@@ -115,8 +115,15 @@ type service struct {
 	loop    *bot.Loop
 	started time.Time
 
-	syncer       *deploy.Syncer
+	// syncers holds one Syncer per cluster: the apps' destination contexts
+	// ("" is the configured kubeconfig context, or in-cluster).
+	syncOn       bool
 	syncInterval time.Duration
+	syncKube     string // kubeconfig path
+	syncCtx      string // default context
+	syncDir      string
+	syncMu       sync.Mutex
+	syncers      map[string]*deploy.Syncer
 	syncing      sync.Map // app name -> struct{}: a webhook-triggered round is running
 
 	mu      sync.Mutex
@@ -186,21 +193,15 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 
 	s.loop = &bot.Loop{Schedule: sched, Cycle: s.cycle, Log: g.log}
 	if cfg.Sync.Enabled {
-		restCfg, err := deploy.RESTConfig(cmp(f.kubeconfig, cfg.Sync.Kubeconfig), cmp(f.kubeCx, cfg.Sync.Context))
-		if err != nil {
+		s.syncOn = true
+		s.syncInterval = duration(cfg.Sync.Interval, time.Minute)
+		s.syncKube, s.syncCtx = cmp(f.kubeconfig, cfg.Sync.Kubeconfig), cmp(f.kubeCx, cfg.Sync.Context)
+		s.syncDir = filepath.Join(tmp, "sync")
+		// Fail early on a cluster that cannot be reached at all.
+		if _, err := s.syncerFor(""); err != nil {
 			return &exitError{code: exitConfig, err: fmt.Errorf("sync needs a cluster: %w", err)}
 		}
-		s.syncInterval = duration(cfg.Sync.Interval, time.Minute)
-		s.syncer, err = deploy.New(restCfg, deploy.Options{
-			WorkDir: filepath.Join(tmp, "sync"),
-			GitAuth: s.repos[0].Auth,
-			Log:     g.log,
-			OnTick:  s.onTick,
-		})
-		if err != nil {
-			return err
-		}
-		defer s.syncer.Close()
+		defer s.closeSyncers()
 	}
 	webhookSecret := func(path string) (string, error) {
 		if path == "" {
@@ -323,7 +324,10 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 // work is what the leader does: the bump loop and, with sync on, a Watch
 // per app of every repository.
 func (s *service) work(ctx context.Context) error {
-	if s.syncer != nil {
+	if s.syncOn {
+		s.mu.Lock()
+		s.apps = nil
+		s.mu.Unlock()
 		var apps []deploy.App
 		for _, r := range s.repos {
 			found, _, err := deploy.ReadApps(ctx, r.URL, r.Branch, deploy.Options{GitAuth: r.Auth})
@@ -334,16 +338,29 @@ func (s *service) work(ctx context.Context) error {
 			}
 			apps = append(apps, found...)
 		}
-		s.mu.Lock()
-		s.apps = apps
-		s.mu.Unlock()
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		for _, app := range apps {
+			if c := s.cfg.Sync.Cluster; c != "" {
+				if app.Context != "" && app.Context != c {
+					s.g.log.Info("app left to the Ferry of its cluster", "app", app.Name, "context", app.Context, "this cluster", c)
+					continue
+				}
+				app.Context = ""
+			}
+			syncer, err := s.syncerFor(app.Context)
+			if err != nil {
+				s.g.log.Error("app not synced: its cluster is not reachable", "app", app.Name, "context", app.Context, "error", err)
+				s.events.Add("sync", fmt.Sprintf("%s: cluster context %q: %v", app.Name, app.Context, err), true)
+				continue
+			}
+			s.mu.Lock()
+			s.apps = append(s.apps, app)
+			s.mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = s.syncer.Watch(ctx, app, s.syncInterval)
+				_ = syncer.Watch(ctx, app, s.syncInterval)
 			}()
 		}
 	}
@@ -355,7 +372,7 @@ func (s *service) work(ctx context.Context) error {
 // apps at once and refreshes the pull requests.
 func (s *service) trigger(ev server.Event) {
 	s.loop.Trigger(ev.Source + ": " + ev.Summary())
-	if s.syncer == nil || (ev.Kind != server.KindPush && ev.Kind != server.KindMerged) {
+	if !s.syncOn || (ev.Kind != server.KindPush && ev.Kind != server.KindMerged) {
 		return
 	}
 	s.mu.Lock()
@@ -365,10 +382,51 @@ func (s *service) trigger(ev server.Event) {
 		if _, running := s.syncing.LoadOrStore(app.Name, struct{}{}); running {
 			continue
 		}
+		syncer, err := s.syncerFor(app.Context)
+		if err != nil {
+			s.syncing.Delete(app.Name)
+			continue
+		}
 		go func() {
 			defer s.syncing.Delete(app.Name)
-			s.syncer.SyncNow(context.Background(), app)
+			syncer.SyncNow(context.Background(), app)
 		}()
+	}
+}
+
+// syncerFor returns the Syncer of a destination context, creating it on
+// first use: each app is applied to its own cluster, never to another.
+func (s *service) syncerFor(context string) (*deploy.Syncer, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if sy, ok := s.syncers[context]; ok {
+		return sy, nil
+	}
+	restCfg, err := deploy.RESTConfig(s.syncKube, cmp(context, s.syncCtx))
+	if err != nil {
+		return nil, err
+	}
+	sy, err := deploy.New(restCfg, deploy.Options{
+		WorkDir: filepath.Join(s.syncDir, "context-"+cmp(context, "default")),
+		GitAuth: s.repos[0].Auth,
+		Log:     s.g.log,
+		OnTick:  s.onTick,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.syncers == nil {
+		s.syncers = map[string]*deploy.Syncer{}
+	}
+	s.syncers[context] = sy
+	return sy, nil
+}
+
+func (s *service) closeSyncers() {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	for _, sy := range s.syncers {
+		_ = sy.Close()
 	}
 }
 

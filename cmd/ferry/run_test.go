@@ -14,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
+	"github.com/ferrygitops/ferry/internal/testenv/kube"
 )
 
 func freeAddr(t *testing.T) string {
@@ -175,5 +179,59 @@ func TestRunConfigErrors(t *testing.T) {
 	code, _, errs = run(t, "run", "--config", p)
 	if code != 2 || !strings.Contains(errs, "schedule.interval") || !strings.Contains(errs, "repos") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// With sync.cluster set, a Ferry applies only the apps of its own cluster:
+// the production app is left to production's Ferry.
+func TestRunSyncsOnlyTheAppsOfItsCluster(t *testing.T) {
+	cluster := kube.Start(t)
+	reg := seededRegistry(t)
+	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
+	apps := ""
+	for _, env := range []string{"staging", "production"} {
+		apps += fmt.Sprintf("---\napiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: %[1]s}\nspec:\n  source: {path: %[1]s}\n  destination: {namespace: %[1]s, context: %[1]s}\n  syncPolicy: {automated: true, timeout: 1s}\n", env)
+	}
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
+		".ferry/apps.yaml":     apps,
+		"staging/ns.yaml":      "apiVersion: v1\nkind: Namespace\nmetadata: {name: staging}\n",
+		"staging/cm.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {env: staging}\n",
+		"production/ns.yaml":   "apiVersion: v1\nkind: Namespace\nmetadata: {name: production}\n",
+		"production/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {env: production}\n",
+		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
+	})
+	gh := githubapi.NewServer(git.GitHub())
+	defer gh.Close()
+	gh.AddRepo("acme", "manifests")
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte(githubapi.DefaultToken), 0o600)
+	addr := freeAddr(t)
+	cfgFile := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`kind: RunConfig
+listen: %q
+schedule: {interval: 1h, jitter: 0s}
+repos: [{url: %s, github: {url: %s, repo: acme/manifests, tokenFile: %s}}]
+sync: {enabled: true, kubeconfig: %s, cluster: staging}
+`, addr, url, gh.BaseURL(), token, cluster.Kubeconfig())), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var out, errs syncBuffer
+	go func() { done <- Main(ctx, []string{"run", "--config", cfgFile}, &out, &errs) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "readiness", func() bool { code, _ := get(t, "http://"+addr+"/readyz"); return code == 200 })
+
+	cs := kubernetes.NewForConfigOrDie(cluster.Config())
+	if _, err := cs.CoreV1().ConfigMaps("staging").Get(context.Background(), "app", metav1.GetOptions{}); err != nil {
+		t.Errorf("the staging app was not applied: %v", err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "production", metav1.GetOptions{}); err == nil {
+		t.Error("the production app was applied to the staging cluster")
+	}
+	_, body := get(t, "http://"+addr+"/status.json")
+	if !strings.Contains(body, `"name":"staging"`) || strings.Contains(body, `"name":"production"`) {
+		t.Errorf("status.json apps: %.500s", body)
 	}
 }

@@ -35,6 +35,11 @@ type runConfig struct {
 		Kubeconfig string `yaml:"kubeconfig"` // empty: in-cluster
 		Context    string `yaml:"context"`
 		Interval   string `yaml:"interval"` // drift check / poll interval; default 1m
+		// Cluster names the cluster this Ferry runs in: apps whose
+		// destination.context is this name (or empty) are applied here,
+		// apps for other contexts are left to the Ferry of their cluster.
+		// Empty: every app is applied through its context of the kubeconfig.
+		Cluster string `yaml:"cluster"`
 	} `yaml:"sync"`
 	LeaderElection struct {
 		Enabled   bool   `yaml:"enabled"`

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -126,6 +127,10 @@ type service struct {
 	syncers      map[string]*deploy.Syncer
 	syncing      sync.Map // app name -> struct{}: a webhook-triggered round is running
 
+	// elect: leader election is on; leading: this replica holds the Lease.
+	elect   bool
+	leading atomic.Bool
+
 	mu      sync.Mutex
 	ready   bool
 	last    *server.CycleInfo
@@ -240,6 +245,7 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 	fmt.Fprintf(g.stderr, "ferry: serving on %s; %d repositories; first cycle now\n", listen, len(s.repos))
 
 	leaderElect := f.leaderElect || cfg.LeaderElection.Enabled
+	s.elect = leaderElect
 	if leaderElect {
 		go func() {
 			errc <- s.runAsLeader(ctx, f)
@@ -287,6 +293,8 @@ func (s *service) runAsLeader(ctx context.Context, f *runFlags) error {
 			RetryPeriod:     2 * time.Second,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(lctx context.Context) {
+					s.leading.Store(true)
+					defer s.leading.Store(false)
 					s.g.log.Info("leading", "lease", ns+"/"+name, "identity", id)
 					s.events.Add("leader", "became the leader ("+id+")", false)
 					_ = s.work(lctx)
@@ -497,8 +505,11 @@ func (s *service) cycle(ctx context.Context, reason string) error {
 }
 
 // isReady: the first bump cycle completed, and with sync on, every app
-// had its first sync round.
+// had its first sync round; a follower (leader election) is ready at once.
 func (s *service) isReady() bool {
+	if s.elect && !s.leading.Load() {
+		return true // a follower is ready to take over and serves health and metrics
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ready {

@@ -235,3 +235,76 @@ sync: {enabled: true, kubeconfig: %s, cluster: staging}
 		t.Errorf("status.json apps: %.500s", body)
 	}
 }
+
+// Two replicas with leader election: one Lease, one replica running
+// cycles, both serving health; one set of pull requests.
+func TestRunLeaderElection(t *testing.T) {
+	cluster := kube.Start(t)
+	reg := seededRegistry(t)
+	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
+		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
+	})
+	gh := githubapi.NewServer(git.GitHub())
+	defer gh.Close()
+	gh.AddRepo("acme", "manifests")
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte(githubapi.DefaultToken), 0o600)
+
+	type replica struct {
+		addr string
+		stop func()
+	}
+	var replicas []replica
+	for i := range 2 {
+		addr := freeAddr(t)
+		cfgFile := filepath.Join(dir, fmt.Sprintf("ferry-%d.yaml", i))
+		os.WriteFile(cfgFile, []byte(fmt.Sprintf(`kind: RunConfig
+listen: %q
+schedule: {interval: 1h, jitter: 0s}
+repos: [{url: %s, github: {url: %s, repo: acme/manifests, tokenFile: %s}}]
+leaderElection: {enabled: true, namespace: default, name: ferry-test}
+`, addr, url, gh.BaseURL(), token)), 0o600)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int)
+		var out, errs syncBuffer
+		go func() {
+			done <- Main(ctx, []string{"run", "--config", cfgFile, "--kubeconfig", cluster.Kubeconfig()}, &out, &errs)
+		}()
+		replicas = append(replicas, replica{addr, func() { cancel(); <-done }})
+	}
+	defer func() {
+		for _, r := range replicas {
+			r.stop()
+		}
+	}()
+	cycled := func(r replica) bool {
+		_, body := get(t, "http://"+r.addr+"/status.json")
+		return strings.Contains(body, `"lastCycle"`)
+	}
+	waitFor(t, "one replica to run a cycle", func() bool { return cycled(replicas[0]) || cycled(replicas[1]) })
+	for _, r := range replicas {
+		waitFor(t, "both replicas ready", func() bool { code, _ := get(t, "http://"+r.addr+"/readyz"); return code == 200 })
+	}
+	if cycled(replicas[0]) && cycled(replicas[1]) {
+		t.Fatal("both replicas ran cycles")
+	}
+	if n := len(gh.PullRequests("acme", "manifests")); n != 2 {
+		t.Errorf("%d pull requests, want 2", n)
+	}
+	lease, err := kubernetes.NewForConfigOrDie(cluster.Config()).CoordinationV1().Leases("default").Get(context.Background(), "ferry-test", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+		t.Errorf("the Lease: %v", err)
+	}
+	// The leader goes away: the other replica takes over.
+	leader := 0
+	if cycled(replicas[1]) {
+		leader = 1
+	}
+	replicas[leader].stop()
+	replicas[leader].stop = func() {}
+	other := replicas[1-leader]
+	waitFor(t, "the other replica to take over", func() bool { return cycled(other) })
+}

@@ -23,9 +23,7 @@ spec:
 `,
 		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
 	})
-	gh := githubapi.NewServer(git.GitHub())
-	defer gh.Close()
-	gh.AddRepo("acme", "manifests")
+	gh := newGitHub(t, git)
 	t.Setenv("GITHUB_TOKEN", githubapi.DefaultToken)
 
 	args := []string{"bump", "--repo", url, "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests", "-o", "json"}

@@ -70,9 +70,7 @@ spec:
 		".ferry/apps.yaml":     app,
 		"apps/api/deploy.yaml": deployYAML,
 	})
-	gh := githubapi.NewServer(git.GitHub())
-	defer gh.Close()
-	gh.AddRepo("acme", "manifests")
+	gh := newGitHub(t, git)
 
 	dir := t.TempDir()
 	write := func(name, body string) string {

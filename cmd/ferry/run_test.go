@@ -22,6 +22,15 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
 )
 
+// newGitHub starts the GitHub API emulator over git, serving acme/manifests.
+func newGitHub(t *testing.T, git *gitserver.Server) *githubapi.Server {
+	t.Helper()
+	gh := githubapi.NewServer(git.GitHub())
+	t.Cleanup(gh.Close)
+	gh.AddRepo("acme", "manifests")
+	return gh
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,9 +89,7 @@ func TestRunServiceBumpsOnScheduleAndWebhooks(t *testing.T) {
 		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
 		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
 	})
-	gh := githubapi.NewServer(git.GitHub())
-	defer gh.Close()
-	gh.AddRepo("acme", "manifests")
+	gh := newGitHub(t, git)
 
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -201,9 +208,7 @@ func TestRunSyncsOnlyTheAppsOfItsCluster(t *testing.T) {
 		"production/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {env: production}\n",
 		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
 	})
-	gh := githubapi.NewServer(git.GitHub())
-	defer gh.Close()
-	gh.AddRepo("acme", "manifests")
+	gh := newGitHub(t, git)
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
 	os.WriteFile(token, []byte(githubapi.DefaultToken), 0o600)
@@ -246,9 +251,7 @@ func TestRunLeaderElection(t *testing.T) {
 		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
 		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
 	})
-	gh := githubapi.NewServer(git.GitHub())
-	defer gh.Close()
-	gh.AddRepo("acme", "manifests")
+	gh := newGitHub(t, git)
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
 	os.WriteFile(token, []byte(githubapi.DefaultToken), 0o600)

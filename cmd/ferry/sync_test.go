@@ -95,9 +95,7 @@ func TestSyncCommands(t *testing.T) {
 	if code, out, _ = run(t, cmd("rollback", "web", "--release")...); code != 0 || !strings.Contains(out, "released") {
 		t.Fatalf("release: exit %d\n%s", code, out)
 	}
-	if code, _, errs = run(t, cmd("rollback", "web", "--pr")...); code != 2 || !strings.Contains(errs, "no forge integration") {
-		t.Fatalf("--pr: exit %d %s", code, errs)
-	}
+	// --pr is TestRollbackPR's.
 
 	// Watch heals drift, one JSON line per round, until interrupted.
 	cms := c.Client(t).CoreV1().ConfigMaps(ns)
@@ -183,9 +181,7 @@ func TestRollbackPR(t *testing.T) {
 		"app/a.yaml":       cm("a", "1"),
 		"app/b.yaml":       cm("b", "1"),
 	})
-	gh := githubapi.NewServer(git.GitHub())
-	defer gh.Close()
-	gh.AddRepo("acme", "manifests")
+	gh := newGitHub(t, git)
 	t.Setenv("GITHUB_TOKEN", githubapi.DefaultToken)
 	t.Setenv("FERRY_GITHUB_URL", gh.BaseURL())
 	t.Setenv("FERRY_GITHUB_REPO", "acme/manifests")

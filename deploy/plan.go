@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,7 +94,7 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (
 		order = append(order, k)
 	}
 	slices.SortFunc(order, func(a, b listKey) int {
-		return cmpStrings(a.gvr.String()+"/"+a.namespace, b.gvr.String()+"/"+b.namespace)
+		return cmp.Compare(a.gvr.String()+"/"+a.namespace, b.gvr.String()+"/"+b.namespace)
 	})
 	var mu sync.Mutex
 	var errs []error
@@ -116,16 +117,6 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (
 		return nil, errors.Join(errs...)
 	}
 	return ls, ctx.Err()
-}
-
-func cmpStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // list pages through one List; managedFields are dropped to save memory.

@@ -1,6 +1,9 @@
 package policy
 
-import "errors"
+import (
+	"cmp"
+	"errors"
+)
 
 // decimal is an exactly compared decimal number, so that integers longer
 // than a float64 holds (build numbers, timestamps in nanoseconds) still
@@ -121,7 +124,7 @@ func (d *decimal) ndigits() int { return len(d.hi) + len(d.lo) }
 func compareDecimal(a, b *decimal) int {
 	sa, sb := a.sign(), b.sign()
 	if sa != sb {
-		return cmpInt(sa, sb)
+		return cmp.Compare(sa, sb)
 	}
 	if sa == 0 {
 		return 0
@@ -159,15 +162,5 @@ func compareMagnitude(a, b *decimal) int {
 			return 1
 		}
 	}
-	return cmpInt(na, nb)
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(na, nb)
 }

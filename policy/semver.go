@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"errors"
 	"strconv"
 	"strings"
@@ -137,13 +138,13 @@ func allDigits(s string) bool {
 // by major, minor, patch, then a version without prerelease above one with,
 // then prerelease identifiers; build metadata is ignored.
 func compareSemver(a, b *semverKey) int {
-	if c := cmpUint(a.major, b.major); c != 0 {
+	if c := cmp.Compare(a.major, b.major); c != 0 {
 		return c
 	}
-	if c := cmpUint(a.minor, b.minor); c != 0 {
+	if c := cmp.Compare(a.minor, b.minor); c != 0 {
 		return c
 	}
-	if c := cmpUint(a.patch, b.patch); c != 0 {
+	if c := cmp.Compare(a.patch, b.patch); c != 0 {
 		return c
 	}
 	switch {
@@ -188,17 +189,7 @@ func comparePrePart(s, o string) int {
 	case serr != nil:
 		return 1
 	}
-	return cmpUint(si, oi)
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(si, oi)
 }
 
 // appendCanonical appends the version in canonical form ("1.2.3-pre+meta"),

@@ -51,6 +51,7 @@ const (
 type Forge interface {
 	Ensure(ctx context.Context, pr forge.PullRequest) (forge.Result, error)
 	Find(ctx context.Context, owner, repo, head string) (*forge.Found, error)
+	LastClosed(ctx context.Context, owner, repo, head string) (*forge.Closed, error)
 	Close(ctx context.Context, owner, repo, head, comment string, deleteBranch bool) (forge.Result, error)
 }
 
@@ -90,8 +91,9 @@ type GroupResult struct {
 	Body     string           `json:"body,omitempty"`
 	Commit   string           `json:"commit,omitempty"`
 	// Action: created, updated, unchanged, closed, pushed, up-to-date,
-	// skipped, or for a dry run would-create, would-update, would-close,
-	// would-push.
+	// skipped, declined (people closed the pull request for this very
+	// change set without merging it), or for a dry run would-create,
+	// would-update, would-close, would-push.
 	Action     string        `json:"action"`
 	Pushed     bool          `json:"pushed"`
 	PullNumber int           `json:"pullNumber,omitempty"`
@@ -316,7 +318,6 @@ func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg Re
 		return closeStale(ctx, repo, opts, g)
 	}
 	g.Title = title(g.Changes, pols)
-	g.Body = body(g, rep, opts.Branch)
 
 	var err error
 	if opts.DryRun {
@@ -336,6 +337,15 @@ func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg Re
 		return err
 	}
 	msg := commitMessage(g, fp)
+	g.Body = body(g, rep, opts.Branch, fp)
+	if opts.Mode == ModePullRequest {
+		if closed, err := declined(ctx, opts, g.Branch, fp); err != nil {
+			return err
+		} else if closed != nil {
+			g.Action, g.PullNumber, g.PullURL = "declined", closed.Number, closed.URL
+			return nil
+		}
+	}
 	author := opts.Author
 	author.When = opts.Now
 	commit, err := repo.Commit(ctx, written, msg, author, opts.Signer)
@@ -470,6 +480,26 @@ func closeStale(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, g *Gr
 	return nil
 }
 
+// declined returns the pull request people closed without merging when it
+// proposed exactly this change set: Ferry does not propose it again (only a
+// newer change set reopens the question).
+func declined(ctx context.Context, opts BumpOptions, branch, fp string) (*forge.Closed, error) {
+	if opts.Forge == nil {
+		return nil, nil
+	}
+	if open, err := findPR(ctx, opts, branch); err != nil || open != nil {
+		return nil, err
+	}
+	closed, err := opts.Forge.LastClosed(ctx, opts.Owner, opts.Repo, branch)
+	if err != nil {
+		return nil, fmt.Errorf("looking for a declined pull request for %s: %w", branch, err)
+	}
+	if closed == nil || closed.Merged || !strings.Contains(closed.Body, "changeset="+fp+" ") {
+		return nil, nil
+	}
+	return closed, nil
+}
+
 func findPR(ctx context.Context, opts BumpOptions, branch string) (*forge.Found, error) {
 	if opts.Forge == nil {
 		return nil, nil
@@ -550,7 +580,7 @@ func title(changes []updater.Change, pols []*policy.Policy) string {
 }
 
 // body is the pull request's description: a table of every change.
-func body(g *GroupResult, rep *Report, base string) string {
+func body(g *GroupResult, rep *Report, base, fp string) string {
 	byPolicy := map[string]PolicyReport{}
 	for _, p := range rep.Policies {
 		byPolicy[p.Name] = p
@@ -580,7 +610,7 @@ func body(g *GroupResult, rep *Report, base string) string {
 			fmt.Fprintf(&b, "- `%s` %s: %s was rolled back by %s\n", h.File, h.FieldPath, h.Tag, h.By)
 		}
 	}
-	fmt.Fprintf(&b, "\nMerge to roll it out. Ferry keeps this pull request up to date while newer images appear, and closes it if the change is no longer needed.\n\n<!-- ferry:group=%s -->\n", g.Group)
+	fmt.Fprintf(&b, "\nMerge to roll it out. Ferry keeps this pull request up to date while newer images appear, and closes it if the change is no longer needed. Close it without merging to decline these versions: Ferry will not propose them again, only newer ones.\n\n<!-- ferry:group=%s changeset=%s -->\n", g.Group, fp)
 	return b.String()
 }
 

@@ -472,3 +472,28 @@ func TestBumpReusesItsClone(t *testing.T) {
 		t.Errorf("after replacing a foreign clone: %+v", res.Groups)
 	}
 }
+
+func TestBumpRespectsADeclinedPullRequest(t *testing.T) {
+	e := newBumpEnv(t)
+	e.bump(e.opts())
+	// A person closes the API's pull request without merging it.
+	if _, err := e.forge.Close(context.Background(), "acme", "manifests", "ferry/api", "not this one", false); err != nil {
+		t.Fatal(err)
+	}
+	pushes, writes := e.git.Pushes("manifests"), e.gh.Writes()
+	res := e.bump(e.opts())
+	if api := group(t, res, "api"); api.Action != "declined" || api.PullNumber == 0 {
+		t.Fatalf("api group after the close = %+v", api)
+	}
+	if e.git.Pushes("manifests") != pushes || e.gh.Writes() != writes {
+		t.Error("a declined change set was pushed or proposed again")
+	}
+	// A newer release is a new question.
+	if _, err := e.reg.Seed(context.Background(), "acme/api", "release.20240305"); err != nil {
+		t.Fatal(err)
+	}
+	res = e.bump(e.opts())
+	if api := group(t, res, "api"); api.Action != "created" || !strings.Contains(api.Title, "release.20240305") {
+		t.Errorf("after a newer release: %+v", api)
+	}
+}

@@ -447,3 +447,43 @@ func refMissing(err error) bool {
 	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusUnprocessableEntity &&
 		strings.Contains(strings.ToLower(er.Message), "reference does not exist")
 }
+
+// Closed is a pull request that was closed, merged or not.
+type Closed struct {
+	Number int
+	URL    string
+	Title  string
+	Body   string
+	Merged bool
+}
+
+// LastClosed returns the most recently created closed pull request from
+// head, or nil if there is none. It reads one page (GitHub sorts by
+// creation, newest first).
+func (c *Client) LastClosed(ctx context.Context, owner, repo, head string) (*Closed, error) {
+	opts := &github.PullRequestListOptions{
+		State: "closed", Head: owner + ":" + head, Sort: "created", Direction: "desc",
+		ListOptions: github.ListOptions{PerPage: min(c.perPage, 30)},
+	}
+	var page []*github.PullRequest
+	err := c.do(ctx, func() (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		page, resp, err = c.gh.PullRequests.List(ctx, owner, repo, opts)
+		return resp, err
+	})
+	if err != nil {
+		return nil, c.redact(fmt.Errorf("listing closed pull requests %s/%s %s: %w", owner, repo, head, err))
+	}
+	var last *github.PullRequest
+	for _, p := range page {
+		if p.GetState() == "closed" && p.GetHead().GetRef() == head && (last == nil || p.GetNumber() > last.GetNumber()) {
+			last = p
+		}
+	}
+	if last == nil {
+		return nil, nil
+	}
+	return &Closed{Number: last.GetNumber(), URL: last.GetHTMLURL(), Title: last.GetTitle(), Body: last.GetBody(),
+		Merged: last.GetMerged() || last.MergedAt != nil}, nil
+}

@@ -481,7 +481,7 @@ func (s *service) cycle(ctx context.Context, reason string) error {
 		default:
 			last = res
 			for _, gr := range res.Groups {
-				if gr.Action != "unchanged" && gr.Action != "up-to-date" {
+				if gr.Action != "unchanged" && gr.Action != "up-to-date" && gr.Action != "declined" {
 					s.events.Add("bump", fmt.Sprintf("%s: %s %s", gr.Group, gr.Action, gr.Title), gr.Error != "")
 				}
 			}

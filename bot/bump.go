@@ -178,6 +178,21 @@ func Bump(ctx context.Context, reg Registry, opts BumpOptions) (*BumpResult, err
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "repo")
 	}
+	// A GitHub App's installation token authenticates git too, when git
+	// was given no credentials of its own; it is minted (or refreshed) per
+	// cycle, so a long-running Ferry never pushes with an expired one.
+	if tg, ok := opts.Forge.(interface {
+		GitToken(ctx context.Context) (string, error)
+	}); ok && opts.Auth.Token == "" && opts.Auth.SSHKeyFile == "" {
+		tok, err := tg.GitToken(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("getting a token for git from GitHub: %w", err)
+		}
+		if opts.Auth.Username == "" {
+			opts.Auth.Username = gitrepo.DefaultUsername
+		}
+		opts.Auth.Token = tok
+	}
 	repo, err := openOrClone(ctx, dir, opts)
 	if err != nil {
 		return nil, err

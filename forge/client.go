@@ -74,6 +74,7 @@ type Stats struct {
 // use.
 type Client struct {
 	gh      *github.Client
+	creds   credentials
 	stats   *counters
 	minted  atomic.Int64
 	token   string
@@ -186,8 +187,26 @@ func New(opts Options) (*Client, error) {
 	default:
 		return nil, errors.New("new github client: no credentials: set a token or a github app")
 	}
+	c.creds = creds
 	c.gh = newGitHub(newTransport(creds, c.stats))
 	return c, nil
+}
+
+// GitToken returns a token that git over HTTPS accepts for the repository
+// (with username "x-access-token"): the configured token, or a GitHub
+// App's current installation token, minted or refreshed as needed — so one
+// App authenticates both the API and the pushes.
+func (c *Client) GitToken(ctx context.Context) (string, error) {
+	h, err := c.creds.header(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range []string{"Bearer ", "token "} {
+		if t, ok := strings.CutPrefix(h, p); ok {
+			return t, nil
+		}
+	}
+	return "", errors.New("github credentials give no token for git")
 }
 
 // apiURLs returns go-github's base and upload URLs for an API base URL.

@@ -513,13 +513,25 @@ func TestGitHubAppTokens(t *testing.T) {
 	}
 	check("long expired", 3)
 
+	// git over HTTPS gets the same installation token, refreshed alike.
+	tok, err := c.GitToken(ctx)
+	if err != nil || !strings.HasPrefix(tok, "ghs_") && len(tok) < 20 {
+		t.Fatalf("GitToken = %q, %v", tok, err)
+	}
+	check("git token", 3)
+	e.clock.Advance(2 * time.Hour)
+	if again, err := c.GitToken(ctx); err != nil || again == tok {
+		t.Fatalf("GitToken after expiry = %q, %v; want a new token", again, err)
+	}
+	check("git token after expiry", 4)
+
 	// A token refused early is replaced once.
 	e.srv.RevokeInstallationTokens()
 	retries := c.Stats().Retries
 	if _, err := c.Find(ctx, owner, name, "ferry/app"); err != nil {
 		t.Fatal(err)
 	}
-	check("revoked", 4)
+	check("revoked", 5)
 	if c.Stats().Retries != retries+1 {
 		t.Fatalf("retries %d → %d", retries, c.Stats().Retries)
 	}

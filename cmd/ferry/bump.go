@@ -51,8 +51,8 @@ straight to the base branch).
 
 Credentials: GITHUB_TOKEN (or --github-token-file) for the GitHub API, and for git over
 HTTPS unless --git-token-file is given; or a GitHub App (--github-app-id,
---github-app-installation-id, --github-app-key-file) for the API. Tokens never appear in
-logs, errors or the clone's .git/config.`,
+--github-app-installation-id, --github-app-key-file), whose installation token also serves git
+over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
 		Example: `  # What would change, with the pull requests' titles, bodies and diffs; no writes
   GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests --dry-run
 

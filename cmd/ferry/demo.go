@@ -40,13 +40,14 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run Ferry's main job on an embedded example, against local registries",
-		Long: `Demo needs no cloud account and no network. It starts, on 127.0.0.1:
-  - an emulator of the AWS ECR API holding release.YYYYMMDD tags with push times,
-    reached through the AWS SDK's endpoint override (AWS_ENDPOINT_URL_ECR);
-  - an OCI registry holding semver and noise tags, standing in for ghcr.io;
-copies the example manifest repository to a temporary directory, and runs
-'ferry scan' and 'ferry update --dry-run' against it.`,
+		Short: "Run the whole loop on an embedded example, against local servers (no cloud account)",
+		Long: `Demo needs no cloud account and no network. On 127.0.0.1 it starts an emulator of
+the AWS ECR API (release.YYYYMMDD tags with push times, reached through the SDK's endpoint
+override), an OCI registry (semver and noise tags, standing in for ghcr.io), a git server
+holding the example manifest repository and an emulator of the GitHub API; then it runs
+'ferry scan', 'ferry bump', merges the staging pull request, and runs 'ferry sync' and
+'ferry status' against a local kube-apiserver when 'make testbin' has built one (otherwise
+it shows what the sync would apply). Everything it starts is stopped at the end.`,
 		Example: `  ferry demo
   ferry demo --keep    # keep the temporary manifest repository to look around`,
 		Args: cobra.NoArgs,

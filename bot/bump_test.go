@@ -2,6 +2,10 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"sync"
@@ -495,5 +499,38 @@ func TestBumpRespectsADeclinedPullRequest(t *testing.T) {
 	res = e.bump(e.opts())
 	if api := group(t, res, "api"); api.Action != "created" || !strings.Contains(api.Title, "release.20240305") {
 		t.Errorf("after a newer release: %+v", api)
+	}
+}
+
+// A GitHub App alone: its installation token authenticates the API and,
+// with no git credentials given, the clone and the pushes too.
+func TestBumpWithAGitHubAppOnly(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	e := newBumpEnv(t)
+	var gh *githubapi.Server
+	git := gitserver.New(t, gitserver.WithAuthFunc(func(u, p string) bool { return gh.ValidGitCredentials(u, p) }))
+	gh = githubapi.NewServer(git.GitHub(), githubapi.WithApp(githubapi.App{ID: 42, InstallationID: 7, PublicKey: &key.PublicKey}))
+	t.Cleanup(gh.Close)
+	gh.AddRepo("acme", "manifests")
+	url := git.CreateRepo("manifests", map[string]string{
+		".ferry/policies.yaml": strings.ReplaceAll(bumpPolicies, "HOST", e.reg.Host),
+		"apps/api.yaml":        strings.ReplaceAll(bumpDeploy, "HOST", e.reg.Host),
+	})
+	fc, err := forge.New(forge.Options{BaseURL: gh.BaseURL(), App: &forge.AppAuth{AppID: 42, InstallationID: 7, PrivateKeyPEM: keyPEM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := e.opts()
+	opts.URL, opts.Forge, opts.Auth = url, fc, gitrepo.Auth{}
+	res := e.bump(opts)
+	if api := group(t, res, "api"); api.Action != "created" || !api.Pushed {
+		t.Fatalf("api group = %+v", api)
+	}
+	if prs := gh.PullRequests("acme", "manifests"); len(prs) != 1 || prs[0].User != "ferry[bot]" {
+		t.Errorf("pull requests = %+v", prs)
 	}
 }

@@ -641,3 +641,18 @@ func timestamp(t time.Time) any {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
+
+// ValidGitCredentials reports whether git over HTTPS with these basic-auth
+// credentials would be accepted by GitHub for a repository of this server:
+// any username with a personal access token, or "x-access-token" with a
+// live installation token. A git server in a test uses it (gitserver's
+// WithAuthFunc) so that tokens minted here also authenticate pushes.
+func (s *Server) ValidGitCredentials(username, password string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[password]; ok && username != "" {
+		return true
+	}
+	exp, ok := s.installToks[password]
+	return ok && username == "x-access-token" && s.now().Before(exp)
+}

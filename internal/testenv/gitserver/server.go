@@ -57,9 +57,17 @@ func WithBasicAuth(username, password string) Option {
 	return func(s *Server) { s.username, s.password, s.auth = username, password, true }
 }
 
+// WithAuthFunc makes every request need HTTP basic authentication that
+// valid accepts (for example githubapi.Server.ValidGitCredentials, so that
+// tokens a GitHub emulator mints authenticate git too).
+func WithAuthFunc(valid func(username, password string) bool) Option {
+	return func(s *Server) { s.authFunc, s.auth = valid, true }
+}
+
 // Server is a running git server. See the package documentation.
 type Server struct {
 	t        testing.TB
+	authFunc func(username, password string) bool
 	http     *httptest.Server
 	backend  http.Handler
 	root     string // GIT_PROJECT_ROOT: the bare repositories
@@ -605,8 +613,12 @@ func (s *Server) Git(repo string, args ...string) (string, error) {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.auth {
 		u, p, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(s.username)) != 1 ||
-			subtle.ConstantTimeCompare([]byte(p), []byte(s.password)) != 1 {
+		valid := ok && subtle.ConstantTimeCompare([]byte(u), []byte(s.username)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(p), []byte(s.password)) == 1
+		if s.authFunc != nil {
+			valid = ok && s.authFunc(u, p)
+		}
+		if !valid {
 			w.Header().Set("WWW-Authenticate", `Basic realm="gitserver"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return

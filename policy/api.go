@@ -1,7 +1,7 @@
 package policy
 
-// This file fixes the package's exported surface so other packages can be
-// written against it while it is built out.
+// This file holds the package's exported types: what a policy file says
+// once validated, and what selection returns.
 
 import (
 	"regexp"

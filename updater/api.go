@@ -1,7 +1,7 @@
 package updater
 
-// This file fixes the package's exported surface so other packages can be
-// written against it while it is built out.
+// This file holds the package's exported types: references, decisions and
+// changes, the values that flow from Scan to Plan to Apply.
 
 import (
 	"context"

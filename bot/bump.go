@@ -79,6 +79,9 @@ type BumpOptions struct {
 	Now         time.Time
 	MaxAttempts int // attempts when the base moves under a push; default 3
 	Log         *slog.Logger
+	// Progress, if set, is told of each group as it is done (for people
+	// watching a long cycle).
+	Progress func(GroupResult)
 }
 
 // GroupResult is what the cycle did for one pull-request group.
@@ -308,6 +311,9 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 		if err != nil {
 			g.Error = err.Error()
 			opts.Log.Error("group failed", "group", name, "error", err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(g)
 		}
 		res.Groups = append(res.Groups, g)
 	}

@@ -189,6 +189,10 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 	if err != nil {
 		return err
 	}
+	g.progress("Cloning %s and scanning…", gitrepo.RedactURL(f.url))
+	opts.Progress = func(gr bot.GroupResult) {
+		g.progress("  %s: %s", gr.Group, cmp(gr.Action, "error"))
+	}
 	res, err := bot.Bump(cmd.Context(), f.registry.client(), opts)
 	if err != nil {
 		return err

@@ -47,6 +47,16 @@ type globals struct {
 	now      func() time.Time
 }
 
+// progress tells a person at a terminal what a long command is doing, on
+// stderr; it says nothing to scripts (-o json) or when stderr is not a
+// terminal.
+func (g *globals) progress(format string, args ...any) {
+	if g.output == "json" || !isTerminal(g.stderr) {
+		return
+	}
+	fmt.Fprintf(g.stderr, format+"\n", args...)
+}
+
 // Main runs the CLI with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr, now: time.Now}

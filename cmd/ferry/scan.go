@@ -75,6 +75,7 @@ report is still printed); 2 invalid policy files or flags.`,
 func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) {
 	client := f.registry.client()
 	g.log.Info("scanning", "repo", f.repo)
+	g.progress("Scanning %s and listing its images' tags…", f.repo)
 	rep, err := bot.Scan(cmd.Context(), client, bot.ScanOptions{
 		Repo:        f.repo,
 		PoliciesDir: f.policies,
@@ -91,7 +92,8 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 	}
 	for _, p := range rep.Policies {
 		if p.Error != "" {
-			g.log.Error("policy failed", "policy", p.Name, "error", p.Error)
+			// The report says it too; the log line is for -o json and log collectors.
+			g.log.Debug("policy failed", "policy", p.Name, "error", p.Error)
 		}
 	}
 	return rep, nil

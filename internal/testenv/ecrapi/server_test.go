@@ -18,11 +18,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ferrygitops/ferry/registry"
 )
 
-// sdkClient is a real ECR SDK client pointed at srv with creds.
+// sdkClient is a real ECR SDK client pointed at srv with creds. Its
+// requests go through Ferry's registry transport (retries off), as Ferry's
+// own ECR client's do.
 func sdkClient(srv *Server, region string, creds Credentials) *ecr.Client {
 	return ecr.NewFromConfig(aws.Config{
+		HTTPClient:   &http.Client{Transport: registry.NewTransport(nil, registry.Limits{MaxRetries: -1, RatePerSecond: 1e6, Burst: 1000})},
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken),
 		BaseEndpoint: aws.String(srv.URL),

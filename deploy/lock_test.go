@@ -220,7 +220,9 @@ func TestAPIServerRestartMidSync(t *testing.T) {
 // it in that namespace, all new, sync in one go: the resource can only be
 // validated and applied once the first two are.
 func TestCRDAndNamespaceFirst(t *testing.T) {
-	suffix := strings.ToLower(strings.ReplaceAll(t.Name(), "Test", ""))
+	// The CRD's group carries the test's namespace (NS), unique per run,
+	// so repeated runs (-count) on one cluster each create their own.
+	suffix := "NS"
 	e := newEnv(t, map[string]string{
 		"app/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS-extra}\n",
 		"app/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
@@ -254,7 +256,7 @@ spec:
 	if !slices.Equal(order, []string{"Namespace", "CustomResourceDefinition", "Widget"}) || rec.Result != Succeeded {
 		t.Fatalf("record: %v %+v", order, rec)
 	}
-	gvr := suffix + ".example.com"
+	gvr := e.ns + ".example.com"
 	u, err := e.s.dyn.Resource(schemaGVR(gvr, "v1", "widgets")).Namespace(e.ns+"-extra").Get(e.ctx, "w", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -359,12 +359,18 @@ func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg Re
 	}
 	msg := commitMessage(g, fp)
 	g.Body = body(g, rep, opts.Branch, fp)
+	var open *forge.Found // the group's open pull request, if any
 	if opts.Mode == ModePullRequest {
-		if closed, err := declined(ctx, opts, g.Branch, fp); err != nil {
+		if open, err = findPR(ctx, opts, g.Branch); err != nil {
 			return err
-		} else if closed != nil {
-			g.Action, g.PullNumber, g.PullURL = "declined", closed.Number, closed.URL
-			return nil
+		}
+		if open == nil {
+			if closed, err := declined(ctx, opts, g.Branch, fp); err != nil {
+				return err
+			} else if closed != nil {
+				g.Action, g.PullNumber, g.PullURL = "declined", closed.Number, closed.URL
+				return nil
+			}
 		}
 	}
 	author := opts.Author
@@ -409,10 +415,7 @@ func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg Re
 	}
 	if opts.DryRun {
 		g.Pushed = false
-		found, err := findPR(ctx, opts, g.Branch)
-		if err != nil {
-			return err
-		}
+		found := open
 		switch {
 		case found == nil:
 			g.Action = "would-create"
@@ -424,6 +427,11 @@ func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg Re
 		return nil
 	}
 	pr := pullRequest(opts, cfg, pols, g)
+	if !pushed && current(open, pr) {
+		// Nothing to write: spare the create-or-update step its listing.
+		g.Action, g.PullNumber, g.PullURL, g.Duplicates = string(forge.OutcomeUnchanged), open.Number, open.URL, open.Duplicates
+		return nil
+	}
 	r, err := opts.Forge.Ensure(ctx, pr)
 	if err != nil {
 		return fmt.Errorf("pull request for %s: %w", g.Branch, err)
@@ -501,15 +509,28 @@ func closeStale(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, g *Gr
 	return nil
 }
 
+// current reports whether the open pull request already says what pr
+// says: same base, title and body (line endings aside) and every label.
+// Ensure would then write nothing.
+func current(open *forge.Found, pr forge.PullRequest) bool {
+	if open == nil || open.Base != pr.Base || open.Title != pr.Title ||
+		strings.ReplaceAll(open.Body, "\r\n", "\n") != strings.ReplaceAll(pr.Body, "\r\n", "\n") {
+		return false
+	}
+	for _, l := range pr.Labels {
+		if !slices.Contains(open.Labels, l) {
+			return false
+		}
+	}
+	return true
+}
+
 // declined returns the pull request people closed without merging when it
-// proposed exactly this change set: Ferry does not propose it again (only a
-// newer change set reopens the question).
+// proposed exactly this change set (the group has no open one): Ferry does
+// not propose it again (only a newer change set reopens the question).
 func declined(ctx context.Context, opts BumpOptions, branch, fp string) (*forge.Closed, error) {
 	if opts.Forge == nil {
 		return nil, nil
-	}
-	if open, err := findPR(ctx, opts, branch); err != nil || open != nil {
-		return nil, err
 	}
 	closed, err := opts.Forge.LastClosed(ctx, opts.Owner, opts.Repo, branch)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/registry"
 	"github.com/ferrygitops/ferry/server"
 )
@@ -379,6 +380,10 @@ func (s *service) work(ctx context.Context) error {
 // cycle; a push to the base branch (a merged pull request) also syncs the
 // apps at once and refreshes the pull requests.
 func (s *service) trigger(ev server.Event) {
+	if ev.Kind == server.KindImage && !s.governed(ev.Repository) {
+		s.events.Add(ev.Source, "ignored "+ev.Summary()+": no policy governs that image", false)
+		return
+	}
 	s.loop.Trigger(ev.Source + ": " + ev.Summary())
 	if !s.syncOn || (ev.Kind != server.KindPush && ev.Kind != server.KindMerged) {
 		return
@@ -400,6 +405,27 @@ func (s *service) trigger(ev server.Event) {
 			syncer.SyncNow(context.Background(), app)
 		}()
 	}
+}
+
+// governed reports whether a pushed repository is the image of a policy of
+// the last cycle (before the first cycle, every push counts): a busy
+// registry's pushes of other images do not start cycles.
+func (s *service) governed(repository string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bump == nil || s.bump.Scan == nil || s.bump.Scan.Set == nil {
+		return true
+	}
+	want, err := image.NormalizeRepository(repository)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.bump.Scan.Set.Policies {
+		if p.Image == want {
+			return true
+		}
+	}
+	return false
 }
 
 // syncerFor returns the Syncer of a destination context, creating it on

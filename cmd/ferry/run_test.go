@@ -146,6 +146,18 @@ webhooks:
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// A push of an image no policy governs starts no cycle.
+	other := strings.Replace(hook, "acme/api", "acme/unrelated", 1)
+	other = strings.Replace(other, `"ev-1"`, `"ev-0"`, 1)
+	req0, _ := http.NewRequest(http.MethodPost, base+"/webhooks/registry", strings.NewReader(other))
+	req0.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v1+json")
+	req0.Header.Set("Authorization", "Bearer reg-hook-secret")
+	if resp, err := http.DefaultClient.Do(req0); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("unrelated webhook: %v %v", resp, err)
+	}
+	if _, body := get(t, base+"/status.json"); !strings.Contains(body, "no policy governs that image") {
+		t.Errorf("status.json does not say the unrelated push was ignored: %.600s", body)
+	}
 	if code := post("wrong"); code != http.StatusUnauthorized {
 		t.Errorf("webhook with a wrong token: %d, want 401", code)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -191,7 +192,7 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 	}
 	g.progress("Cloning %s and scanning…", gitrepo.RedactURL(f.url))
 	opts.Progress = func(gr bot.GroupResult) {
-		g.progress("  %s: %s", gr.Group, cmp(gr.Action, "error"))
+		g.progress("  %s: %s", gr.Group, cmp.Or(gr.Action, "error"))
 	}
 	res, err := bot.Bump(cmd.Context(), f.registry.client(), opts)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -147,12 +148,12 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return &exitError{code: exitConfig, err: err}
 	}
 	// Flags override the file.
-	listen := cmp(f.listen, cfg.Listen, ":8080")
+	listen := cmp.Or(f.listen, cfg.Listen, ":8080")
 	interval := f.interval
 	if interval == 0 && f.cron == "" && cfg.Schedule.Cron == "" {
 		interval = duration(cfg.Schedule.Interval, 5*time.Minute)
 	}
-	cronExpr := cmp(f.cron, cfg.Schedule.Cron)
+	cronExpr := cmp.Or(f.cron, cfg.Schedule.Cron)
 	if f.interval > 0 {
 		cronExpr = ""
 	}
@@ -180,12 +181,12 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 	}
 	defer os.RemoveAll(tmp)
 	for i, rc := range cfg.Repos {
-		bf := bumpFlags{url: rc.URL, branch: cmp(rc.Branch, "main"), mode: cmp(rc.Mode, string(bot.ModePullRequest)),
+		bf := bumpFlags{url: rc.URL, branch: cmp.Or(rc.Branch, "main"), mode: cmp.Or(rc.Mode, string(bot.ModePullRequest)),
 			depth: 50, githubURL: rc.GitHub.URL, githubRepo: rc.GitHub.Repo, githubTokenFile: rc.GitHub.TokenFile,
 			appID: rc.GitHub.App.ID, appInstall: rc.GitHub.App.InstallationID, appKeyFile: rc.GitHub.App.PrivateKeyFile,
-			gitUser: cmp(rc.Git.Username, "x-access-token"), gitTokenFile: rc.Git.TokenFile, sshKey: rc.Git.SSHKeyFile,
+			gitUser: cmp.Or(rc.Git.Username, "x-access-token"), gitTokenFile: rc.Git.TokenFile, sshKey: rc.Git.SSHKeyFile,
 			sshKnownHosts: rc.Git.KnownHostsFile, authorName: rc.Author.Name, authorEmail: rc.Author.Email,
-			workdir: cmp(rc.Workdir, filepath.Join(tmp, "repo-"+strconv.Itoa(i)))}
+			workdir: cmp.Or(rc.Workdir, filepath.Join(tmp, "repo-"+strconv.Itoa(i)))}
 		opts, err := bumpOptions(g, &bf)
 		if err != nil {
 			var ee *exitError
@@ -201,7 +202,7 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 	if cfg.Sync.Enabled {
 		s.syncOn = true
 		s.syncInterval = duration(cfg.Sync.Interval, time.Minute)
-		s.syncKube, s.syncCtx = cmp(f.kubeconfig, cfg.Sync.Kubeconfig), cmp(f.kubeCx, cfg.Sync.Context)
+		s.syncKube, s.syncCtx = cmp.Or(f.kubeconfig, cfg.Sync.Kubeconfig), cmp.Or(f.kubeCx, cfg.Sync.Context)
 		s.syncDir = filepath.Join(tmp, "sync")
 		// Fail early on a cluster that cannot be reached at all.
 		if _, err := s.syncerFor(""); err != nil {
@@ -266,7 +267,7 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 
 // runAsLeader runs the loop only while this replica holds the Lease.
 func (s *service) runAsLeader(ctx context.Context, f *runFlags) error {
-	restCfg, err := kubeConfig(cmp(f.kubeconfig, s.cfg.Sync.Kubeconfig), cmp(f.kubeCx, s.cfg.Sync.Context))
+	restCfg, err := kubeConfig(cmp.Or(f.kubeconfig, s.cfg.Sync.Kubeconfig), cmp.Or(f.kubeCx, s.cfg.Sync.Context))
 	if err != nil {
 		return &exitError{code: exitConfig, err: fmt.Errorf("leader election needs a cluster: %w", err)}
 	}
@@ -274,8 +275,8 @@ func (s *service) runAsLeader(ctx context.Context, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	ns := cmp(f.leaseNamespace, s.cfg.LeaderElection.Namespace, podNamespace())
-	name := cmp(s.cfg.LeaderElection.Name, f.leaseName, "ferry")
+	ns := cmp.Or(f.leaseNamespace, s.cfg.LeaderElection.Namespace, podNamespace())
+	name := cmp.Or(s.cfg.LeaderElection.Name, f.leaseName, "ferry")
 	host, _ := os.Hostname()
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
@@ -436,12 +437,12 @@ func (s *service) syncerFor(context string) (*deploy.Syncer, error) {
 	if sy, ok := s.syncers[context]; ok {
 		return sy, nil
 	}
-	restCfg, err := deploy.RESTConfig(s.syncKube, cmp(context, s.syncCtx))
+	restCfg, err := deploy.RESTConfig(s.syncKube, cmp.Or(context, s.syncCtx))
 	if err != nil {
 		return nil, err
 	}
 	sy, err := deploy.New(restCfg, deploy.Options{
-		WorkDir: filepath.Join(s.syncDir, "context-"+cmp(context, "default")),
+		WorkDir: filepath.Join(s.syncDir, "context-"+cmp.Or(context, "default")),
 		GitAuth: s.repos[0].Auth,
 		Log:     s.g.log,
 		OnTick:  s.onTick,
@@ -564,14 +565,4 @@ func (s *service) snapshot() server.Snapshot {
 		snap.Branch = s.repos[0].Branch
 	}
 	return snap
-}
-
-// cmp returns the first non-empty string.
-func cmp(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -118,13 +118,9 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	src := filepath.Join(dir, "src")
 	step(2, "Putting the example manifest repository on a local git server, next to a GitHub API emulator")
 	local := oci.Host + "/acme/web"
-	if err := copyExample(src, map[string]string{demoGHCR: local}); err != nil {
-		return err
-	}
-	files, err := readTree(src)
+	files, err := exampleFiles(demoGHCR, local)
 	if err != nil {
 		return err
 	}
@@ -283,23 +279,6 @@ func demoKubeconfig(src, dst string) (string, error) {
 	return dst, clientcmd.WriteToFile(*cfg, dst)
 }
 
-func readTree(dir string) (map[string]string, error) {
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		files[filepath.ToSlash(rel)] = string(data)
-		return nil
-	})
-	return files, err
-}
-
 func writeFiles(dir string, files map[string]string) error {
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -321,28 +300,22 @@ func indent(s, prefix string) string {
 	return prefix + strings.Join(lines, "\n"+prefix) + "\n"
 }
 
-// copyExample writes the embedded example repository to dir, replacing
-// strings in every file as given.
-func copyExample(dir string, replace map[string]string) error {
-	return fs.WalkDir(examples.Repo, "repo", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+// exampleFiles returns the embedded example repository's files by
+// slash-separated path, with from replaced by to in every file.
+func exampleFiles(from, to string) (map[string]string, error) {
+	files := map[string]string{}
+	err := fs.WalkDir(examples.Repo, "repo", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, "repo"), "/")
-		target := filepath.Join(dir, filepath.FromSlash(rel))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
 		}
 		data, err := fs.ReadFile(examples.Repo, p)
 		if err != nil {
 			return err
 		}
-		s := string(data)
-		for from, to := range replace {
-			s = strings.ReplaceAll(s, from, to)
-		}
-		return os.WriteFile(target, []byte(s), 0o644)
+		files[strings.TrimPrefix(p, "repo/")] = strings.ReplaceAll(string(data), from, to)
+		return nil
 	})
+	return files, err
 }
 
 // setEnv sets environment variables for the demo's in-process run (an empty

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,13 +72,7 @@ spec:
 	gh := newGitHub(t, git)
 
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	addr := freeAddr(t)
 	cfgFile := write("ferry.yaml", fmt.Sprintf(`apiVersion: ferry.dev/v1alpha1
 kind: RunConfig

@@ -22,6 +22,16 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
 )
 
+// writeFile writes body to dir/name (mode 0600) and returns its path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // newGitHub starts the GitHub API emulator over git, serving acme/manifests.
 func newGitHub(t *testing.T, git *gitserver.Server) *githubapi.Server {
 	t.Helper()
@@ -92,13 +102,7 @@ func TestRunServiceBumpsOnScheduleAndWebhooks(t *testing.T) {
 	gh := newGitHub(t, git)
 
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	tokenFile := write("github-token", githubapi.DefaultToken+"\n")
 	regTokenFile := write("registry-token", "reg-hook-secret\n")
 	addr := freeAddr(t)
@@ -188,13 +192,12 @@ webhooks:
 
 func TestRunConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(p, []byte("apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n"), 0o600)
+	p := writeFile(t, dir, "bad.yaml", "apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n")
 	code, _, errs := run(t, "run", "--config", p)
 	if code != 2 || !strings.Contains(errs, "bad.yaml") || !strings.Contains(errs, "line 5") {
 		t.Errorf("exit %d, stderr %q: want 2 naming the file and line", code, errs)
 	}
-	os.WriteFile(p, []byte("kind: RunConfig\nrepos: []\nschedule: {interval: soon}\n"), 0o600)
+	writeFile(t, dir, "bad.yaml", "kind: RunConfig\nrepos: []\nschedule: {interval: soon}\n")
 	code, _, errs = run(t, "run", "--config", p)
 	if code != 2 || !strings.Contains(errs, "schedule.interval") || !strings.Contains(errs, "repos") {
 		t.Errorf("exit %d, stderr %q", code, errs)
@@ -222,16 +225,14 @@ func TestRunSyncsOnlyTheAppsOfItsCluster(t *testing.T) {
 	})
 	gh := newGitHub(t, git)
 	dir := t.TempDir()
-	token := filepath.Join(dir, "token")
-	os.WriteFile(token, []byte(githubapi.DefaultToken), 0o600)
+	token := writeFile(t, dir, "token", githubapi.DefaultToken)
 	addr := freeAddr(t)
-	cfgFile := filepath.Join(dir, "ferry.yaml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`kind: RunConfig
+	cfgFile := writeFile(t, dir, "ferry.yaml", fmt.Sprintf(`kind: RunConfig
 listen: %q
 schedule: {interval: 1h, jitter: 0s}
 repos: [{url: %s, github: {url: %s, repo: acme/manifests, tokenFile: %s}}]
 sync: {enabled: true, kubeconfig: %s, cluster: staging}
-`, addr, url, gh.BaseURL(), token, cluster.Kubeconfig())), 0o600)
+`, addr, url, gh.BaseURL(), token, cluster.Kubeconfig()))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
@@ -265,8 +266,7 @@ func TestRunLeaderElection(t *testing.T) {
 	})
 	gh := newGitHub(t, git)
 	dir := t.TempDir()
-	token := filepath.Join(dir, "token")
-	os.WriteFile(token, []byte(githubapi.DefaultToken), 0o600)
+	token := writeFile(t, dir, "token", githubapi.DefaultToken)
 
 	type replica struct {
 		addr string
@@ -275,13 +275,12 @@ func TestRunLeaderElection(t *testing.T) {
 	var replicas []replica
 	for i := range 2 {
 		addr := freeAddr(t)
-		cfgFile := filepath.Join(dir, fmt.Sprintf("ferry-%d.yaml", i))
-		os.WriteFile(cfgFile, []byte(fmt.Sprintf(`kind: RunConfig
+		cfgFile := writeFile(t, dir, fmt.Sprintf("ferry-%d.yaml", i), fmt.Sprintf(`kind: RunConfig
 listen: %q
 schedule: {interval: 1h, jitter: 0s}
 repos: [{url: %s, github: {url: %s, repo: acme/manifests, tokenFile: %s}}]
 leaderElection: {enabled: true, namespace: default, name: ferry-test}
-`, addr, url, gh.BaseURL(), token)), 0o600)
+`, addr, url, gh.BaseURL(), token))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int)
 		var out, errs syncBuffer

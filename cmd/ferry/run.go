@@ -81,7 +81,7 @@ underscores (FERRY_LISTEN=:9090). Flags override the config file.`,
 	fs.DurationVar(&f.jitter, "jitter", 0, "random delay added to each scheduled cycle (default 30s)")
 	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader through a Kubernetes Lease (for more than one replica)")
 	fs.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease (default: the pod's namespace)")
-	fs.StringVar(&f.leaseName, "leader-elect-name", "ferry", "name of the Lease")
+	fs.StringVar(&f.leaseName, "leader-elect-name", "", "name of the Lease (default: leaderElection.name, else ferry)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for leader election and sync (default: in-cluster)")
 	fs.StringVar(&f.kubeCx, "context", "", "kubeconfig context")
 	_ = cmd.MarkFlagRequired("config")
@@ -276,7 +276,7 @@ func (s *service) runAsLeader(ctx context.Context, f *runFlags) error {
 		return err
 	}
 	ns := cmp.Or(f.leaseNamespace, s.cfg.LeaderElection.Namespace, podNamespace())
-	name := cmp.Or(s.cfg.LeaderElection.Name, f.leaseName, "ferry")
+	name := cmp.Or(f.leaseName, s.cfg.LeaderElection.Name, "ferry")
 	host, _ := os.Hostname()
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)

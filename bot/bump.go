@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -274,7 +275,7 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 
 	groups := groupPolicies(rep.Set.Policies)
 	changes := rep.Changes()
-	for _, name := range sortedKeys(groups) {
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		pols := groups[name]
 		g := GroupResult{Group: name, Branch: cfg.branchFor(name), Changes: []updater.Change{}}
 		for _, p := range pols {

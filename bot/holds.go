@@ -1,11 +1,14 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ferrygitops/ferry/gitrepo"
@@ -68,12 +71,12 @@ func findHolds(ctx context.Context, repo *gitrepo.Repo, decisions []updater.Deci
 		if d.Status != updater.StatusUpdate {
 			continue
 		}
-		if p := policies[d.Policy]; p != nil && !containsPolicy(files[d.File], p) {
+		if p := policies[d.Policy]; p != nil && !slices.Contains(files[d.File], p) {
 			files[d.File] = append(files[d.File], p)
 		}
 	}
 	var holds []Hold
-	for _, file := range sortedKeys(files) {
+	for _, file := range slices.Sorted(maps.Keys(files)) {
 		versions, truncated, err := repo.FileHistory(ctx, file, historyDepth)
 		if err != nil {
 			return nil, fmt.Errorf("reading the history of %s: %w", file, err)
@@ -148,7 +151,10 @@ func holdsInHistory(ctx context.Context, file string, versions []gitrepo.FileVer
 		}
 	}
 	out := make([]Hold, 0, len(held))
-	for _, k := range sortedRefKeys(held) {
+	keys := slices.SortedFunc(maps.Keys(held), func(a, b refKey) int {
+		return cmp.Or(cmp.Compare(a.policy, b.policy), cmp.Compare(a.object, b.object), cmp.Compare(a.fieldPath, b.fieldPath))
+	})
+	for _, k := range keys {
 		out = append(out, held[k])
 	}
 	return out, nil
@@ -227,13 +233,4 @@ func applyHolds(decisions []updater.Decision, holds []Hold, policies map[string]
 func newer(p *policy.Policy, a, b string) bool {
 	c, err := p.Compare(image.Tag{Name: a}, image.Tag{Name: b})
 	return err == nil && c > 0
-}
-
-func containsPolicy(ps []*policy.Policy, p *policy.Policy) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -140,7 +141,7 @@ func validateObject(obj map[string]any, props ...prop) (fields, int, any) {
 			if !ok {
 				return bad()
 			}
-			if len(p.enum) > 0 && !contains(p.enum, s) {
+			if len(p.enum) > 0 && !slices.Contains(p.enum, s) {
 				st, o := invalidRequest(fmt.Sprintf("For 'properties/%s', %s is not a member of [%s].", p.name, render(raw), strings.Join(quoteAll(p.enum), ", ")))
 				return nil, st, o
 			}
@@ -179,15 +180,6 @@ func validateObject(obj map[string]any, props ...prop) (fields, int, any) {
 		}
 	}
 	return out, 0, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func containsFold(list []string, s string) bool {

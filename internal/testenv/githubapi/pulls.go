@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,14 +375,14 @@ func (s *Server) listPulls(c *ctx) (int, any) {
 	if state == "" {
 		state = "open"
 	}
-	if !contains([]string{"open", "closed", "all"}, state) {
+	if !slices.Contains([]string{"open", "closed", "all"}, state) {
 		return validationFailed(fieldError{Resource: "Search", Field: "state", Code: "invalid"})
 	}
 	sortBy := q.Get("sort")
 	if sortBy == "" {
 		sortBy = "created"
 	}
-	if !contains([]string{"created", "updated", "popularity", "long-running"}, sortBy) {
+	if !slices.Contains([]string{"created", "updated", "popularity", "long-running"}, sortBy) {
 		return validationFailed(fieldError{Resource: "Search", Field: "sort", Code: "invalid"})
 	}
 	direction := q.Get("direction")

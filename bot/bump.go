@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/image"
@@ -238,17 +239,14 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 		return nil, err
 	}
 	rep.Repo = gitrepo.RedactURL(opts.URL)
-	cfg, err := repoConfig(rep.Set)
-	if err != nil {
-		return nil, err
-	}
-	opts.Author.Name = cmp.Or(opts.Author.Name, cfg.Spec.Commit.AuthorName, DefaultAuthorName)
-	opts.Author.Email = cmp.Or(opts.Author.Email, cfg.Spec.Commit.AuthorEmail, DefaultAuthorEmail)
+	cfg := rep.Set.Config
+	opts.Author.Name = cmp.Or(opts.Author.Name, cfg.AuthorName, DefaultAuthorName)
+	opts.Author.Email = cmp.Or(opts.Author.Email, cfg.AuthorEmail, DefaultAuthorEmail)
 	policies := map[string]*policy.Policy{}
 	for _, p := range rep.Set.Policies {
 		policies[p.Name] = p
 	}
-	bot := newBotDetector(opts.Author.Email, cfg.branchPrefix())
+	bot := newBotDetector(opts.Author.Email, cfg.BranchPrefix())
 	holds, err := findHolds(ctx, repo, rep.Decisions, policies, bot)
 	if err != nil {
 		return nil, err
@@ -277,7 +275,7 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 	changes := rep.Changes()
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		pols := groups[name]
-		g := GroupResult{Group: name, Branch: cfg.branchFor(name), Changes: []updater.Change{}}
+		g := GroupResult{Group: name, Branch: cfg.BranchFor(name), Changes: []updater.Change{}}
 		for _, p := range pols {
 			g.Policies = append(g.Policies, p.Name)
 		}
@@ -335,7 +333,7 @@ func groupPolicies(ps []*policy.Policy) map[string][]*policy.Policy {
 	return out
 }
 
-func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg RepoConfig, rep *Report, pols []*policy.Policy, bot botDetector, g *GroupResult) error {
+func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg dotferry.Config, rep *Report, pols []*policy.Policy, bot botDetector, g *GroupResult) error {
 	if len(g.Changes) == 0 {
 		return closeStale(ctx, repo, opts, g)
 	}
@@ -556,7 +554,7 @@ func findPR(ctx context.Context, opts BumpOptions, branch string) (*forge.Found,
 
 // pullRequest assembles the pull request of a group: the union of its
 // policies' settings, or the repository's defaults where none are set.
-func pullRequest(opts BumpOptions, cfg RepoConfig, pols []*policy.Policy, g *GroupResult) forge.PullRequest {
+func pullRequest(opts BumpOptions, cfg dotferry.Config, pols []*policy.Policy, g *GroupResult) forge.PullRequest {
 	pr := forge.PullRequest{Owner: opts.Owner, Repo: opts.Repo, Base: opts.Branch, Head: g.Branch, Title: g.Title, Body: g.Body}
 	add := func(dst *[]string, src []string) {
 		for _, s := range src {
@@ -572,7 +570,7 @@ func pullRequest(opts BumpOptions, cfg RepoConfig, pols []*policy.Policy, g *Gro
 		add(&pr.Assignees, p.PullRequest.Assignees)
 		pr.Draft = pr.Draft || p.PullRequest.Draft
 	}
-	d := cfg.Spec.PullRequest
+	d := cfg.PullRequest
 	if len(pr.Labels) == 0 {
 		add(&pr.Labels, d.Labels)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"time"
 
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/policy"
 	"github.com/ferrygitops/ferry/registry"
 	"github.com/ferrygitops/ferry/updater"
@@ -42,7 +44,7 @@ type Report struct {
 	// Decisions holds the plan for every reference, in file order.
 	Decisions []updater.Decision `json:"-"`
 	// Set is the loaded policy set (including App and Config documents).
-	Set *policy.Set `json:"-"`
+	Set *dotferry.Set `json:"-"`
 }
 
 // PolicyReport is one policy's part of a Report.
@@ -100,7 +102,7 @@ func (r *Report) Failed() bool {
 // Changes returns the rewrites the plan calls for.
 func (r *Report) Changes() []updater.Change { return updater.Changes(r.Decisions) }
 
-// Scan loads the policies (a policy.Errors on invalid files, before any
+// Scan loads the policies (a document.Errors on invalid files, before any
 // network call), lists each distinct image once, selects each policy's tag,
 // finds the references in the repo and plans each one.
 func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) {
@@ -111,7 +113,10 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 	if dir == "" {
 		dir = filepath.Join(opts.Repo, ".ferry")
 	}
-	set, err := policy.LoadDir(dir)
+	set, err := dotferry.LoadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		set, err = &dotferry.Set{Config: dotferry.Config{Branch: dotferry.DefaultBranchTemplate}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

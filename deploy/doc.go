@@ -30,10 +30,10 @@
 //	    timeout: 5m                 # health wait
 //	    releasePinOnNewCommit: false
 //
-// ReadApps clones the repository and reads them (LoadApps does it for a
-// policy.Set already loaded); documents are read strictly, and every
-// problem comes back as policy.Errors located to file and line. An App can
-// also be built in code (from flags).
+// ReadApps clones the repository and reads them with package dotferry;
+// documents are read strictly, and every problem comes back as
+// document.Errors located to file and line. An App can also be built in
+// code (from flags).
 //
 // # Rendering
 //

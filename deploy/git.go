@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,8 +20,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/ferrygitops/ferry/document"
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
-	"github.com/ferrygitops/ferry/policy"
 )
 
 // gitCache keeps one clone per repository URL and branch under root.
@@ -301,10 +303,12 @@ func (e *gitEntry) pruneTrees(base, dir string) {
 // ReadApps fetches branch of the manifest repository repoURL (cloning it
 // into opts.WorkDir, or a temporary directory when that is empty, or
 // reusing the clone a Syncer with the same WorkDir keeps) and returns the
-// App documents of its .ferry directory at the branch head, read with
-// LoadApps, and that head's hash. Files are named relative to the
-// repository root in errors. Invalid ImagePolicy documents fail the load
-// too (policy.Errors), as for every other Ferry command.
+// App documents of its .ferry directory at the branch head (read by
+// dotferry.LoadFS, with the repository's URL and branch given to apps that
+// name none), and that head's hash. Files are named relative to the
+// repository root in errors. Invalid documents of any kind fail the load
+// (document.Errors), as for every other Ferry command; a repository
+// without .ferry declares no app.
 func ReadApps(ctx context.Context, repoURL, branch string, opts Options) ([]App, string, error) {
 	root := opts.WorkDir
 	if root == "" {
@@ -316,7 +320,7 @@ func ReadApps(ctx context.Context, repoURL, branch string, opts Options) ([]App,
 		root = tmp
 	}
 	c := newGitCache(root, opts.GitAuth, opts.GitDepth)
-	var set policy.Set
+	var set *dotferry.Set
 	var head string
 	err := c.with(ctx, repoURL, branch, func(e *gitEntry) error {
 		commit, err := e.resolve("")
@@ -328,51 +332,21 @@ func ReadApps(ctx context.Context, repoURL, branch string, opts Options) ([]App,
 		if err != nil {
 			return err
 		}
-		sub, err := tree.Tree(".ferry")
-		if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
-			return nil
+		set, err = dotferry.LoadFS(gitrepo.TreeFS(tree), dotferry.Dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			set, err = &dotferry.Set{}, nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading .ferry at %s: %w", head, err)
-		}
-		var files []treeFile
-		err = sub.Files().ForEach(func(f *object.File) error {
-			if ext := path.Ext(f.Name); (ext != ".yaml" && ext != ".yml") || f.Mode == filemode.Symlink {
-				return nil
-			}
-			data, err := readBlob(f)
-			if err != nil {
+			var de document.Errors
+			if errors.As(err, &de) {
 				return err
 			}
-			files = append(files, treeFile{name: path.Join(".ferry", f.Name), data: data})
-			return nil
-		})
-		if err != nil {
 			return fmt.Errorf("reading .ferry at %s: %w", head, err)
-		}
-		slices.SortFunc(files, func(a, b treeFile) int { return strings.Compare(a.name, b.name) })
-		var errs policy.Errors
-		for _, f := range files {
-			s, err := policy.Parse(f.name, f.data)
-			var pe policy.Errors
-			switch {
-			case errors.As(err, &pe):
-				errs = append(errs, pe...)
-			case err != nil:
-				return err
-			}
-			if s != nil {
-				set.Others = append(set.Others, s.Others...)
-			}
-		}
-		if len(errs) > 0 {
-			return errs
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	apps, err := LoadApps(&set, repoURL, branch)
-	return apps, head, err
+	return dotferry.WithRepository(set.Apps, repoURL, branch), head, nil
 }

@@ -21,6 +21,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferrygitops/ferry/document"
 )
 
 // ObjectKey names an object independently of its API version: the key of
@@ -183,7 +185,7 @@ func (s *Syncer) Render(ctx context.Context, app App, revision string) (Rendered
 	if err := app.Validate(); err != nil {
 		return Rendered{}, err
 	}
-	r := Rendered{App: app.Name, Path: app.cleanPath()}
+	r := Rendered{App: app.Name, Path: app.CleanPath()}
 	var raws []rawObject
 	err := s.git.with(ctx, app.RepoURL, app.Branch, func(e *gitEntry) error {
 		commit, err := e.resolve(revision)
@@ -237,15 +239,14 @@ var yamlLineRE = regexp.MustCompile(`line (\d+): `)
 
 // parseManifests parses a YAML (multi-document) or JSON file.
 func parseManifests(name string, data []byte) ([]rawObject, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var out []rawObject
-	for _, c := range splitDocuments(data) {
-		j, err := yaml.YAMLToJSONStrict(c.data)
+	for _, c := range document.Split(data) {
+		j, err := yaml.YAMLToJSONStrict(c.Data)
 		if err != nil {
-			line, msg := c.line, err.Error()
+			line, msg := c.Line, err.Error()
 			if m := yamlLineRE.FindStringSubmatchIndex(msg); m != nil {
 				n, _ := strconv.Atoi(msg[m[2]:m[3]])
-				line, msg = c.line-1+n, msg[m[1]:]
+				line, msg = c.Line-1+n, msg[m[1]:]
 			}
 			return nil, fmt.Errorf("%s:%d: invalid YAML: %s", name, line, strings.TrimSpace(msg))
 		}
@@ -254,9 +255,9 @@ func parseManifests(name string, data []byte) ([]rawObject, error) {
 		}
 		var v any
 		if err := utiljson.Unmarshal(j, &v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, c.line, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, c.Line, err)
 		}
-		src := fmt.Sprintf("%s:%d", name, c.line)
+		src := fmt.Sprintf("%s:%d", name, c.Line)
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: a manifest must be a mapping", src)
@@ -264,69 +265,6 @@ func parseManifests(name string, data []byte) ([]rawObject, error) {
 		out = append(out, rawObject{obj: obj, source: src})
 	}
 	return out, nil
-}
-
-type chunk struct {
-	data []byte
-	line int // of the chunk's first line, 1-based
-}
-
-// splitDocuments cuts a YAML stream before its "---" lines and after its
-// "..." lines, keeping each document's first line number. The first
-// content line of a chunk is where its source points.
-func splitDocuments(data []byte) []chunk {
-	var out []chunk
-	start, startLine, line := 0, 1, 1
-	flush := func(end int) {
-		if end > start {
-			out = append(out, chunk{data: data[start:end], line: startLine})
-		}
-	}
-	for pos := 0; pos < len(data); line++ {
-		next := bytes.IndexByte(data[pos:], '\n')
-		if next < 0 {
-			next = len(data)
-		} else {
-			next += pos + 1
-		}
-		text := data[pos:next]
-		switch marker(text) {
-		case '-':
-			flush(pos)
-			start, startLine = pos, line
-		case '.':
-			flush(pos)
-			start, startLine = next, line+1
-		}
-		pos = next
-	}
-	flush(len(data))
-	// Point each chunk at its first line of content.
-	for i := range out {
-		c := &out[i]
-		for _, l := range bytes.SplitAfter(c.data, []byte("\n")) {
-			t := bytes.TrimSpace(l)
-			if len(t) > 0 && t[0] != '#' && !bytes.Equal(t, []byte("---")) {
-				break
-			}
-			if len(l) == 0 {
-				break
-			}
-			c.data = c.data[len(l):]
-			c.line++
-		}
-	}
-	return out
-}
-
-func marker(text []byte) byte {
-	if len(text) < 3 || !(bytes.HasPrefix(text, []byte("---")) || bytes.HasPrefix(text, []byte("..."))) {
-		return 0
-	}
-	if len(text) > 3 && text[3] != ' ' && text[3] != '\t' && text[3] != '\r' && text[3] != '\n' {
-		return 0
-	}
-	return text[0]
 }
 
 // kustomizeBuild runs kustomize (krusty, plugins off, loads restricted

@@ -12,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/ferrygitops/ferry/dotferry"
 )
 
 // ErrNoPreviousRevision is returned by Rollback without a target when the
@@ -58,7 +60,7 @@ func previousRevision(st *appState, current string) (string, error) {
 // Release removes the app's rollback pin, so the next Sync or Watch round
 // applies the branch head again. It reports whether there was a pin.
 func (s *Syncer) Release(ctx context.Context, app App) (bool, error) {
-	if err := validAppName(app.Name); err != nil {
+	if err := dotferry.CheckAppName(app.Name); err != nil {
 		return false, err
 	}
 	released := false
@@ -134,11 +136,11 @@ func (s *Syncer) RevertPR(ctx context.Context, app App, to string) (string, erro
 			return err
 		}
 		req.Head, req.To = head.Hash.String(), target.Hash.String()
-		before, err := treeBlobs(head, app.cleanPath())
+		before, err := treeBlobs(head, app.CleanPath())
 		if err != nil {
 			return err
 		}
-		after, err := treeBlobs(target, app.cleanPath())
+		after, err := treeBlobs(target, app.CleanPath())
 		if err != nil {
 			return err
 		}
@@ -172,7 +174,7 @@ func (s *Syncer) RevertPR(ctx context.Context, app App, to string) (string, erro
 	}
 	req.Title = fmt.Sprintf("Revert %s to %s", app.Name, short(req.To))
 	var b strings.Builder
-	fmt.Fprintf(&b, "Restores the manifests of app `%s` (`%s`) to revision %s.\n\n", app.Name, app.cleanPath(), req.To)
+	fmt.Fprintf(&b, "Restores the manifests of app `%s` (`%s`) to revision %s.\n\n", app.Name, app.CleanPath(), req.To)
 	for _, f := range slices.Sorted(maps.Keys(req.Files)) {
 		fmt.Fprintf(&b, "- restore `%s`\n", f)
 	}

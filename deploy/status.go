@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/ferrygitops/ferry/dotferry"
 )
 
 // AppStatus is what the cluster knows about an app: its sync history,
@@ -32,10 +34,10 @@ type AppStatus struct {
 // of the inventory objects (one List per resource and namespace). It
 // needs no git access.
 func (s *Syncer) Status(ctx context.Context, app App) (AppStatus, error) {
-	if err := validAppName(app.Name); err != nil {
+	if err := dotferry.CheckAppName(app.Name); err != nil {
 		return AppStatus{}, err
 	}
-	out := AppStatus{App: app.Name, InventoryNamespace: app.inventoryNamespace()}
+	out := AppStatus{App: app.Name, InventoryNamespace: app.StateNamespace()}
 	st, err := s.readState(ctx, app)
 	if err != nil {
 		return out, err

@@ -7,24 +7,16 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/image"
 )
-
-// APIVersion is the apiVersion of every Ferry document.
-const APIVersion = "ferry.dev/v1alpha1"
-
-// Source is where a document or field was read from.
-type Source struct {
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
 
 // Policy is a validated ImagePolicy. Values are read-only after Load.
 type Policy struct {
 	Name    string
-	Image   string // normalised repository (image.NormalizeRepository)
-	Written string // spec.image as written in the file
-	Source  Source
+	Image   string          // normalised repository (image.NormalizeRepository)
+	Written string          // spec.image as written in the file
+	Source  document.Source // where the ImagePolicy was read
 
 	Pattern *regexp.Regexp   // nil: every tag matches
 	Extract string           // template such as "$stamp"; "" means the whole tag
@@ -89,39 +81,8 @@ type Skip struct {
 	Reason string `json:"reason"`
 }
 
-// Set is what LoadDir/Parse read from policy files: the ImagePolicies, in
-// file order, and the other Ferry documents (kind App, kind Config) kept raw
-// for the packages that own them.
-type Set struct {
-	Policies []*Policy
-	Others   []Document
-}
-
-// Document is a Ferry document of a kind other than ImagePolicy.
-type Document struct {
-	Kind   string
-	Name   string
-	Source Source
-	YAML   []byte // the document's own bytes
-}
-
-// Error is one validation problem, located to the line of the offending
-// field. Its message reads "FILE:LINE: FIELD: MESSAGE".
-type Error struct {
-	File  string
-	Line  int
-	Field string // e.g. "spec.filterTags.pattern"; "" for document-level problems
-	Msg   string
-}
-
-// Errors is every validation problem found; LoadDir and Parse return it
-// (as error) when any document is invalid. The CLI maps it to exit code 2.
-type Errors []*Error
-
 // Interface assertions on the signatures other packages rely on.
 var (
-	_ func(dir string) (*Set, error)                        = LoadDir
-	_ func(file string, data []byte) (*Set, error)          = Parse
 	_ func([]image.Tag, *Policy, time.Time) (Choice, error) = Select
 	_ func(*Policy, image.Tag, image.Tag) (int, error)      = (*Policy).Compare
 	_ func(*Policy, string) bool                            = (*Policy).Governs

@@ -1,49 +1,11 @@
-// Package policy reads Ferry's image policies and picks, for each, the tag
-// an image should be updated to.
+// Package policy picks, for each image policy, the tag an image should be
+// updated to. It is pure: Select takes the registry's tags, a Policy and
+// the current time, and neither reads files nor calls the network.
 //
-// # Policy files
-//
-// Policies live in YAML files (LoadDir reads every *.yaml and *.yml below a
-// directory, in order of path; a file may hold several documents separated
-// by ---). Each document names its kind:
-//
-//	apiVersion: ferry.dev/v1alpha1
-//	kind: ImagePolicy
-//	metadata:
-//	  name: myapp-staging
-//	spec:
-//	  image: 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/myapp
-//	  filterTags:
-//	    pattern: '^release\.(?P<stamp>\d{8})$'
-//	    extract: '$stamp'
-//	    exclude: ['\.sig$']
-//	  policy:
-//	    date: {layout: '20060102'}
-//	  minAge: 30m
-//	  digest: false
-//	  update:
-//	    paths: ['overlays/staging/**']
-//	  pullRequest: {group: prod, labels: [deploy], draft: true}
-//
-// Documents of kind App and Config are not read here: they are kept, with
-// their own bytes, in Set.Others for the packages that own them. Empty
-// documents are ignored; any other kind is an error.
-//
-// Every ImagePolicy is validated strictly before any of them is used, and
-// every problem is reported, not just the first: unknown or duplicate
-// fields, values of the wrong type, missing required fields, a wrong
-// apiVersion, no strategy or more than one, regular expressions that do not
-// compile, an extract naming a group the pattern lacks, a bad semver range,
-// date layout, order, duration or glob, an image with a tag or digest, a
-// name used twice, YAML that does not parse, and YAML aliases (which could
-// expand a small file into a huge one). The problems come back as Errors,
-// each located to the file and line of the offending field, and read
-// "FILE:LINE: FIELD: MESSAGE".
-//
-// Scalars are taken as written: a layout of 20060102 or a range of 2 needs
-// no quotes. An explicit null is the same as leaving the field out, except
-// under spec.policy, where "pushedAt:" or "numerical:" with no value selects
-// that strategy with its defaults.
+// A Policy is what an ImagePolicy document says once validated; package
+// dotferry reads those documents (and refuses invalid ones, with file,
+// line and field, using the Check functions of this package for the values
+// only selection understands). A Policy can also be built in code.
 //
 // # Selecting a tag
 //

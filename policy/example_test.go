@@ -3,6 +3,7 @@ package policy_test
 import (
 	"fmt"
 	"log"
+	"regexp"
 	"time"
 
 	"github.com/ferrygitops/ferry/image"
@@ -10,21 +11,13 @@ import (
 )
 
 func ExampleSelect() {
-	set, err := policy.Parse("policies/myapp.yaml", []byte(`
-apiVersion: ferry.dev/v1alpha1
-kind: ImagePolicy
-metadata:
-  name: myapp-staging
-spec:
-  image: ghcr.io/acme/myapp
-  filterTags:
-    pattern: '^release\.(?P<stamp>\d{8})$'
-    extract: '$stamp'
-  policy:
-    date: {layout: '20060102'}
-`))
-	if err != nil {
-		log.Fatal(err)
+	// A policy as package dotferry reads it from an ImagePolicy document.
+	p := &policy.Policy{
+		Name:     "myapp-staging",
+		Image:    "ghcr.io/acme/myapp",
+		Pattern:  regexp.MustCompile(`^release\.(?P<stamp>\d{8})$`),
+		Extract:  "$stamp",
+		Strategy: policy.Strategy{Kind: policy.Date, Layout: "20060102"},
 	}
 	tags := []image.Tag{
 		{Name: "release.20240229"},
@@ -32,7 +25,7 @@ spec:
 		{Name: "release.20240231"}, // no such day
 		{Name: "latest"},
 	}
-	choice, err := policy.Select(tags, set.Policies[0], time.Now())
+	choice, err := policy.Select(tags, p, time.Now())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
 )
@@ -36,7 +37,7 @@ func loadPolicies(t testing.TB, file string) []*policy.Policy {
 
 func parsePolicies(t testing.TB, data []byte) []*policy.Policy {
 	t.Helper()
-	set, err := policy.Parse("policies.yaml", data)
+	set, err := dotferry.Parse("policies.yaml", data)
 	if err != nil {
 		t.Fatalf("parsing policies: %v", err)
 	}

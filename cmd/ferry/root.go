@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ferrygitops/ferry/policy"
+	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/registry"
 )
 
@@ -75,7 +75,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.code
 	}
-	var pe policy.Errors
+	var pe document.Errors
 	if errors.As(err, &pe) {
 		fmt.Fprintf(stderr, "ferry: invalid policy files:\n%v\n", pe)
 		return exitConfig

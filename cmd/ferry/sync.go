@@ -14,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/document"
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
-	"github.com/ferrygitops/ferry/policy"
 )
 
 // revertPRHook opens revert pull requests for `ferry rollback --pr`;
@@ -123,7 +124,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			ro.GitDepth = 1 // only .ferry/ at the head is read, from a clone thrown away after
 		}
 		apps, _, err := deploy.ReadApps(ctx, f.repo, f.branch, ro)
-		var pe policy.Errors
+		var pe document.Errors
 		if errors.As(err, &pe) {
 			return fail(&exitError{code: exitConfig, err: fmt.Errorf("invalid documents in .ferry/:\n%v", pe)})
 		}
@@ -131,7 +132,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			return fail(err)
 		}
 		var ok bool
-		if app, ok = deploy.FindApp(apps, name); !ok {
+		if app, ok = dotferry.FindApp(apps, name); !ok {
 			var names []string
 			for _, a := range apps {
 				names = append(names, a.Name)

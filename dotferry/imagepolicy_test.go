@@ -1,7 +1,8 @@
-package policy
+package dotferry
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferrygitops/ferry/document"
+	"github.com/ferrygitops/ferry/image"
+	"github.com/ferrygitops/ferry/policy"
 )
 
 // cmpRegexp compares compiled expressions by their source.
@@ -45,20 +50,20 @@ func TestParseFull(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	want := &Set{Policies: []*Policy{{
+	want := &Set{Policies: []*policy.Policy{{
 		Name:        "myapp-staging",
 		Image:       "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/myapp",
 		Written:     "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/myapp",
-		Source:      Source{File: "policies/p.yaml", Line: 2},
+		Source:      document.Source{File: "policies/p.yaml", Line: 2},
 		Pattern:     regexp.MustCompile(`^release\.(?P<stamp>\d{8})$`),
 		Extract:     "$stamp",
 		Exclude:     []*regexp.Regexp{regexp.MustCompile(`\.sig$`), regexp.MustCompile(`-debug`)},
-		Strategy:    Strategy{Kind: Date, Layout: "20060102"},
+		Strategy:    policy.Strategy{Kind: policy.Date, Layout: "20060102"},
 		MinAge:      30 * time.Minute,
 		Digest:      true,
 		UpdatePaths: []string{"overlays/staging/**"},
-		PullRequest: PullRequest{Group: "prod", Labels: []string{"a"}, Reviewers: []string{"u"}, TeamReviewers: []string{"t"}, Assignees: []string{"v"}, Draft: true},
-	}}}
+		PullRequest: policy.PullRequest{Group: "prod", Labels: []string{"a"}, Reviewers: []string{"u"}, TeamReviewers: []string{"t"}, Assignees: []string{"v"}, Draft: true},
+	}}, Config: Config{Branch: DefaultBranchTemplate}, Files: 1}
 	if diff := cmp.Diff(want, set, cmpRegexp); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
 	}
@@ -68,20 +73,20 @@ func TestParseStrategies(t *testing.T) {
 	tests := []struct {
 		name   string
 		policy string
-		want   Strategy
+		want   policy.Strategy
 	}{
-		{"semver with range", "semver: {range: '>=1.2.0 <2.0.0'}", Strategy{Kind: SemVer, Range: ">=1.2.0 <2.0.0"}},
-		{"semver without range", "semver: {}", Strategy{Kind: SemVer}},
-		{"semver null", "semver:", Strategy{Kind: SemVer}},
-		{"semver numeric range unquoted", "semver: {range: 2}", Strategy{Kind: SemVer, Range: "2"}},
-		{"numerical default order", "numerical: {}", Strategy{Kind: Numerical, Order: "asc"}},
-		{"numerical desc", "numerical: {order: desc}", Strategy{Kind: Numerical, Order: "desc"}},
-		{"alphabetical null", "alphabetical: ~", Strategy{Kind: Alphabetical, Order: "asc"}},
-		{"alphabetical desc", "alphabetical:\n      order: desc", Strategy{Kind: Alphabetical, Order: "desc"}},
-		{"pushedAt", "pushedAt: {}", Strategy{Kind: PushedAt}},
-		{"pushedAt null", "pushedAt:", Strategy{Kind: PushedAt}},
-		{"date unquoted layout", "date: {layout: 20060102}", Strategy{Kind: Date, Layout: "20060102"}},
-		{"date layout with time", "date: {layout: '2006-01-02T15-04-05Z'}", Strategy{Kind: Date, Layout: "2006-01-02T15-04-05Z"}},
+		{"semver with range", "semver: {range: '>=1.2.0 <2.0.0'}", policy.Strategy{Kind: policy.SemVer, Range: ">=1.2.0 <2.0.0"}},
+		{"semver without range", "semver: {}", policy.Strategy{Kind: policy.SemVer}},
+		{"semver null", "semver:", policy.Strategy{Kind: policy.SemVer}},
+		{"semver numeric range unquoted", "semver: {range: 2}", policy.Strategy{Kind: policy.SemVer, Range: "2"}},
+		{"numerical default order", "numerical: {}", policy.Strategy{Kind: policy.Numerical, Order: "asc"}},
+		{"numerical desc", "numerical: {order: desc}", policy.Strategy{Kind: policy.Numerical, Order: "desc"}},
+		{"alphabetical null", "alphabetical: ~", policy.Strategy{Kind: policy.Alphabetical, Order: "asc"}},
+		{"alphabetical desc", "alphabetical:\n      order: desc", policy.Strategy{Kind: policy.Alphabetical, Order: "desc"}},
+		{"pushedAt", "pushedAt: {}", policy.Strategy{Kind: policy.PushedAt}},
+		{"pushedAt null", "pushedAt:", policy.Strategy{Kind: policy.PushedAt}},
+		{"date unquoted layout", "date: {layout: 20060102}", policy.Strategy{Kind: policy.Date, Layout: "20060102"}},
+		{"date layout with time", "date: {layout: '2006-01-02T15-04-05Z'}", policy.Strategy{Kind: policy.Date, Layout: "2006-01-02T15-04-05Z"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,7 +110,7 @@ kind: App
 metadata:
   name: myapp
 spec:
-  anything: [goes, here]   # not validated by this package
+  source: {path: overlays/staging}   # repoURL and branch come later
 ---
 # just a comment
 ---
@@ -117,7 +122,7 @@ spec: {image: nginx, policy: {semver: {}}}
 ---
 apiVersion: ferry.dev/v1alpha1
 kind: Config
-spec: {x: 1}
+spec: {branch: 'bot/{{group}}'}
 --- {apiVersion: ferry.dev/v1alpha1, kind: ImagePolicy, metadata: {name: b}, spec: {image: "ghcr.io/o/b", policy: {pushedAt: {}}}}
 ---
 `
@@ -127,46 +132,26 @@ spec: {x: 1}
 	}
 	var got []string
 	for _, p := range set.Policies {
-		got = append(got, p.Name+"@"+p.Source.File+":"+itoa(p.Source.Line)+" "+p.Image)
+		got = append(got, p.Name+"@"+p.Source.String()+" "+p.Image)
 	}
 	want := []string{"a@all.yaml:12 docker.io/library/nginx", "b@all.yaml:21 ghcr.io/o/b"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("policies (-want +got):\n%s", diff)
 	}
-	wantOthers := []Document{
-		{Kind: "App", Name: "myapp", Source: Source{File: "all.yaml", Line: 3}, YAML: []byte(`apiVersion: ferry.dev/v1alpha1
-kind: App
-metadata:
-  name: myapp
-spec:
-  anything: [goes, here]   # not validated by this package
-`)},
-		{Kind: "Config", Source: Source{File: "all.yaml", Line: 18}, YAML: []byte(`apiVersion: ferry.dev/v1alpha1
-kind: Config
-spec: {x: 1}
-`)},
+	wantApps := []App{{Name: "myapp", Path: "overlays/staging", Source: document.Source{File: "all.yaml", Line: 3}}}
+	if diff := cmp.Diff(wantApps, set.Apps); diff != "" {
+		t.Errorf("Apps (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantOthers, set.Others); diff != "" {
-		t.Errorf("Others (-want +got):\n%s", diff)
+	wantConfig := Config{Branch: "bot/{{group}}", Source: document.Source{File: "all.yaml", Line: 18}}
+	if diff := cmp.Diff(wantConfig, set.Config); diff != "" {
+		t.Errorf("Config (-want +got):\n%s", diff)
 	}
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i < 0 {
-		return "-" + fmtInt(-i)
-	}
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return fmtInt(i/10) + string(rune('0'+i%10))
 }
 
 func TestParseEmpty(t *testing.T) {
 	for _, src := range []string{"", "\n\n", "# nothing\n", "---\n---\n", "---\n# c\n...\n", "\xef\xbb\xbf# bom\n"} {
 		set, err := Parse("e.yaml", []byte(src))
-		if err != nil || len(set.Policies) != 0 || len(set.Others) != 0 {
+		if err != nil || len(set.Policies) != 0 || len(set.Apps) != 0 {
 			t.Errorf("Parse(%q) = %+v, %v; want an empty Set", src, set, err)
 		}
 	}
@@ -312,11 +297,11 @@ func TestParseErrors(t *testing.T) {
 		{"tab indentation", "apiVersion: ferry.dev/v1alpha1\nkind: ImagePolicy\nspec:\n\timage: nginx\n",
 			[]string{`f.yaml:4: invalid YAML: found character that cannot start any token`}},
 		{"alias", "base: &b {semver: {}}\n" + policyDoc("p", "image: nginx", "policy: *b"),
-			[]string{`f.yaml:8: YAML aliases (*b) are not allowed in policy files`}},
+			[]string{`f.yaml:8: YAML aliases (*b) are not allowed in Ferry's documents`}},
 		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
-			[]string{"f.yaml:2: YAML aliases (*a, and 17 more) are not allowed in policy files"}},
+			[]string{"f.yaml:2: YAML aliases (*a, and 17 more) are not allowed in Ferry's documents"}},
 		{"merge key", "x: &x {image: nginx}\n" + policyDoc("p", "<<: *x", "policy: {semver: {}}"),
-			[]string{`f.yaml:7: YAML aliases (*x) are not allowed in policy files`}},
+			[]string{`f.yaml:7: YAML aliases (*x) are not allowed in Ferry's documents`}},
 		{"non-string key", policyDoc("p", with("? [a]\n  : b")...),
 			[]string{`f.yaml:8: spec: field names must be strings, got a list`}},
 		{"all problems at once", policyDoc("Bad Name", "image: nginx:latest", "policy: {}", "minAge: soon", "extra: 1"),
@@ -337,9 +322,9 @@ func TestParseErrors(t *testing.T) {
 			if set != nil {
 				t.Errorf("Parse returned a Set with its errors")
 			}
-			var es Errors
+			var es document.Errors
 			if !errors.As(err, &es) {
-				t.Fatalf("Parse error %T is not Errors: %v", err, err)
+				t.Fatalf("Parse error %T is not document.Errors: %v", err, err)
 			}
 			if len(es) != len(tc.want) {
 				t.Fatalf("got %d errors, want %d:\n%v\nsource:\n%s", len(es), len(tc.want), err, tc.src)
@@ -354,21 +339,21 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestErrorFormat(t *testing.T) {
-	es := Errors{
+	es := document.Errors{
 		{File: "a.yaml", Line: 3, Field: "spec.image", Msg: "must not be empty"},
 		{File: "a.yaml", Line: 9, Msg: "invalid YAML: oops"},
 	}
 	want := "a.yaml:3: spec.image: must not be empty\na.yaml:9: invalid YAML: oops"
 	if got := es.Error(); got != want {
-		t.Errorf("Errors.Error() = %q, want %q", got, want)
+		t.Errorf("document.Errors.Error() = %q, want %q", got, want)
 	}
 	var err error = es
-	var one *Error
+	var one *document.Error
 	if !errors.As(err, &one) || one != es[0] {
-		t.Errorf("errors.As(*Error) = %v, want the first problem", one)
+		t.Errorf("errors.As(*document.Error) = %v, want the first problem", one)
 	}
-	if !errors.As(err, &Errors{}) {
-		t.Errorf("errors.As(&Errors{}) failed")
+	if !errors.As(err, &document.Errors{}) {
+		t.Errorf("errors.As(&document.Errors{}) failed")
 	}
 }
 
@@ -391,7 +376,7 @@ func TestLoadDir(t *testing.T) {
 		"b.yaml":         policyDoc("b", "image: nginx", "policy: {semver: {}}"),
 		"a/z.yml":        policyDoc("az", "image: nginx", "policy: {semver: {}}"),
 		"a.yaml":         policyDoc("a", "image: nginx", "policy: {semver: {}}") + "---\n" + policyDoc("a2", "image: redis", "policy: {semver: {}}"),
-		"c/d/e.yaml":     "apiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: app}\n",
+		"c/d/e.yaml":     "apiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: app}\nspec: {source: {path: a}}\n",
 		"notes.txt":      "kind: nonsense",
 		"x.yaml.orig":    "kind: nonsense",
 		"empty/.keep":    "",
@@ -413,8 +398,8 @@ func TestLoadDir(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("policies (-want +got):\n%s", diff)
 	}
-	if len(set.Others) != 1 || set.Others[0].Name != "app" || set.Others[0].Source.File != filepath.Join(dir, "c", "d", "e.yaml") {
-		t.Errorf("Others = %+v", set.Others)
+	if len(set.Apps) != 1 || set.Apps[0].Name != "app" || set.Apps[0].Source.File != filepath.Join(dir, "c", "d", "e.yaml") {
+		t.Errorf("Apps = %+v", set.Apps)
 	}
 }
 
@@ -426,15 +411,15 @@ func TestLoadDirErrors(t *testing.T) {
 		"3.yaml":     policyDoc("bad", "image: nginx", "policy: {semver: {range: 'abc'}}"),
 		"0.yml":      "key: [unclosed\n",
 		"4.yaml":     policyDoc("ok", "image: nginx", "policy: {semver: {}}"),
-		"5/app.yaml": "apiVersion: ferry.dev/v1alpha1\nkind: App\n",
+		"5/app.yaml": "apiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: a}\nspec: {source: {path: a}}\n",
 	})
 	set, err := LoadDir(dir)
 	if set != nil {
 		t.Errorf("LoadDir returned a Set with errors")
 	}
-	var es Errors
+	var es document.Errors
 	if !errors.As(err, &es) {
-		t.Fatalf("LoadDir error = %v, want Errors", err)
+		t.Fatalf("LoadDir error = %v, want document.Errors", err)
 	}
 	j := func(p ...string) string { return filepath.Join(append([]string{dir}, p...)...) }
 	want := []string{
@@ -454,8 +439,8 @@ func TestLoadDirErrors(t *testing.T) {
 
 func TestLoadDirMissing(t *testing.T) {
 	set, err := LoadDir(filepath.Join(t.TempDir(), "nope"))
-	if err != nil || set == nil || len(set.Policies) != 0 || len(set.Others) != 0 {
-		t.Errorf("LoadDir(missing) = %+v, %v; want an empty Set", set, err)
+	if !errors.Is(err, fs.ErrNotExist) || set != nil {
+		t.Errorf("LoadDir(missing) = %+v, %v; want fs.ErrNotExist", set, err)
 	}
 }
 
@@ -473,11 +458,12 @@ func TestParsedPolicySelects(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := set.Policies[0]
-	tags := names("release.20240229", "release.20240301", "release.20240301.sig", "release.20240302-debug")
-	for i := range tags {
-		tags[i].PushedAt = now.Add(-time.Hour)
+	now := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	var tags []image.Tag
+	for _, n := range []string{"release.20240229", "release.20240301", "release.20240301.sig", "release.20240302-debug"} {
+		tags = append(tags, image.Tag{Name: n, PushedAt: now.Add(-time.Hour)})
 	}
-	got, err := Select(tags, p, now)
+	got, err := policy.Select(tags, p, now)
 	if err != nil || got.Tag != "release.20240301" {
 		t.Errorf("Select = %+v, %v; want release.20240301", got, err)
 	}

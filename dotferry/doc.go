@@ -1,0 +1,79 @@
+// Package dotferry reads what a manifest repository declares in its .ferry
+// directory: ImagePolicy documents (as policy.Policy values), App
+// documents, and the repository's Config. One loader reads a directory on
+// disk (LoadDir) or a git tree (LoadFS over gitrepo.TreeFS) with the same
+// rules (package document's: strict fields, file:line:field errors, links
+// never followed out of the directory).
+//
+// Every document names its kind:
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: ImagePolicy | App | Config
+//
+// Every document is validated before any is used, and every problem is
+// reported, not just the first: unknown or duplicate fields (the message
+// lists the allowed ones), values of the wrong type, missing required
+// fields, a wrong apiVersion, an unknown kind, two policies or two apps of
+// one name (in one file or across files), two Config documents, and the
+// checks of each kind (see ImagePolicy, App and Config). The problems come
+// back as document.Errors.
+//
+// # ImagePolicy
+//
+// See package policy for what each field means to tag selection:
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: ImagePolicy
+//	metadata:
+//	  name: myapp-staging
+//	spec:
+//	  image: 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/myapp
+//	  filterTags:
+//	    pattern: '^release\.(?P<stamp>\d{8})$'
+//	    extract: '$stamp'
+//	    exclude: ['\.sig$']
+//	  policy:
+//	    date: {layout: '20060102'}
+//	  minAge: 30m
+//	  digest: false
+//	  update:
+//	    paths: ['overlays/staging/**']
+//	  pullRequest: {group: prod, labels: [deploy], draft: true}
+//
+// Checked: no strategy or more than one, regular expressions that do not
+// compile, an extract naming a group the pattern lacks, a bad semver
+// range, date layout, order, duration or glob, an image with a tag or
+// digest. Scalars are taken as written: a layout of 20060102 or a range of
+// 2 needs no quotes. An explicit null is the same as leaving the field out,
+// except under spec.policy, where "pushedAt:" or "numerical:" with no value
+// selects that strategy with its defaults.
+//
+// # App
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: App
+//	metadata:
+//	  name: myapp-staging
+//	spec:
+//	  source:
+//	    path: overlays/staging      # repoURL and branch default to the repository holding .ferry
+//	  destination:
+//	    namespace: myapp-staging
+//	    context: staging
+//	  syncPolicy: {automated: true, prune: true, selfHeal: true}
+//
+// See App for every field. Checked: names are DNS labels, paths are clean
+// and stay in the repository, namespaces are DNS labels, durations are
+// positive.
+//
+// # Config
+//
+// At most one, with repository-wide defaults for the write-back:
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: Config
+//	spec:
+//	  pullRequest: {labels: [deps], reviewers: [alice]}
+//	  branch: ferry/{{group}}
+//	  commit: {authorName: Ferry, authorEmail: ferry@example.com}
+package dotferry

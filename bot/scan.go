@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -33,16 +34,24 @@ type ScanOptions struct {
 // Report is the outcome of Scan: per policy, what the registry offers, what
 // the policy chose, and where the repo uses the image.
 type Report struct {
-	Repo       string              `json:"repo"`
-	Policies   []PolicyReport      `json:"policies"`
-	FileErrors []FileErrorReport   `json:"fileErrors,omitempty"`
-	Skipped    []updater.Skipped   `json:"skipped,omitempty"`
-	Files      int                 `json:"files"`
-	Parsed     int                 `json:"parsed"`
-	Stats      *registry.HostStats `json:"registryCalls,omitempty"`
+	Repo       string            `json:"repo"`
+	Policies   []PolicyReport    `json:"policies"`
+	FileErrors []FileErrorReport `json:"fileErrors,omitempty"`
+	// Markers are $imagepolicy markers naming a policy that does not
+	// exist (errors) or that does not govern their file (listed with
+	// Explain).
+	Markers []updater.MarkerProblem `json:"markers,omitempty"`
+	Skipped []updater.Skipped       `json:"skipped,omitempty"`
+	Files   int                     `json:"files"`
+	Parsed  int                     `json:"parsed"`
+	Stats   *registry.HostStats     `json:"registryCalls,omitempty"`
 
 	// Decisions holds the plan for every reference, in file order.
 	Decisions []updater.Decision `json:"-"`
+	// Notes are what the documents say that Ferry does differently (a
+	// Flux field without a counterpart, say).
+	Notes []dotferry.Note `json:"notes,omitempty"`
+
 	// Set is the loaded policy set (including App and Config documents).
 	Set *dotferry.Set `json:"-"`
 }
@@ -85,11 +94,22 @@ type FileErrorReport struct {
 	Error    string   `json:"error"`
 }
 
-// Failed reports whether any part of the scan failed at run time: a
-// registry listing or a manifest that did not parse.
+// Failed reports whether any part of the scan failed: a registry listing,
+// a manifest that did not parse, a marker naming no policy, or a rewrite
+// refused because it would write a broken reference.
 func (r *Report) Failed() bool {
 	if len(r.FileErrors) > 0 {
 		return true
+	}
+	for _, m := range r.Markers {
+		if !m.Known {
+			return true
+		}
+	}
+	for _, d := range r.Decisions {
+		if d.Status == updater.StatusRefused {
+			return true
+		}
 	}
 	for _, p := range r.Policies {
 		if p.Error != "" {
@@ -97,6 +117,68 @@ func (r *Report) Failed() bool {
 		}
 	}
 	return false
+}
+
+// NotFoundError is a repository or policy directory that is not there: a
+// mistake in the command or its configuration, not a run-time failure.
+type NotFoundError struct {
+	What, Path string
+	Err        error
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.What, e.Path, e.Err)
+}
+
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// NoPoliciesError says that the repository declares no image policy, so a
+// scan or a bump would do nothing: it is reported, never a silent success.
+type NoPoliciesError struct {
+	Dir  string // the .ferry directory read, or "" when it is missing
+	Repo string
+	Apps int // App documents found: a sync-only repository
+}
+
+func (e *NoPoliciesError) Error() string {
+	if e.Dir == "" {
+		return fmt.Sprintf("no image policies: %s has no %s directory and no Flux ImagePolicy (image.toolkit.fluxcd.io); declare one in %s/policies.yaml (kind: ImagePolicy, see `ferry scan --help`)",
+			e.Repo, dotferry.Dir, dotferry.Dir)
+	}
+	if e.Apps > 0 {
+		return fmt.Sprintf("no image policies in %s (it declares %d apps, which `ferry sync` applies; declare a kind: ImagePolicy to bump images)", e.Dir, e.Apps)
+	}
+	return fmt.Sprintf("no image policies in %s: declare one (kind: ImagePolicy, see `ferry scan --help`)", e.Dir)
+}
+
+// loadPolicies reads dir (the repository's .ferry, or --policies). A
+// repository without .ferry is read as Flux left it: its ImageRepository,
+// ImagePolicy and ImageUpdateAutomation objects, wherever they are.
+func loadPolicies(ctx context.Context, opts ScanOptions, dir string) (*dotferry.Set, error) {
+	set, err := dotferry.LoadDir(dir)
+	switch {
+	case err == nil:
+		if len(set.Policies) == 0 {
+			return nil, &NoPoliciesError{Dir: dir, Repo: opts.Repo, Apps: len(set.Apps)}
+		}
+		return set, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	case opts.PoliciesDir != "":
+		return nil, &NotFoundError{What: "policy directory", Path: dir, Err: fs.ErrNotExist}
+	}
+	files, err := updater.FindFiles(ctx, opts.Repo, []byte(dotferry.FluxGroup+"/"), updater.Options{MaxFileSize: opts.MaxFileSize})
+	if err != nil {
+		return nil, err
+	}
+	set, err = dotferry.LoadFlux(files)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Policies) == 0 {
+		return nil, &NoPoliciesError{Repo: opts.Repo}
+	}
+	return set, nil
 }
 
 // Changes returns the rewrites the plan calls for.
@@ -113,21 +195,28 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 	if dir == "" {
 		dir = filepath.Join(opts.Repo, ".ferry")
 	}
-	set, err := dotferry.LoadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		set, err = &dotferry.Set{Config: dotferry.Config{Branch: dotferry.DefaultBranchTemplate}}, nil
+	if info, err := os.Stat(opts.Repo); err != nil {
+		return nil, &NotFoundError{What: "repository", Path: opts.Repo, Err: err}
+	} else if !info.IsDir() {
+		return nil, &NotFoundError{What: "repository", Path: opts.Repo, Err: errors.New("not a directory")}
 	}
+	set, err := loadPolicies(ctx, opts, dir)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Repo: opts.Repo, Set: set}
+	rep := &Report{Repo: opts.Repo, Set: set, Notes: set.Notes}
 
 	// References first: it is local and tells nothing to the registry.
 	res, err := updater.Scan(ctx, opts.Repo, set.Policies, updater.Options{Explain: opts.Explain, MaxFileSize: opts.MaxFileSize})
 	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", opts.Repo, err)
+		return nil, err
 	}
 	rep.Files, rep.Parsed, rep.Skipped = res.Files, res.Parsed, res.Skipped
+	for _, m := range res.Markers {
+		if !m.Known || opts.Explain {
+			rep.Markers = append(rep.Markers, m)
+		}
+	}
 	for _, fe := range res.Errors {
 		msg := "unknown error"
 		if fe.Err != nil {

@@ -1,6 +1,8 @@
 package dotferry
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,16 +52,22 @@ func (l *loader) imagePolicy(d *document.Doc) {
 	}
 }
 
-func (l *loader) policyName(d *document.Doc, p *policy.Policy, name string, n *yaml.Node) {
+// checkPolicyName reports whether name can name a policy.
+func checkPolicyName(name string) error {
 	switch {
 	case name == "":
-		d.Errorf(n, "metadata.name", "must not be empty")
-		return
+		return errors.New("must not be empty")
 	case len(name) > maxNameLen:
-		d.Errorf(n, "metadata.name", "longer than %d characters", maxNameLen)
-		return
+		return fmt.Errorf("longer than %d characters", maxNameLen)
 	case !nameRE.MatchString(name):
-		d.Errorf(n, "metadata.name", "%q is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", name)
+		return fmt.Errorf("%q is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+func (l *loader) policyName(d *document.Doc, p *policy.Policy, name string, n *yaml.Node) {
+	if err := checkPolicyName(name); err != nil {
+		d.Errorf(n, "metadata.name", "%v", err)
 		return
 	}
 	p.Name = name
@@ -246,7 +254,8 @@ func strategyOptions(d *document.Doc, sf document.Field) policy.Strategy {
 			}
 		}
 	case policy.SemVer:
-		opts := d.Fields(sf.Val, path, "range")
+		opts := d.Fields(sf.Val, path, "range", "strict")
+		s.Strict = d.Bool(opts["strict"], path+".strict")
 		if rf, ok := opts["range"]; ok {
 			if r, ok := d.Str(rf, path+".range"); ok {
 				if err := policy.CheckRange(r); err != nil {

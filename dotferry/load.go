@@ -1,12 +1,15 @@
 package dotferry
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/policy"
@@ -37,6 +40,9 @@ type Set struct {
 	Apps []App
 	// Config is the Config document, or the defaults when there is none.
 	Config Config
+	// Notes are what documents say that Ferry read but does differently
+	// (Flux's fields without a Ferry counterpart), in file order.
+	Notes []Note
 	// Files counts the files read.
 	Files int
 }
@@ -108,6 +114,10 @@ type loader struct {
 	names  map[string]document.Source // policy name -> where metadata.name was first set
 	apps   map[string]document.Source // app name -> where its document starts
 	config *document.Source
+	flux   *fluxState
+	// fluxOnly: read Flux's image kinds and skip every other document (the
+	// manifests beside them, in a repository without .ferry).
+	fluxOnly bool
 }
 
 func newLoader() *loader {
@@ -115,11 +125,15 @@ func newLoader() *loader {
 }
 
 func (l *loader) result() (*Set, error) {
+	l.resolveFlux()
 	if len(l.errs) > 0 {
 		l.errs.Sort()
 		return nil, l.errs
 	}
 	sortApps(l.set.Apps)
+	slices.SortStableFunc(l.set.Notes, func(a, b Note) int {
+		return cmp.Or(strings.Compare(a.Source.File, b.Source.File), a.Source.Line-b.Source.Line)
+	})
 	return &l.set, nil
 }
 
@@ -128,21 +142,24 @@ func (l *loader) file(name string, data []byte) {
 	document.ReadFile(name, data, &l.errs, l.document)
 }
 
-// document dispatches a mapping document on its kind.
+// document dispatches a mapping document on its apiVersion and kind.
 func (l *loader) document(d *document.Doc) {
 	apiVersion, kind := d.Header()
+	var version string
+	if apiVersion.Present() {
+		version, _ = d.Str(apiVersion, "apiVersion")
+	}
+	if l.fluxOnly && !isFlux(version) {
+		return
+	}
 	versionOK := false
 	switch {
 	case !apiVersion.Present():
 		d.Missing(d.Root, "apiVersion")
-	default:
-		if v, ok := d.Str(apiVersion, "apiVersion"); ok {
-			if v == APIVersion {
-				versionOK = true
-			} else {
-				d.Errorf(apiVersion.Val, "apiVersion", "must be %q, got %q", APIVersion, v)
-			}
-		}
+	case version == APIVersion || isFlux(version):
+		versionOK = true
+	case version != "":
+		d.Errorf(apiVersion.Val, "apiVersion", "must be %q, got %q (Flux's image kinds take %s)", APIVersion, version, strings.Join(fluxVersions, " or "))
 	}
 	if !kind.Present() {
 		d.Missing(d.Root, "kind")
@@ -150,6 +167,10 @@ func (l *loader) document(d *document.Doc) {
 	}
 	k, ok := d.Str(kind, "kind")
 	if !ok {
+		return
+	}
+	if isFlux(version) {
+		l.fluxDocument(d, k, kind.Val)
 		return
 	}
 	switch k {
@@ -164,6 +185,24 @@ func (l *loader) document(d *document.Doc) {
 			l.configDoc(d)
 		}
 	default:
-		d.Errorf(kind.Val, "kind", "unknown kind %q (want %s, %s or %s)", k, kinds[0], kinds[1], kinds[2])
+		hint := ""
+		if k == "ImageRepository" || k == "ImageUpdateAutomation" {
+			hint = " (a Flux kind: give it apiVersion " + fluxVersions[0] + ")"
+		}
+		d.Errorf(kind.Val, "kind", "unknown kind %q (want %s, %s or %s)%s", k, kinds[0], kinds[1], kinds[2], hint)
 	}
+}
+
+// LoadFlux reads Flux's image automation documents (ImageRepository,
+// ImagePolicy, ImageUpdateAutomation of image.toolkit.fluxcd.io) from
+// files of a repository, skipping every other document: how Ferry reads a
+// repository migrating from Flux that has no .ferry directory. Names in
+// files name them in errors.
+func LoadFlux(files []document.File) (*Set, error) {
+	l := newLoader()
+	l.fluxOnly = true
+	for _, f := range files {
+		l.file(f.Name, f.Data)
+	}
+	return l.result()
 }

@@ -191,6 +191,10 @@ func validTag(t string) bool {
 // ValidTag reports whether t can be used as a tag.
 func ValidTag(t string) bool { return validTag(t) }
 
+// ValidDigest reports whether d is a digest ("sha256:" and 64 hex digits, or
+// another registered algorithm).
+func ValidDigest(d string) bool { return validDigest(d) }
+
 func validDigest(d string) bool {
 	alg, hex, ok := strings.Cut(d, ":")
 	if !ok || alg == "" || len(hex) < 32 {

@@ -58,6 +58,11 @@ type Strategy struct {
 	Kind   StrategyKind
 	Layout string // date
 	Range  string // semver; "" means any
+	// Strict (semver) takes part only values that are semantic versions as
+	// written, with an optional leading "v" (Masterminds'
+	// StrictNewVersion): the rule of Flux's image-reflector-controller,
+	// which refuses the coerced forms ("1.2", "2024.09.01").
+	Strict bool
 	Order  string // numerical, alphabetical: "asc" (highest wins) or "desc"
 }
 

@@ -125,6 +125,9 @@ func (s *selector) parse(v string, t *image.Tag) (key, error) {
 			return k, dateError(v, s.p.Strategy.Layout, err)
 		}
 	case SemVer:
+		if s.p.Strategy.Strict && !strictSemver(v) {
+			return k, fmt.Errorf("%q is not a strict semantic version (spec.policy.semver.strict)", v)
+		}
 		k.sv, err = parseSemver(v)
 		if err != nil {
 			return k, fmt.Errorf("%q is not a semantic version: %w", v, err)
@@ -143,6 +146,13 @@ func (s *selector) parse(v string, t *image.Tag) (key, error) {
 		k.t = t.PushedAt
 	}
 	return k, nil
+}
+
+// strictSemver reports whether v is a semantic version as written, with
+// an optional leading "v".
+func strictSemver(v string) bool {
+	_, err := semver.StrictNewVersion(strings.TrimPrefix(v, "v"))
+	return err == nil
 }
 
 func dateError(v, layout string, err error) error {

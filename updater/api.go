@@ -86,9 +86,24 @@ type Result struct {
 	References []Reference `json:"references"` // sorted by file, line, column
 	Skipped    []Skipped   `json:"skipped,omitempty"`
 	Errors     []FileError `json:"errors,omitempty"`
-	Files      int         `json:"files"`  // files considered
-	Parsed     int         `json:"parsed"` // files actually parsed
-	Bytes      int64       `json:"bytes"`  // bytes read
+	// Markers are the $imagepolicy markers that name no policy governing
+	// their file: a typo, or a file outside the policy's update.paths.
+	Markers []MarkerProblem `json:"markers,omitempty"`
+	Files   int             `json:"files"`  // files considered
+	Parsed  int             `json:"parsed"` // files actually parsed
+	Bytes   int64           `json:"bytes"`  // bytes read
+}
+
+// MarkerProblem is a {"$imagepolicy": ...} marker that updates nothing.
+type MarkerProblem struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Marker string `json:"marker"`
+	Policy string `json:"policy,omitempty"`
+	// Known: the policy exists, but does not govern the file (its
+	// spec.update.paths): on purpose, often. Unknown names are mistakes.
+	Known bool   `json:"known"`
+	Why   string `json:"why"`
 }
 
 // Options tune Scan.
@@ -117,6 +132,7 @@ const (
 	StatusUnmanaged Status = "unmanaged" // current tag does not parse under the policy
 	StatusNoTarget  Status = "no-target" // the policy chose no tag (or its listing failed)
 	StatusBlocked   Status = "blocked"   // a file of this policy failed to parse
+	StatusRefused   Status = "refused"   // the rewrite would write a broken reference (even with force)
 )
 
 // Decision is Plan's verdict for one reference; To is the new scalar value.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,6 +43,8 @@ type fileScan struct {
 	loc           *locator                  // made on the first reference
 	pols          []*policy.Policy          // policies that govern the file and whose needle occurs in it
 	named         map[string]*policy.Policy // policies that govern the file, by name, for markers
+	known         map[string]bool           // every policy's name, to tell a typo from a path rule
+	badMarkers    []MarkerProblem           // markers naming no policy that governs the file
 	kustomization bool                      // the file's name is a kustomization's
 	markerLines   map[int]bool              // lines holding "$imagepolicy"
 	refs          []Reference
@@ -390,10 +394,16 @@ func (s *fileScan) marker(n, parent *yaml.Node, path []string, obj string) {
 	}
 	name, form, ok := parseMarker(v)
 	if !ok {
+		s.markerProblem(n, &loc, v, "", fmt.Sprintf("%q is not a marker value: use NAME, NAMESPACE:NAME, or either with :tag, :name or :digest", v))
 		return
 	}
 	p := s.named[name]
 	if p == nil {
+		if s.known[name] {
+			s.markerProblem(n, &loc, v, name, fmt.Sprintf("policy %q does not govern this file (its spec.update.paths)", name))
+		} else {
+			s.markerProblem(n, &loc, v, name, fmt.Sprintf("no policy is named %q%s", name, knownNames(s.known)))
+		}
 		return
 	}
 	ref := Reference{
@@ -421,6 +431,26 @@ func (s *fileScan) marker(n, parent *yaml.Node, path []string, obj string) {
 		ref.Image = image.Ref{Repository: p.Image, Digest: n.Value}
 	}
 	s.add(n, &loc, ref)
+}
+
+func (s *fileScan) markerProblem(n *yaml.Node, loc *scalarLoc, marker, name, why string) {
+	line := n.Line
+	if loc != nil && loc.line > 0 {
+		line = loc.line
+	}
+	s.badMarkers = append(s.badMarkers, MarkerProblem{File: s.file, Line: line, Marker: marker, Policy: name, Why: why, Known: s.known[name]})
+}
+
+// knownNames lists up to 8 policy names, for a hint.
+func knownNames(known map[string]bool) string {
+	if len(known) == 0 {
+		return ""
+	}
+	names := slices.Sorted(maps.Keys(known))
+	if len(names) > 8 {
+		names = append(names[:8], "…")
+	}
+	return " (policies: " + strings.Join(names, ", ") + ")"
 }
 
 func joinPath(path []string) string {

@@ -30,6 +30,7 @@ func Plan(res *Result, targets map[string]Target, force bool) []Decision {
 	ds := make([]Decision, len(res.References))
 	for i, ref := range res.References {
 		ds[i] = decide(ref, targets, blocked, force)
+		refuseBroken(&ds[i], targets)
 	}
 	coupleGroups(ds, targets)
 
@@ -149,6 +150,56 @@ func decide(ref Reference, targets map[string]Target, blocked map[string]string,
 		d.Why = "unknown reference form " + string(ref.Form)
 	}
 	return d
+}
+
+// refuseBroken turns an update that would write a broken reference into
+// StatusRefused, whatever force says: a whole-image value that would not
+// parse or would change repository, a tag or digest that is not one, or a
+// :tag or :digest marker on a value that is a whole image reference.
+func refuseBroken(d *Decision, targets map[string]Target) {
+	switch d.Status {
+	case StatusUpdate, StatusUnmanaged, StatusAhead:
+	default:
+		return
+	}
+	refuse := func(format string, args ...any) {
+		d.Status = StatusRefused
+		d.Why = fmt.Sprintf(format, args...)
+	}
+	// A marker whose form does not fit the value it sits on is refused
+	// whatever the tags say.
+	switch {
+	case d.Form == FormTag && d.Current != "" && !image.ValidTag(d.Current):
+		refuse("%q is not a tag, so a :tag marker cannot rewrite it (a whole image reference takes {\"$imagepolicy\": %q})", d.Current, d.Policy)
+		return
+	case d.Form == FormDigest && d.Current != "" && !image.ValidDigest(d.Current):
+		refuse("%q is not a digest, so a :digest marker cannot rewrite it", d.Current)
+		return
+	case d.Form == FormImage && d.Source == SourceMarker && targets[d.Policy].Policy != nil && d.Image.Repository != targets[d.Policy].Policy.Image:
+		refuse("the marker names policy %s, whose image is %s, on a reference to %s", d.Policy, targets[d.Policy].Policy.Image, d.Image.Repository)
+		return
+	}
+	if d.Status != StatusUpdate {
+		return
+	}
+	switch d.Form {
+	case FormImage:
+		got, err := image.Parse(d.Wanted)
+		switch {
+		case err != nil:
+			refuse("the new value %q is not an image reference: %v", d.Wanted, err)
+		case got.Repository != d.Image.Repository:
+			refuse("the new value %q would change the repository of %q", d.Wanted, d.Current)
+		}
+	case FormTag:
+		if !image.ValidTag(d.Wanted) {
+			refuse("the new value %q is not a valid tag", d.Wanted)
+		}
+	case FormDigest:
+		if d.Wanted != "" && !image.ValidDigest(d.Wanted) {
+			refuse("the new value %q is not a valid digest", d.Wanted)
+		}
+	}
 }
 
 func join(a, b string) string {

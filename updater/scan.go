@@ -18,6 +18,7 @@ import (
 
 	ignore "github.com/sabhiram/go-gitignore"
 
+	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
 )
@@ -72,6 +73,7 @@ type job struct {
 // jobResult is what reading one file gave.
 type jobResult struct {
 	refs    []Reference
+	markers []MarkerProblem
 	skip    string // a Reason*, or ""
 	ferr    *FileError
 	parsed  bool
@@ -80,7 +82,8 @@ type jobResult struct {
 }
 
 type scanner struct {
-	root    string // absolute, symlinks resolved
+	known   map[string]bool // every policy's name
+	root    string          // absolute, symlinks resolved
 	opts    Options
 	pols    []scanPolicy
 	ignore  *ignore.GitIgnore
@@ -94,6 +97,50 @@ type scanner struct {
 // read. Files that cannot be parsed are reported in Result.Errors, not as an
 // error; the error is for a root that cannot be walked or a cancelled ctx.
 func Scan(ctx context.Context, root string, policies []*policy.Policy, opts Options) (*Result, error) {
+	s, err := walk(ctx, root, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.known = make(map[string]bool, len(policies))
+	for _, p := range policies {
+		if p == nil {
+			continue
+		}
+		s.known[p.Name] = true
+		sp := scanPolicy{p: p}
+		if p.Image != "" {
+			sp.needle = []byte(image.Needle(p.Image))
+		}
+		s.pols = append(s.pols, sp)
+	}
+
+	results := make([]jobResult, len(s.jobs))
+	if err := s.read(ctx, results); err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", root, err)
+	}
+	res := &Result{Skipped: s.skipped, Files: s.files}
+	for i, r := range results {
+		res.Bytes += r.bytes
+		if r.parsed {
+			res.Parsed++
+		}
+		res.References = append(res.References, r.refs...)
+		res.Markers = append(res.Markers, r.markers...)
+		if r.ferr != nil {
+			res.Errors = append(res.Errors, *r.ferr)
+		}
+		if r.skip != "" && (opts.Explain || alwaysListed(r.skip)) {
+			res.Skipped = append(res.Skipped, Skipped{File: s.jobs[i].rel, Reason: r.skip})
+		}
+	}
+	sortReferences(res.References)
+	slices.SortStableFunc(res.Skipped, func(a, b Skipped) int { return strings.Compare(a.File, b.File) })
+	slices.SortStableFunc(res.Errors, func(a, b FileError) int { return strings.Compare(a.File, b.File) })
+	return res, nil
+}
+
+// walk selects the files of the repository at root that a scan reads.
+func walk(ctx context.Context, root string, opts Options) (*scanner, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
@@ -111,16 +158,6 @@ func Scan(ctx context.Context, root string, policies []*policy.Policy, opts Opti
 		return nil, fmt.Errorf("scanning %s: not a directory", root)
 	}
 	s := &scanner{root: real, opts: opts}
-	for _, p := range policies {
-		if p == nil {
-			continue
-		}
-		sp := scanPolicy{p: p}
-		if p.Image != "" {
-			sp.needle = []byte(image.Needle(p.Image))
-		}
-		s.pols = append(s.pols, sp)
-	}
 	if data, err := os.ReadFile(filepath.Join(real, IgnoreFile)); err == nil {
 		s.ignore = ignore.CompileIgnoreLines(strings.Split(string(data), "\n")...)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -134,29 +171,38 @@ func Scan(ctx context.Context, root string, policies []*policy.Policy, opts Opti
 	}); err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
+	return s, nil
+}
 
-	results := make([]jobResult, len(s.jobs))
-	if err := s.read(ctx, results); err != nil {
+// FindFiles returns the manifest files of the repository at root whose
+// bytes contain needle, in path order, chosen and read by the rules Scan
+// reads files by (.ferryignore, .git and .ferry skipped, chart templates
+// skipped, links never followed, opts.MaxFileSize): how Ferry finds Flux's
+// image automation objects in a repository without .ferry. Names are
+// slash-separated and relative to root.
+func FindFiles(ctx context.Context, root string, needle []byte, opts Options) ([]document.File, error) {
+	s, err := walk(ctx, root, opts)
+	if err != nil {
+		return nil, err
+	}
+	found := make([][]byte, len(s.jobs))
+	err = parallel(ctx, len(s.jobs), func(i int, buf []byte) []byte {
+		data, err := readFile(s.jobs[i].abs, s.opts.MaxFileSize, nil)
+		if err == nil && bytes.Contains(data, needle) {
+			found[i] = data
+		}
+		return buf
+	})
+	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
-	res := &Result{Skipped: s.skipped, Files: s.files}
-	for i, r := range results {
-		res.Bytes += r.bytes
-		if r.parsed {
-			res.Parsed++
-		}
-		res.References = append(res.References, r.refs...)
-		if r.ferr != nil {
-			res.Errors = append(res.Errors, *r.ferr)
-		}
-		if r.skip != "" && (opts.Explain || alwaysListed(r.skip)) {
-			res.Skipped = append(res.Skipped, Skipped{File: s.jobs[i].rel, Reason: r.skip})
+	var out []document.File
+	for i, data := range found {
+		if data != nil {
+			out = append(out, document.File{Name: s.jobs[i].rel, Data: data})
 		}
 	}
-	sortReferences(res.References)
-	slices.SortStableFunc(res.Skipped, func(a, b Skipped) int { return strings.Compare(a.File, b.File) })
-	slices.SortStableFunc(res.Errors, func(a, b FileError) int { return strings.Compare(a.File, b.File) })
-	return res, nil
+	return out, nil
 }
 
 func sortReferences(refs []Reference) {
@@ -257,7 +303,16 @@ func within(root, p string) bool {
 
 // read reads and parses the selected files, in parallel.
 func (s *scanner) read(ctx context.Context, results []jobResult) error {
-	workers := min(runtime.GOMAXPROCS(0), len(s.jobs))
+	return parallel(ctx, len(s.jobs), func(i int, buf []byte) []byte {
+		results[i], buf = s.file(s.jobs[i], buf)
+		return buf
+	})
+}
+
+// parallel calls fn for 0..n-1 on GOMAXPROCS workers, each with its own
+// reusable buffer, until done or ctx is cancelled.
+func parallel(ctx context.Context, n int, fn func(i int, buf []byte) []byte) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
 	var next int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -274,10 +329,10 @@ func (s *scanner) read(ctx context.Context, results []jobResult) error {
 				i := next
 				next++
 				mu.Unlock()
-				if i >= len(s.jobs) {
+				if i >= n {
 					return
 				}
-				results[i], buf = s.file(s.jobs[i], buf)
+				buf = fn(i, buf)
 			}
 		}()
 	}
@@ -325,6 +380,7 @@ func (s *scanner) file(j job, buf []byte) (jobResult, []byte) {
 		return r, buf
 	}
 	if hasMarker {
+		sc.known = s.known
 		sc.named = make(map[string]*policy.Policy, len(governing))
 		for _, sp := range governing {
 			if _, dup := sc.named[sp.p.Name]; !dup {
@@ -336,6 +392,7 @@ func (s *scanner) file(j job, buf []byte) (jobResult, []byte) {
 	err = sc.run()
 	if err == nil {
 		r.refs = sc.refs
+		r.markers = sc.badMarkers
 		if len(r.refs) == 0 && len(sc.pols) == 0 && !hasMarker {
 			r.skip = ReasonNoImage
 		}

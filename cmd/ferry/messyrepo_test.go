@@ -104,8 +104,8 @@ func TestABrokenGovernedFileBlocksOnlyItsPolicy(t *testing.T) {
 	writeTree(t, dir, map[string]string{"apps/api/broken.yaml": broken})
 
 	code, out, _ := run(t, "update", "--repo", dir, "-o", "json")
-	if code != 1 {
-		t.Fatalf("exit %d, want 1\n%s", code, out)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s", code, exitFailure, out)
 	}
 	var res updateResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {

@@ -11,15 +11,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/registry"
 )
 
-// Exit codes.
+// Exit codes, the same on every command (the README's table), aligned with
+// kubectl diff and argocd app diff: 1 is a difference, never a failure.
 const (
-	exitOK      = 0
-	exitFailure = 1 // a run-time failure
-	exitConfig  = 2 // invalid configuration or usage
+	exitOK       = 0 // done; in sync; nothing pending
+	exitDiff     = 1 // a difference found (diff; --exit-code on scan and update --dry-run)
+	exitConfig   = 2 // usage or configuration: flags, documents, a wrong path or name
+	exitFailure  = 3 // a run-time failure: a registry, git, GitHub or the cluster
+	exitDegraded = 4 // applied, but not healthy within the timeout (sync, rollback)
 )
 
 // exitError carries an exit code; its message, if any, was already printed
@@ -77,14 +81,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var pe document.Errors
 	if errors.As(err, &pe) {
-		fmt.Fprintf(stderr, "ferry: invalid policy files:\n%v\n", pe)
+		fmt.Fprintf(stderr, "ferry: invalid documents:\n%v\n", pe)
 		return exitConfig
 	}
 	fmt.Fprintf(stderr, "ferry: %v\n", err)
-	if isUsageError(err) {
+	if isUsageError(err) || isConfigError(err) {
 		return exitConfig
 	}
 	return exitFailure
+}
+
+// isConfigError reports the errors that are the command's or its
+// configuration's fault: a wrong path, no policies where some are needed.
+func isConfigError(err error) bool {
+	var nf *bot.NotFoundError
+	var np *bot.NoPoliciesError
+	return errors.As(err, &nf) || errors.As(err, &np)
 }
 
 func isUsageError(err error) bool {

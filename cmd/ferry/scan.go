@@ -18,6 +18,7 @@ type scanFlags struct {
 	repo     string
 	policies string
 	explain  bool
+	exitCode bool
 	stats    bool
 	force    bool
 	registry registryFlags
@@ -27,7 +28,8 @@ func (f *scanFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.repo, "repo", ".", "the manifest repository's root directory")
 	fs.StringVar(&f.policies, "policies", "", "directory of policy files (default: REPO/.ferry)")
-	fs.BoolVarP(&f.explain, "explain", "v", false, "also list the files not read, and why")
+	fs.BoolVar(&f.explain, "explain", false, "also list the files not read and why, markers that update nothing, and what Ferry reads but does differently")
+	fs.BoolVar(&f.exitCode, "exit-code", false, "exit 1 when references would change (for CI gates; a failure still exits 3)")
 	fs.BoolVar(&f.stats, "stats", false, "report the registry calls made")
 	f.registry.register(cmd)
 }
@@ -41,11 +43,19 @@ func newScanCmd(g *globals) *cobra.Command {
 newest tag each policy allows, and reports every place in the repository that
 references the image, with the value it would get. It never writes.
 
-Exit codes: 0 done; 1 a registry or manifest could not be read (the rest of the
-report is still printed); 2 invalid policy files or flags.`,
+A repository without .ferry is read as Flux left it: its ImageRepository,
+ImagePolicy and ImageUpdateAutomation objects (image.toolkit.fluxcd.io),
+wherever they are, choose the tags Flux would choose and update the references
+their markers name; --explain lists what Ferry does differently.
+
+Exit codes: 0 done; 1 references would change (only with --exit-code);
+2 invalid documents or flags, a wrong --repo or --policies, no policies;
+3 a registry or manifest could not be read, or a marker names no policy (the
+rest of the report is still printed).`,
 		Example: `  ferry scan --repo ./manifests
   ferry scan --repo ./manifests -o json | jq '.policies[] | {name, tag}'
-  ferry scan --repo ./manifests --explain --stats`,
+  ferry scan --repo ./manifests --explain --stats
+  ferry scan --repo ./manifests --exit-code   # in CI: exit 1 while updates are pending`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := runScan(cmd, g, &f)
@@ -64,6 +74,9 @@ report is still printed); 2 invalid policy files or flags.`,
 			}
 			if rep.Failed() {
 				return &exitError{code: exitFailure}
+			}
+			if f.exitCode && pending(rep) {
+				return &exitError{code: exitDiff}
 			}
 			return nil
 		},
@@ -163,6 +176,18 @@ func printScan(w io.Writer, rep *bot.Report, explain bool) {
 		}
 		fmt.Fprintf(w, "\nerror: %s: %s (blocks policies: %s)\n", loc, fe.Error, strings.Join(fe.Policies, ", "))
 	}
+	for _, d := range rep.Decisions {
+		if d.Status == updater.StatusRefused {
+			fmt.Fprintf(w, "\nerror: %s:%d: refused: %s\n", d.File, d.Line, d.Why)
+		}
+	}
+	printMarkers(w, rep.Markers)
+	if explain && len(rep.Notes) > 0 {
+		fmt.Fprintf(w, "\nRead, but done differently by Ferry (%d):\n", len(rep.Notes))
+		for _, n := range rep.Notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 	if explain && len(rep.Skipped) > 0 {
 		byReason := map[string][]string{}
 		for _, s := range rep.Skipped {
@@ -182,6 +207,21 @@ func printScan(w io.Writer, rep *bot.Report, explain bool) {
 		}
 	}
 }
+
+// printMarkers lists the markers that update nothing: errors for names no
+// policy has, notes for policies that do not govern the file.
+func printMarkers(w io.Writer, ms []updater.MarkerProblem) {
+	for _, m := range ms {
+		kind := "error"
+		if m.Known {
+			kind = "note"
+		}
+		fmt.Fprintf(w, "\n%s: %s:%d: marker {\"$imagepolicy\": %q}: %s\n", kind, m.File, m.Line, m.Marker, m.Why)
+	}
+}
+
+// pending reports whether a scan's plan would change any reference.
+func pending(rep *bot.Report) bool { return len(rep.Changes()) > 0 }
 
 // objectName renders "Kind/namespace/name" without its empty parts.
 func objectName(o string) string { return orDash(bot.ObjectName(o)) }

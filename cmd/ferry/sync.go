@@ -293,7 +293,7 @@ func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
 	case err != nil:
 		return &exitError{code: exitFailure, err: err}
 	case rec.Result == deploy.Degraded:
-		return &exitError{code: exitFailure, err: fmt.Errorf("app %s is degraded: %s", rec.App, rec.Error)}
+		return &exitError{code: exitDegraded, err: fmt.Errorf("app %s is degraded: %s", rec.App, rec.Error)}
 	}
 	return nil
 }
@@ -414,7 +414,7 @@ App documents.`,
 			case derr != nil:
 				return &exitError{code: exitFailure, err: derr}
 			case !res.InSync:
-				return &exitError{code: exitFailure}
+				return &exitError{code: exitDiff}
 			}
 			return nil
 		},

@@ -43,8 +43,16 @@ atomically, all or nothing.
 
 It never downgrades: a reference whose tag is newer than the chosen one is left
 alone ("ahead"), and one whose tag the policy cannot order is left alone
-("unmanaged") unless --force.`,
+("unmanaged") unless --force. It never writes a broken reference: a rewrite
+whose result is not a valid image reference, or that would change the
+repository of a whole-image value, is refused with its file and line.
+
+Exit codes: 0 done (or nothing to do); 1 --dry-run --exit-code and references
+would change; 2 invalid documents or flags, a wrong --repo, no policies; 3 a
+registry or manifest could not be read (nothing else is held back: the other
+references are still updated).`,
 		Example: `  ferry update --repo ./manifests --dry-run
+  ferry update --repo ./manifests --dry-run --exit-code   # CI gate: exit 1 while updates are pending
   ferry update --repo ./manifests
   ferry update --repo ./manifests -o json`,
 		Args: cobra.NoArgs,
@@ -59,7 +67,7 @@ alone ("ahead"), and one whose tag the policy cannot order is left alone
 			}
 			for _, d := range rep.Decisions {
 				switch d.Status {
-				case updater.StatusAhead, updater.StatusUnmanaged, updater.StatusBlocked:
+				case updater.StatusAhead, updater.StatusUnmanaged, updater.StatusBlocked, updater.StatusRefused:
 					res.Held = append(res.Held, heldRef{File: d.File, Line: d.Line, Policy: d.Policy, Current: d.Current, Status: d.Status, Why: d.Why})
 				}
 			}
@@ -90,9 +98,13 @@ alone ("ahead"), and one whose tag the policy cannot order is left alone
 				for _, fe := range rep.FileErrors {
 					fmt.Fprintf(g.stdout, "\nerror: %s:%d: %s\n", fe.File, fe.Line, fe.Error)
 				}
+				printMarkers(g.stdout, rep.Markers)
 			}
 			if rep.Failed() {
 				return &exitError{code: exitFailure}
+			}
+			if f.exitCode && dryRun && len(res.Changes) > 0 {
+				return &exitError{code: exitDiff}
 			}
 			return nil
 		},
@@ -104,9 +116,12 @@ alone ("ahead"), and one whose tag the policy cannot order is left alone
 }
 
 func printUpdate(w io.Writer, res *updateResult) {
-	if len(res.Changes) == 0 {
+	switch {
+	case len(res.Changes) == 0 && res.Report.Failed():
+		fmt.Fprintln(w, "No reference was updated, and some could not be checked (the errors are below).")
+	case len(res.Changes) == 0:
 		fmt.Fprintln(w, "Everything is up to date.")
-	} else {
+	default:
 		verb := "Updated"
 		if res.DryRun {
 			verb = "Would update"

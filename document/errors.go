@@ -13,8 +13,13 @@ type Source struct {
 	Line int    `json:"line"`
 }
 
-// String returns "FILE:LINE".
-func (s Source) String() string { return s.File + ":" + strconv.Itoa(s.Line) }
+// String returns "FILE:LINE", or "FILE" when the line is not known.
+func (s Source) String() string {
+	if s.Line <= 0 {
+		return s.File
+	}
+	return s.File + ":" + strconv.Itoa(s.Line)
+}
 
 // Error is one problem, located to the line of the offending field. Its
 // message reads "FILE:LINE: FIELD: MESSAGE".

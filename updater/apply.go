@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -61,6 +62,11 @@ func Diff(root string, changes []Change) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return diffEdits(edits)
+}
+
+// diffEdits is the unified diff of edits, in order.
+func diffEdits(edits []*edit) (string, error) {
 	var b strings.Builder
 	for _, e := range edits {
 		d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
@@ -95,6 +101,19 @@ func diffLines(data []byte) []string {
 // file beside the original (edit.temp), in parallel with the next files'
 // checks; on error, no temporary file is left.
 func prepare(ctx context.Context, root string, changes []Change, stage bool) ([]*edit, error) {
+	byFile := make(map[string][]Change)
+	for _, c := range changes {
+		byFile[c.File] = append(byFile[c.File], c)
+	}
+	return prepareFiles(ctx, root, slices.Collect(maps.Keys(byFile)), stage, func(file, p string) (*edit, error) {
+		return editFile(file, p, byFile[file])
+	})
+}
+
+// prepareFiles confines every file to root, then has build compute each
+// one's new content (in parallel) and, with stage, writes it to a
+// temporary file beside the original. On error, no temporary file is left.
+func prepareFiles(ctx context.Context, root string, files []string, stage bool, build func(file, path string) (*edit, error)) ([]*edit, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("applying changes to %s: %w", root, err)
@@ -103,14 +122,7 @@ func prepare(ctx context.Context, root string, changes []Change, stage bool) ([]
 	if err != nil {
 		return nil, fmt.Errorf("applying changes to %s: %w", root, err)
 	}
-	byFile := make(map[string][]Change)
-	for _, c := range changes {
-		byFile[c.File] = append(byFile[c.File], c)
-	}
-	files := make([]string, 0, len(byFile))
-	for f := range byFile {
-		files = append(files, f)
-	}
+	files = slices.Clone(files)
 	slices.Sort(files)
 	// Confine every path before reading any file.
 	paths := make([]string, len(files))
@@ -139,7 +151,7 @@ func prepare(ctx context.Context, root string, changes []Change, stage bool) ([]
 				if i >= len(files) || ctx.Err() != nil {
 					return
 				}
-				e, err := editFile(files[i], paths[i], byFile[files[i]])
+				e, err := build(files[i], paths[i])
 				if err == nil && e != nil && stage {
 					e.batched = batched
 					if e.temp, err = writeTemp(e.path, e.new, e.mode, !batched); err != nil {
@@ -225,23 +237,34 @@ type placed struct {
 	shift int    // offset of the value inside text (1 when quotes are added)
 }
 
-func editFile(file, p string, changes []Change) (*edit, error) {
+// readForEdit reads the regular file at p (never through a symlink) for
+// an edit, keeping its mode and modification time.
+func readForEdit(file, p string) (*edit, error) {
 	f, err := openNoFollow(p)
 	if err != nil {
-		return nil, fmt.Errorf("applying changes to %s: %w", file, err)
+		return nil, err
 	}
+	defer f.Close()
 	fi, err := f.Stat()
-	var old []byte
-	if err == nil && !fi.Mode().IsRegular() {
-		err = errNotRegular
+	if err != nil {
+		return nil, err
 	}
-	if err == nil {
-		old, err = io.ReadAll(f)
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
 	}
-	f.Close()
+	old, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return &edit{file: file, path: p, mode: fi.Mode(), modTime: fi.ModTime(), old: old}, nil
+}
+
+func editFile(file, p string, changes []Change) (*edit, error) {
+	e, err := readForEdit(file, p)
 	if err != nil {
 		return nil, fmt.Errorf("applying changes to %s: %w", file, err)
 	}
+	old := e.old
 	var lc *locator
 	ps := make([]placed, 0, len(changes))
 	for i := range changes {
@@ -322,7 +345,8 @@ func editFile(file, p string, changes []Change) (*edit, error) {
 			return nil, fmt.Errorf("applying changes to %s: %w", file, err)
 		}
 	}
-	return &edit{file: file, path: p, mode: fi.Mode(), modTime: fi.ModTime(), old: old, new: buf}, nil
+	e.new = buf
+	return e, nil
 }
 
 func byteAt(b []byte, i int) byte {

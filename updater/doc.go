@@ -46,7 +46,17 @@
 //     # {"$imagepolicy": "NAME"} (the whole image), "NAME:tag", "NAME:name" or
 //     "NAME:digest"; Flux's "NAMESPACE:NAME" and "NAMESPACE:NAME:tag" forms are
 //     accepted and the namespace is ignored. A marker binds the value to the
-//     policy whatever it holds; a marker naming no known policy is ignored.
+//     policy whatever it holds; a marker naming no policy, or a policy that
+//     does not govern the file, is reported in Result.Markers.
+//
+// Plan refuses (StatusRefused), even with force, a rewrite that would write
+// a broken reference: a whole-image value that would not parse or would
+// change repository, a :tag or :digest marker on a value that is not a tag
+// or digest (a :tag marker on "registry/acme/web:1.4.2"), a whole-image
+// marker naming a policy of another image.
+//
+// AddMarkers writes marker comments after values (ferry import), with the
+// same all-or-nothing atomic writes as Apply.
 //
 // A container image governs by its normalised repository (nginx is
 // docker.io/library/nginx; myapp-worker never matches myapp), and only when

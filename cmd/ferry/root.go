@@ -144,7 +144,7 @@ Policies live in the manifest repository under .ferry/ (kind: ImagePolicy).`,
 	}
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people) or json (for scripts)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
-	root.AddCommand(append([]*cobra.Command{newScanCmd(g), newUpdateCmd(g), newBumpCmd(g), newRunCmd(g), newVersionCmd(g), newDemoCmd(g)}, newSyncCmds(g)...)...)
+	root.AddCommand(append([]*cobra.Command{newScanCmd(g), newUpdateCmd(g), newBumpCmd(g), newRunCmd(g), newVersionCmd(g), newDemoCmd(g), newImportCmd(g)}, newSyncCmds(g)...)...)
 	return root
 }
 

@@ -2,6 +2,7 @@ package dotferry
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -37,6 +38,9 @@ type App struct {
 	// cluster). The Syncer does not read it: whoever builds the Syncer's
 	// rest.Config does.
 	Context string `json:"context,omitempty"`
+	// Server names the destination cluster by its API server URL instead
+	// (Argo CD's destination.server): the kubeconfig context talking to it.
+	Server string `json:"server,omitempty"`
 	// InventoryNamespace holds the app's inventory, record and lease;
 	// default Namespace, else DefaultInventoryNamespace.
 	InventoryNamespace string `json:"inventoryNamespace,omitempty"`
@@ -223,9 +227,17 @@ func appSpec(d *document.Doc, app *App, sf document.Field) {
 		}
 	}
 	if f, ok := spec["destination"]; ok {
-		dst := d.Fields(f.Val, "spec.destination", "namespace", "context", "inventoryNamespace")
+		dst := d.Fields(f.Val, "spec.destination", "namespace", "context", "server", "inventoryNamespace")
 		app.Namespace = namespace(d, dst["namespace"], "spec.destination.namespace")
 		app.Context, _ = d.Str(dst["context"], "spec.destination.context")
+		if sf := dst["server"]; sf.Present() {
+			app.Server, _ = d.Str(sf, "spec.destination.server")
+			if u, err := url.Parse(app.Server); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+				d.Errorf(sf.Val, "spec.destination.server", "must be an API server URL such as https://kubernetes.default.svc, got %q", app.Server)
+			} else if app.Context != "" {
+				d.Errorf(sf.Val, "spec.destination.server", "give context or server, not both")
+			}
+		}
 		app.InventoryNamespace = namespace(d, dst["inventoryNamespace"], "spec.destination.inventoryNamespace")
 	}
 	if f, ok := spec["syncPolicy"]; ok {

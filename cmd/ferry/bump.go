@@ -58,7 +58,7 @@ over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
   GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests --dry-run
 
   # Open or update the pull requests (for example every 5 minutes from a CronJob)
-  GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests --once
+  GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests
 
   # GitHub Enterprise, SSH for git
   ferry bump --repo git@ghe.example.com:acme/manifests.git --ssh-key ~/.ssh/id_ed25519 \
@@ -69,11 +69,13 @@ over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.url, "repo", "", "the manifest repository's clone URL (https://, ssh://, git@host:..., file://)")
+	fs.StringVar(&f.url, "repo", "", "the manifest repository: its clone URL (https://, ssh://, git@host:..., file://) or a local clone's directory")
 	fs.StringVar(&f.branch, "branch", "main", "the base branch")
 	fs.StringVar(&f.mode, "mode", "pull-request", "write-back mode: pull-request, branch or push")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the pull requests Ferry would create or update; write nothing")
-	fs.BoolVar(&f.once, "once", true, "run one cycle and exit (for CronJobs; 'ferry run' loops)")
+	fs.BoolVar(&f.once, "once", true, "")
+	_ = fs.MarkHidden("once")
+	_ = fs.MarkDeprecated("once", "ferry bump always runs one cycle; 'ferry run' loops")
 	fs.BoolVar(&f.force, "force", false, "also rewrite references whose current tag the policy cannot order")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 50, "clone depth (deepened when the rollback check needs more history); -1 for full")
@@ -132,12 +134,15 @@ func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
 		}
 		auth.Token = t
 	}
+	url, err := cloneURL(f.url)
+	if err != nil {
+		return bot.BumpOptions{}, err
+	}
 	opts := bot.BumpOptions{
-		URL: f.url, Branch: f.branch, Auth: auth, Depth: f.depth, Dir: f.workdir, Mode: mode,
+		URL: url, Branch: f.branch, Auth: auth, Depth: f.depth, Dir: f.workdir, Mode: mode,
 		Author: gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
 		DryRun: f.dryRun, Force: f.force, Now: g.now(), Log: g.log,
 	}
-	var err error
 	switch {
 	case f.gpgKey != "" && f.sshSigningKey != "":
 		return bot.BumpOptions{}, usage("give one of --signing-gpg-key and --signing-ssh-key")
@@ -198,8 +203,8 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 	if err != nil {
 		return err
 	}
-	if g.output == "json" {
-		if err := writeJSON(g.stdout, res); err != nil {
+	if g.machine() {
+		if err := g.write(res); err != nil {
 			return err
 		}
 	} else {

@@ -92,8 +92,8 @@ no configuration found, or an existing .ferry/argocd-image-updater.yaml that dif
 				}
 				res.Written, res.Diff = append(res.Written, written...), diff
 			}
-			if g.output == "json" {
-				return writeJSON(g.stdout, res)
+			if g.machine() {
+				return g.write(res)
 			}
 			printImport(g.stdout, &res)
 			return nil

@@ -55,7 +55,7 @@ type globals struct {
 // stderr; it says nothing to scripts (-o json) or when stderr is not a
 // terminal.
 func (g *globals) progress(format string, args ...any) {
-	if g.output == "json" || !isTerminal(g.stderr) {
+	if g.machine() || !isTerminal(g.stderr) {
 		return
 	}
 	fmt.Fprintf(g.stderr, format+"\n", args...)
@@ -114,10 +114,14 @@ func newRoot(g *globals) *cobra.Command {
 		Use:   "ferry",
 		Short: "Keep Kubernetes manifests on the newest container images, the GitOps way",
 		Long: `Ferry lists the tags of your images in AWS ECR and any OCI registry, picks the
-newest tag each policy in your manifest repository allows, and rewrites the image
-fields of your manifests, changing nothing else.
+newest tag each policy in your manifest repository allows, rewrites the image fields
+of your manifests (changing nothing else) and opens a pull request; once merged, its
+sync applies the commit to your clusters from inside them.
 
-Policies live in the manifest repository under .ferry/ (kind: ImagePolicy).`,
+Policies and apps live in the manifest repository under .ferry/ (kind: ImagePolicy,
+App). Every command takes --repo as a local directory or a clone URL, -o
+table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
+3 a run-time failure, 4 applied but not healthy.`,
 		Example: `  # What would change, as a table
   ferry scan --repo ./manifests
 
@@ -135,16 +139,33 @@ Policies live in the manifest repository under .ferry/ (kind: ImagePolicy).`,
 			}
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			switch g.output {
-			case "table", "text", "json":
+			case "table", "text", "json", "yaml":
 			default:
-				return &exitError{code: exitConfig, err: fmt.Errorf("invalid output %q: use table or json", g.output)}
+				return &exitError{code: exitConfig, err: fmt.Errorf("invalid output %q: use table, json or yaml", g.output)}
 			}
 			return nil
 		},
 	}
-	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people) or json (for scripts)")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people), json or yaml (for scripts)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
-	root.AddCommand(append([]*cobra.Command{newScanCmd(g), newUpdateCmd(g), newBumpCmd(g), newRunCmd(g), newVersionCmd(g), newDemoCmd(g), newImportCmd(g)}, newSyncCmds(g)...)...)
+	root.AddGroup(
+		&cobra.Group{ID: "images", Title: "Image updates:"},
+		&cobra.Group{ID: "sync", Title: "The sync loop (git to the cluster):"},
+		&cobra.Group{ID: "service", Title: "Running Ferry:"},
+	)
+	for _, c := range []*cobra.Command{newScanCmd(g), newUpdateCmd(g), newBumpCmd(g), newImportCmd(g)} {
+		c.GroupID = "images"
+		root.AddCommand(c)
+	}
+	for _, c := range newSyncCmds(g) {
+		c.GroupID = "sync"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{newRunCmd(g), newDemoCmd(g)} {
+		c.GroupID = "service"
+		root.AddCommand(c)
+	}
+	root.AddCommand(newVersionCmd(g))
 	return root
 }
 

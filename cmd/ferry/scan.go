@@ -4,19 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/updater"
 )
 
 type scanFlags struct {
 	repo     string
 	policies string
+	branch   string
 	explain  bool
 	exitCode bool
 	stats    bool
@@ -26,7 +30,8 @@ type scanFlags struct {
 
 func (f *scanFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.repo, "repo", ".", "the manifest repository's root directory")
+	fs.StringVar(&f.repo, "repo", ".", "the manifest repository: a local directory, or (for scan) a clone URL read at --branch (HTTPS with $GITHUB_TOKEN)")
+	fs.StringVar(&f.branch, "branch", "main", "the branch to read when --repo is a clone URL")
 	fs.StringVar(&f.policies, "policies", "", "directory of policy files (default: REPO/.ferry)")
 	fs.BoolVar(&f.explain, "explain", false, "also list the files not read and why, markers that update nothing, and what Ferry reads but does differently")
 	fs.BoolVar(&f.exitCode, "exit-code", false, "exit 1 when references would change (for CI gates; a failure still exits 3)")
@@ -62,8 +67,8 @@ rest of the report is still printed).`,
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				if err := writeJSON(g.stdout, rep); err != nil {
+			if g.machine() {
+				if err := g.write(rep); err != nil {
 					return err
 				}
 			} else {
@@ -87,10 +92,27 @@ rest of the report is still printed).`,
 
 func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) {
 	client := f.registry.client()
-	g.log.Info("scanning", "repo", f.repo)
-	g.progress("Scanning %s and listing its images' tags…", f.repo)
+	dir := f.repo
+	if isRemote(f.repo) {
+		if cmd.Name() != "scan" {
+			return nil, usageError("--repo %s is a clone URL, but %s rewrites a working tree: give a local clone's directory (ferry bump clones, updates and opens pull requests)", gitrepo.RedactURL(f.repo), cmd.Name())
+		}
+		tmp, err := os.MkdirTemp("", "ferry-scan-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		g.progress("Cloning %s…", gitrepo.RedactURL(f.repo))
+		auth := gitrepo.Auth{Username: gitrepo.DefaultUsername, Token: os.Getenv("GITHUB_TOKEN")}
+		if _, err := gitrepo.Clone(cmd.Context(), f.repo, f.branch, tmp, auth, 1); err != nil {
+			return nil, err
+		}
+		dir = tmp
+	}
+	g.log.Info("scanning", "repo", gitrepo.RedactURL(f.repo))
+	g.progress("Scanning %s and listing its images' tags…", gitrepo.RedactURL(f.repo))
 	rep, err := bot.Scan(cmd.Context(), client, bot.ScanOptions{
-		Repo:        f.repo,
+		Repo:        dir,
 		PoliciesDir: f.policies,
 		Now:         g.now(),
 		Explain:     f.explain,
@@ -98,6 +120,9 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if dir != f.repo {
+		rep.Repo = gitrepo.RedactURL(f.repo)
 	}
 	if f.stats {
 		t := client.Stats().Total()
@@ -111,6 +136,22 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 	}
 	return rep, nil
 }
+
+// write prints v for scripts, as JSON or YAML (-o).
+func (g *globals) write(v any) error {
+	if g.output == "yaml" {
+		data, err := sigsyaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = g.stdout.Write(data)
+		return err
+	}
+	return writeJSON(g.stdout, v)
+}
+
+// machine reports whether the output is for scripts (-o json or yaml).
+func (g *globals) machine() bool { return g.output == "json" || g.output == "yaml" }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

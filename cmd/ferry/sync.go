@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/ferrygitops/ferry/cluster"
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/dotferry"
@@ -27,6 +30,7 @@ var revertPRHook deploy.RevertPRFunc
 type syncFlags struct {
 	repo, branch                string
 	kubeconfig, kubeContext     string
+	contextMap                  []string
 	appPath, namespace, invNS   string
 	workdir                     string
 	depth                       int
@@ -41,12 +45,13 @@ type syncFlags struct {
 
 func (f *syncFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.repo, "repo", "", "the manifest repository's clone URL; apps are read from its .ferry/ (https://, ssh://, git@host:..., file://)")
+	fs.StringVar(&f.repo, "repo", "", "the manifest repository, whose .ferry/ declares the apps: its clone URL (https://, ssh://, git@host:..., file://) or a local clone's directory")
 	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in-cluster when unset in a pod and no context is named)")
-	fs.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the app's spec.destination.context, else the current context)")
+	fs.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the app's spec.destination.context or .server, else the current context)")
+	fs.StringArrayVar(&f.contextMap, "context-map", nil, "map an app's destination context to a kubeconfig context: NAME=CONTEXT (repeatable); EKS ARNs, GKE, eksctl and kind context names that end in NAME are found without it")
 	fs.StringVar(&f.appPath, "app-path", "", "deploy this path of --repo as an ad-hoc app named APP instead of reading .ferry/")
-	fs.StringVar(&f.namespace, "namespace", "", "destination namespace (overrides the app's)")
+	fs.StringVarP(&f.namespace, "namespace", "n", "", "destination namespace (overrides the app's)")
 	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
@@ -90,6 +95,10 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 	}
 	if f.depth < 0 {
 		return nil, usageError("invalid --depth %d", f.depth)
+	}
+	var err error
+	if f.repo, err = cloneURL(f.repo); err != nil {
+		return nil, err
 	}
 	sess := &session{cleanup: func() {}}
 	workdir := f.workdir
@@ -178,14 +187,19 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			return fail(usageError("%v", err))
 		}
 	}
-	kctx := f.kubeContext
-	if kctx == "" {
-		kctx = app.Context
-	}
-	cfg, err := deploy.RESTConfig(f.kubeconfig, kctx)
+	aliases, err := cluster.ParseAliases(f.contextMap)
 	if err != nil {
 		return fail(usageError("%v", err))
 	}
+	dest := cluster.Destination{Context: app.Context, Server: app.Server}
+	if f.kubeContext != "" {
+		dest = cluster.Destination{Context: f.kubeContext}
+	}
+	cfg, resolved, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
+	if err != nil {
+		return fail(usageError("app %s: %v", app.Name, err))
+	}
+	g.log.Debug("cluster", "app", app.Name, "context", resolved.Context, "server", resolved.Server, "how", resolved.How)
 	s, err := deploy.New(cfg, opts)
 	if err != nil {
 		return fail(err)
@@ -222,8 +236,9 @@ func newSyncCmd(g *globals) *cobra.Command {
 With --watch it keeps going: every --interval it syncs new commits and re-applies what
 drifted (when the app self-heals), until interrupted.
 
-Exit codes: 0 synced and healthy (or a dry run); 1 the sync failed or is degraded (not
-healthy before --timeout); 2 invalid flags or App documents.`,
+Exit codes: 0 synced and healthy (or a dry run); 2 invalid flags or App documents, an
+unknown app; 3 the sync failed (nothing changed when it failed before applying); 4
+applied but not healthy before --timeout.`,
 		Example: `  # Sync the app declared in .ferry/ of the manifest repository
   ferry sync web-staging --repo https://github.com/acme/manifests --prune
 
@@ -279,8 +294,8 @@ func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
 	if rec.Revision == "" && err != nil {
 		return err // nothing to show: it failed before rendering
 	}
-	if g.output == "json" {
-		if werr := writeJSON(g.stdout, rec); werr != nil {
+	if g.machine() {
+		if werr := g.write(rec); werr != nil {
 			return werr
 		}
 	} else {
@@ -328,7 +343,12 @@ func printRecord(w io.Writer, rec deploy.Record) {
 }
 
 func printTick(g *globals, t deploy.Tick) {
-	if g.output == "json" {
+	if g.output == "yaml" {
+		fmt.Fprintln(g.stdout, "---")
+		_ = g.write(t)
+		return
+	}
+	if g.machine() {
 		b, err := json.Marshal(t)
 		if err == nil {
 			fmt.Fprintln(g.stdout, string(b))
@@ -380,8 +400,8 @@ say whether each changed. Objects to create are shown whole with +, objects a pr
 sync would delete with -. Objects marked "drifted" were changed in the cluster since
 Ferry applied them. It writes nothing.
 
-Exit codes: 0 in sync; 1 there are differences (or the diff failed); 2 invalid flags or
-App documents.`,
+Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differences;
+2 invalid flags or App documents, an unknown app; 3 the diff failed.`,
 		Example: `  ferry diff web-staging --repo https://github.com/acme/manifests
   ferry diff web-staging --repo https://github.com/acme/manifests -o json | jq '.objects[] | select(.action != "unchanged")'`,
 		Args: cobra.ExactArgs(1),
@@ -396,15 +416,15 @@ App documents.`,
 			st, err := sess.s.Status(ctx, sess.app)
 			if err == nil && st.Pin != nil {
 				rev = st.Pin.Revision
-				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: ferry rollback %s --release", sess.app.Name, short(rev), sess.app.Name)
+				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, short(rev), releaseHint(cmd, sess.app.Name))
 			}
 			r, err := sess.s.Render(ctx, sess.app, rev)
 			if err != nil {
 				return err
 			}
 			res, derr := sess.s.Diff(ctx, sess.app, r)
-			if g.output == "json" {
-				if err := writeJSON(g.stdout, res); err != nil {
+			if g.machine() {
+				if err := g.write(res); err != nil {
 					return err
 				}
 			} else {
@@ -463,7 +483,8 @@ sync lease if a sync runs, and the live health (kstatus) of every object of its
 inventory. It reads git only to find the app's namespaces in .ferry/; give
 --namespace (or --inventory-namespace) instead of --repo to skip that.
 
-Exit codes: 0 done; 1 the cluster could not be read; 2 invalid flags or App documents.`,
+Exit codes: 0 done; 2 invalid flags or App documents, an app .ferry/ does not declare,
+or (with --namespace alone) one that never synced there; 3 the cluster could not be read.`,
 		Example: `  ferry status web-staging --repo https://github.com/acme/manifests
   ferry status web-staging --namespace web-staging -o json | jq .pin`,
 		Args: cobra.ExactArgs(1),
@@ -477,10 +498,14 @@ Exit codes: 0 done; 1 the cluster could not be read; 2 invalid flags or App docu
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return writeJSON(g.stdout, st)
+			if st.Last == nil && len(st.Objects) == 0 && st.Lock == nil && f.repo == "" {
+				// Named by --namespace alone: nothing says the app exists.
+				return usageError("no app %q has synced with its records in namespace %s (a typo? ferry status reads the records a sync writes; give --repo to read the app from .ferry/)", sess.app.Name, st.InventoryNamespace)
 			}
-			printStatus(g.stdout, st)
+			if g.machine() {
+				return g.write(st)
+			}
+			printStatus(g.stdout, st, releaseHint(cmd, args[0]))
 			return nil
 		},
 	}
@@ -488,7 +513,7 @@ Exit codes: 0 done; 1 the cluster could not be read; 2 invalid flags or App docu
 	return cmd
 }
 
-func printStatus(w io.Writer, st deploy.AppStatus) {
+func printStatus(w io.Writer, st deploy.AppStatus, release string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tREVISION\tRESULT\tLAST SYNC\tPIN\tLOCK")
 	result, last := "-", "-"
@@ -505,7 +530,7 @@ func printStatus(w io.Writer, st deploy.AppStatus) {
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), result, last, pin, lock)
 	tw.Flush()
 	if st.Pin != nil {
-		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `ferry rollback %s --release`.\n", short(st.Pin.Revision), st.App)
+		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `%s`.\n", short(st.Pin.Revision), release)
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w)
@@ -555,8 +580,8 @@ app's syncPolicy.releasePinOnNewCommit is set).
 --pr restores the app's path to that revision in a pull request instead, leaving the
 cluster to the normal sync once it is merged (when this build has a forge integration).
 
-Exit codes: 0 rolled back (or released) and healthy; 1 the rollback failed or is
-degraded; 2 invalid flags or App documents, or no earlier revision.`,
+Exit codes: 0 rolled back (or released) and healthy; 2 invalid flags or App documents,
+or no earlier revision; 3 the rollback failed; 4 applied but not healthy before --timeout.`,
 		Example: `  # Back to the previous successful revision
   ferry rollback web-staging --repo https://github.com/acme/manifests
 
@@ -599,8 +624,8 @@ func runRollback(cmd *cobra.Command, g *globals, f *syncFlags, name string) erro
 		if released {
 			msg = fmt.Sprintf("released the rollback pin of %s: the next sync applies the branch head", name)
 		}
-		if g.output == "json" {
-			return writeJSON(g.stdout, map[string]any{"app": name, "released": released})
+		if g.machine() {
+			return g.write(map[string]any{"app": name, "released": released})
 		}
 		fmt.Fprintln(g.stdout, msg)
 		return nil
@@ -612,8 +637,8 @@ func runRollback(cmd *cobra.Command, g *globals, f *syncFlags, name string) erro
 		if err != nil {
 			return err
 		}
-		if g.output == "json" {
-			return writeJSON(g.stdout, map[string]any{"app": name, "pullRequest": url})
+		if g.machine() {
+			return g.write(map[string]any{"app": name, "pullRequest": url})
 		}
 		fmt.Fprintf(g.stdout, "opened %s\n", url)
 		return nil
@@ -624,9 +649,46 @@ func runRollback(cmd *cobra.Command, g *globals, f *syncFlags, name string) erro
 	}
 	note := ""
 	if err == nil && rec.Result != deploy.Failed {
-		note = fmt.Sprintf("\n%s is pinned to %s; release with: ferry rollback %s --release", name, short(rec.Revision), name)
+		note = fmt.Sprintf("\n%s is pinned to %s; release with: %s", name, short(rec.Revision), releaseHint(cmd, name))
 	}
 	return reportRecord(g, rec, err, note)
+}
+
+// locating are the flags that say where an app is: a printed hint repeats
+// those given, so that it runs as printed.
+var locating = []string{"repo", "branch", "app-path", "namespace", "inventory-namespace", "kubeconfig", "context", "context-map", "workdir", "git-username", "git-token-file", "ssh-key", "ssh-known-hosts"}
+
+// releaseHint is the command that releases app's rollback pin, with the
+// locating flags this command was given.
+func releaseHint(cmd *cobra.Command, app string) string {
+	args := []string{"ferry", "rollback", shellQuote(app), "--release"}
+	for _, name := range locating {
+		fl := cmd.Flags().Lookup(name)
+		if fl == nil || !fl.Changed {
+			continue
+		}
+		vals := []string{fl.Value.String()}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			vals = sv.GetSlice()
+		}
+		for _, v := range vals {
+			if name == "repo" {
+				v = gitrepo.RedactURL(v)
+			}
+			args = append(args, "--"+name, shellQuote(v))
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Compile-time check of the hook's type against deploy's.

@@ -84,8 +84,8 @@ references are still updated).`,
 				res.Written = written
 				g.log.Info("updated", "files", len(written), "changes", len(res.Changes))
 			}
-			if g.output == "json" {
-				if err := writeJSON(g.stdout, res); err != nil {
+			if g.machine() {
+				if err := g.write(res); err != nil {
 					return err
 				}
 			} else {

@@ -16,7 +16,7 @@ var (
 
 type versionInfo struct {
 	Version   string `json:"version"`
-	Commit    string `json:"commit,omitempty"`
+	Commit    string `json:"commit"` // "unknown" when the build stamped none
 	GoVersion string `json:"goVersion"`
 	Platform  string `json:"platform"`
 }
@@ -36,6 +36,9 @@ func buildVersion() versionInfo {
 	if v.Version == "" {
 		v.Version = "dev"
 	}
+	if v.Commit == "" {
+		v.Commit = "unknown"
+	}
 	return v
 }
 
@@ -47,14 +50,10 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := buildVersion()
-			if g.output == "json" {
-				return writeJSON(g.stdout, v)
+			if g.machine() {
+				return g.write(v)
 			}
-			commit := ""
-			if v.Commit != "" {
-				commit = " (" + v.Commit + ")"
-			}
-			fmt.Fprintf(g.stdout, "ferry %s%s %s %s\n", v.Version, commit, v.GoVersion, v.Platform)
+			fmt.Fprintf(g.stdout, "ferry %s (commit %s) %s %s\n", v.Version, v.Commit, v.GoVersion, v.Platform)
 			return nil
 		},
 	}

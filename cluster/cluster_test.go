@@ -43,7 +43,7 @@ func TestResolve(t *testing.T) {
 	}
 	opts := Options{Kubeconfig: path, Aliases: map[string]string{"batch": "gke_acme_us-east1_batch"}}
 	for _, tc := range []struct {
-		d                 Destination
+		d                  Destination
 		context, host, how string
 	}{
 		{Destination{}, "dev", "https://dev.example.com:6443", "current context"},

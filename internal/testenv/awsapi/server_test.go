@@ -3,8 +3,6 @@ package awsapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,9 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 var (
@@ -76,22 +71,15 @@ type response struct {
 
 func (r response) code() string { s, _ := r.body["__type"].(string); return s }
 
-// newRequest makes a request to srv, signed with the SDK's own SigV4
-// signer unless p is nil.
+// newRequest makes a request to srv, signed unless p is nil.
 func newRequest(ctx context.Context, t *testing.T, srv *Server, p *Principal, region, target, body string) *http.Request {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", ContentType)
-	req.Header.Set("X-Amz-Target", target)
-	if p == nil {
-		return req
+	var c Credentials
+	if p != nil {
+		c = p.Credentials
 	}
-	if p.SessionToken != "" {
-		req.Header.Set("X-Amz-Security-Token", p.SessionToken)
-	}
-	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey, SessionToken: p.SessionToken}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "echo", region, time.Now()); err != nil {
+	req, err := NewSignedRequest(ctx, srv.URL, c, "echo", region, target, body)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return req

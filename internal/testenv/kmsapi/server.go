@@ -1,0 +1,218 @@
+package kmsapi
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
+)
+
+// Defaults of a Server.
+const (
+	DefaultAccount         = "123456789012"
+	DefaultRegion          = "us-east-1"
+	DefaultAccessKeyID     = "AKIAFERRYKMSEMULATOR"
+	DefaultSecretAccessKey = "ferry-kms-emulator-secret-access-key"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of the KMS API.
+const TargetPrefix = "TrentService"
+
+// Operations the emulator implements.
+const (
+	OpCreateKey       = "CreateKey"
+	OpCreateAlias     = "CreateAlias"
+	OpDescribeKey     = "DescribeKey"
+	OpEnableKey       = "EnableKey"
+	OpDisableKey      = "DisableKey"
+	OpEncrypt         = "Encrypt"
+	OpDecrypt         = "Decrypt"
+	OpGenerateDataKey = "GenerateDataKey"
+)
+
+// AnyOperation, given to FailNext, matches a request of any operation.
+const AnyOperation = awsapi.AnyOperation
+
+type (
+	// Credentials are an access key the server accepts.
+	Credentials = awsapi.Credentials
+	// Fault is an injected failure of one request (see FailNext).
+	Fault = awsapi.Fault
+	// OpStats count the requests of one operation.
+	OpStats = awsapi.OpStats
+	// Call is one request received, in arrival order.
+	Call = awsapi.Call
+)
+
+// Throttling is the fault KMS answers when a caller exceeds its request
+// quota: 400 ThrottlingException, which the SDKs retry. retryAfter > 0 adds
+// a Retry-After header.
+func Throttling(retryAfter time.Duration) Fault { return awsapi.Throttling(retryAfter) }
+
+// InternalError is a 500 KMSInternalException, which the SDKs retry.
+func InternalError() Fault { return awsapi.ServerError("KMSInternalException") }
+
+// Delay is a fault that only delays the answer by d.
+func Delay(d time.Duration) Fault { return awsapi.Delay(d) }
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	principals    []awsapi.Principal
+	skipSignature bool
+}
+
+// WithCredentials sets the default principal's credentials (default
+// DefaultAccessKeyID / DefaultSecretAccessKey).
+func WithCredentials(c Credentials) Option {
+	return func(o *options) { o.principals[0].Credentials = c }
+}
+
+// WithAccount sets the default principal's account, where its CreateKey
+// calls and the server's CreateKey put keys by default (default
+// DefaultAccount).
+func WithAccount(account string) Option {
+	return func(o *options) { o.principals[0].Account = account }
+}
+
+// WithPrincipal makes the server accept another identity, of the given
+// account: for tests of a key another account's caller may or may not use
+// (KeyOptions.Users).
+func WithPrincipal(c Credentials, account string) Option {
+	return func(o *options) {
+		o.principals = append(o.principals, awsapi.Principal{Credentials: c, Account: account})
+	}
+}
+
+// WithoutSignatureCheck keeps every authentication check but the
+// cryptographic verification of the signature.
+func WithoutSignatureCheck() Option { return func(o *options) { o.skipSignature = true } }
+
+// Server is a running KMS API emulator. Its methods are safe for concurrent
+// use. Close it when done.
+//
+// The embedded awsapi.Server is the endpoint (URL, e.g.
+// AWS_ENDPOINT_URL_KMS, see Env) and holds fault injection (FailNext,
+// ClearFaults) and the request log (Stats, Requests, TotalRequests, Calls,
+// ResetStats).
+type Server struct {
+	*awsapi.Server
+
+	account string // the default principal's
+
+	mu      sync.Mutex
+	keys    map[string]*key // by key id
+	aliases map[aliasKey]string
+}
+
+// NewServer starts an emulator with no keys.
+func NewServer(opts ...Option) *Server {
+	o := &options{principals: []awsapi.Principal{{
+		Credentials: Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
+		Account:     DefaultAccount,
+	}}}
+	for _, opt := range opts {
+		opt(o)
+	}
+	s := &Server{account: o.principals[0].Account, keys: map[string]*key{}, aliases: map[aliasKey]string{}}
+	s.Server = awsapi.NewServer(awsapi.Config{
+		TargetPrefix: TargetPrefix,
+		SigningName:  "kms",
+		EndpointEnv:  "AWS_ENDPOINT_URL_KMS",
+		Operations: map[string]awsapi.Operation{
+			OpCreateKey:       s.createKey,
+			OpCreateAlias:     s.createAlias,
+			OpDescribeKey:     s.describeKey,
+			OpEnableKey:       s.enableKey,
+			OpDisableKey:      s.disableKey,
+			OpEncrypt:         s.encrypt,
+			OpDecrypt:         s.decrypt,
+			OpGenerateDataKey: s.generateDataKey,
+		},
+		Principals:    o.principals,
+		SkipSignature: o.skipSignature,
+	})
+	return s
+}
+
+// Credentials returns the default principal's credentials.
+func (s *Server) Credentials() Credentials { return s.Principal().Credentials }
+
+// Account returns the default principal's account.
+func (s *Server) Account() string { return s.account }
+
+// KeyOptions describe a key created with Server.CreateKey.
+type KeyOptions struct {
+	// Region and Account place the key; empty means DefaultRegion and the
+	// default principal's account.
+	Region  string
+	Account string
+	// Description is the key's description.
+	Description string
+	// Aliases are alias names ("alias/name") to point at the key.
+	Aliases []string
+	// Users are the access key ids that may use the key. Empty means every
+	// principal of the key's account; a principal of another account may
+	// only use a key that names it here.
+	Users []string
+	// Disabled creates the key disabled.
+	Disabled bool
+}
+
+// Key identifies a key.
+type Key struct {
+	ID  string // a UUID
+	ARN string // arn:aws:kms:<region>:<account>:key/<id>
+}
+
+// CreateKey creates a symmetric encryption key. It panics on a malformed
+// region, account or alias name, or an alias that exists.
+func (s *Server) CreateKey(o KeyOptions) Key {
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.Account == "" {
+		o.Account = s.account
+	}
+	if !awsapi.ValidRegion(o.Region) || !awsapi.ValidAccount(o.Account) {
+		panic(fmt.Sprintf("kmsapi: invalid region %q or account %q", o.Region, o.Account))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.newKey(o.Region, o.Account, o.Description)
+	k.users = slices.Clone(o.Users)
+	k.enabled = !o.Disabled
+	for _, name := range o.Aliases {
+		if err := s.addAlias(o.Region, o.Account, name, k); err != nil {
+			panic("kmsapi: " + err.Error())
+		}
+	}
+	return Key{ID: k.id, ARN: k.arn}
+}
+
+// SetEnabled enables or disables a key, named by id or ARN. It panics if
+// there is no such key.
+func (s *Server) SetEnabled(keyID string, enabled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.keyByIDOrARN(keyID)
+	if k == nil {
+		panic(fmt.Sprintf("kmsapi: no key %q", keyID))
+	}
+	k.enabled = enabled
+}
+
+// AliasARN returns the ARN of an alias name ("alias/name") in a region and
+// account (empty: the defaults), as KMS forms it.
+func (s *Server) AliasARN(region, account, name string) string {
+	if region == "" {
+		region = DefaultRegion
+	}
+	if account == "" {
+		account = s.account
+	}
+	return awsapi.ARN("kms", region, account, name)
+}

@@ -32,19 +32,19 @@ const (
 type Credentials awsapi.Credentials
 
 // Option configures a Server.
-type Option func(*Server)
+type Option = awsapi.Option
 
 // WithCredentials sets the credentials the server accepts (default
 // DefaultAccessKeyID / DefaultSecretAccessKey).
-func WithCredentials(c Credentials) Option { return func(s *Server) { s.creds = c } }
+func WithCredentials(c Credentials) Option { return awsapi.WithCredentials(awsapi.Credentials(c)) }
 
 // WithAccount sets the caller's account: the registry of requests without a
 // registryId, and the default of Put's account (default DefaultAccount).
-func WithAccount(account string) Option { return func(s *Server) { s.account = account } }
+func WithAccount(account string) Option { return awsapi.WithAccount(account) }
 
 // WithoutSignatureCheck keeps every authentication check but the
 // cryptographic verification of the signature.
-func WithoutSignatureCheck() Option { return func(s *Server) { s.skipSignature = true } }
+func WithoutSignatureCheck() Option { return awsapi.WithoutSignatureCheck() }
 
 // Server is a running ECR API emulator. Its methods are safe for concurrent
 // use. Close it when done.
@@ -56,10 +56,8 @@ func WithoutSignatureCheck() Option { return func(s *Server) { s.skipSignature =
 type Server struct {
 	*awsapi.Server
 
-	creds         Credentials
-	account       string
-	skipSignature bool
-	now           func() time.Time
+	account string // the caller's
+	now     func() time.Time
 
 	mu         sync.Mutex
 	repos      map[repoKey]*repository
@@ -70,20 +68,12 @@ type Server struct {
 // NewServer starts an emulator.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
-		creds:      Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
-		account:    DefaultAccount,
 		now:        time.Now,
 		repos:      map[repoKey]*repository{},
 		cursors:    map[string]cursor{},
 		authTokens: map[string]time.Time{},
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	if !awsapi.ValidAccount(s.account) {
-		panic(fmt.Sprintf("ecrapi: invalid account %q: want 12 digits", s.account))
-	}
-	s.Server = awsapi.NewServer(awsapi.Config{
+	cfg := awsapi.Config{
 		TargetPrefix: TargetPrefix,
 		SigningName:  "ecr",
 		EndpointEnv:  "AWS_ENDPOINT_URL_ECR",
@@ -93,15 +83,25 @@ func NewServer(opts ...Option) *Server {
 			OpBatchGetImage:         s.batchGetImage,
 			OpGetAuthorizationToken: s.getAuthorizationToken,
 		},
-		Principals:    []awsapi.Principal{{Credentials: awsapi.Credentials(s.creds), Account: s.account}},
-		SkipSignature: s.skipSignature,
-		Now:           s.now,
-	})
+		Principals: []awsapi.Principal{{
+			Credentials: awsapi.Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
+			Account:     DefaultAccount,
+		}},
+		Now: s.now,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s.account = cfg.Principals[0].Account
+	if !awsapi.ValidAccount(s.account) {
+		panic(fmt.Sprintf("ecrapi: invalid account %q: want 12 digits", s.account))
+	}
+	s.Server = awsapi.NewServer(cfg)
 	return s
 }
 
 // Credentials returns the credentials the server accepts.
-func (s *Server) Credentials() Credentials { return s.creds }
+func (s *Server) Credentials() Credentials { return Credentials(s.Principal().Credentials) }
 
 // Account returns the caller's (default) account.
 func (s *Server) Account() string { return s.account }

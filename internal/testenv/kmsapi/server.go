@@ -58,38 +58,25 @@ func InternalError() Fault { return awsapi.ServerError("KMSInternalException") }
 func Delay(d time.Duration) Fault { return awsapi.Delay(d) }
 
 // Option configures a Server.
-type Option func(*options)
-
-type options struct {
-	principals    []awsapi.Principal
-	skipSignature bool
-}
+type Option = awsapi.Option
 
 // WithCredentials sets the default principal's credentials (default
 // DefaultAccessKeyID / DefaultSecretAccessKey).
-func WithCredentials(c Credentials) Option {
-	return func(o *options) { o.principals[0].Credentials = c }
-}
+func WithCredentials(c Credentials) Option { return awsapi.WithCredentials(c) }
 
 // WithAccount sets the default principal's account, where its CreateKey
 // calls and the server's CreateKey put keys by default (default
 // DefaultAccount).
-func WithAccount(account string) Option {
-	return func(o *options) { o.principals[0].Account = account }
-}
+func WithAccount(account string) Option { return awsapi.WithAccount(account) }
 
 // WithPrincipal makes the server accept another identity, of the given
 // account: for tests of a key another account's caller may or may not use
 // (KeyOptions.Users).
-func WithPrincipal(c Credentials, account string) Option {
-	return func(o *options) {
-		o.principals = append(o.principals, awsapi.Principal{Credentials: c, Account: account})
-	}
-}
+func WithPrincipal(c Credentials, account string) Option { return awsapi.WithPrincipal(c, account) }
 
 // WithoutSignatureCheck keeps every authentication check but the
 // cryptographic verification of the signature.
-func WithoutSignatureCheck() Option { return func(o *options) { o.skipSignature = true } }
+func WithoutSignatureCheck() Option { return awsapi.WithoutSignatureCheck() }
 
 // Server is a running KMS API emulator. Its methods are safe for concurrent
 // use. Close it when done.
@@ -110,15 +97,8 @@ type Server struct {
 
 // NewServer starts an emulator with no keys.
 func NewServer(opts ...Option) *Server {
-	o := &options{principals: []awsapi.Principal{{
-		Credentials: Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
-		Account:     DefaultAccount,
-	}}}
-	for _, opt := range opts {
-		opt(o)
-	}
-	s := &Server{account: o.principals[0].Account, keys: map[string]*key{}, aliases: map[aliasKey]string{}}
-	s.Server = awsapi.NewServer(awsapi.Config{
+	s := &Server{keys: map[string]*key{}, aliases: map[aliasKey]string{}}
+	cfg := awsapi.Config{
 		TargetPrefix: TargetPrefix,
 		SigningName:  "kms",
 		EndpointEnv:  "AWS_ENDPOINT_URL_KMS",
@@ -132,9 +112,16 @@ func NewServer(opts ...Option) *Server {
 			OpDecrypt:         s.decrypt,
 			OpGenerateDataKey: s.generateDataKey,
 		},
-		Principals:    o.principals,
-		SkipSignature: o.skipSignature,
-	})
+		Principals: []awsapi.Principal{{
+			Credentials: Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
+			Account:     DefaultAccount,
+		}},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s.account = cfg.Principals[0].Account
+	s.Server = awsapi.NewServer(cfg)
 	return s
 }
 

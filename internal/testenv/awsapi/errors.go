@@ -77,3 +77,39 @@ func Unavailable() Fault {
 
 // Delay is a fault that only delays the answer by d.
 func Delay(d time.Duration) Fault { return Fault{Delay: d} }
+
+// ValidationError is the 400 ValidationException AWS answers for a
+// parameter that breaks its model's constraints (a missing required
+// member, a length or range, an enum value).
+func ValidationError(format string, args ...any) *Error {
+	return BadRequest("ValidationException", "1 validation error detected: "+format, args...)
+}
+
+// CheckLength checks that an optional string member, if set, is lo to hi
+// bytes long.
+func CheckLength(member string, v *string, lo, hi int) *Error {
+	if v != nil && (len(*v) < lo || len(*v) > hi) {
+		return ValidationError("Value at '%s' failed to satisfy constraint: Member must have length between %d and %d", member, lo, hi)
+	}
+	return nil
+}
+
+// CheckRequired checks that a required string member is set and lo to hi
+// bytes long.
+func CheckRequired(member string, v *string, lo, hi int) *Error {
+	if v == nil {
+		return ValidationError("Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+	}
+	return CheckLength(member, v, lo, hi)
+}
+
+// FirstError returns the first non-nil error of errs: for a list of
+// parameter checks.
+func FirstError(errs ...*Error) *Error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

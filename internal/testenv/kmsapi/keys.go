@@ -106,11 +106,8 @@ const (
 // alias name is the caller's account's, in the request's region; an ARN
 // must name the request's region. The caller holds s.mu.
 func (s *Server) resolve(req awsapi.Request, ref *string, aliases bool) (*key, *awsapi.Error) {
-	if ref == nil {
-		return nil, validation("Value null at 'keyId' failed to satisfy constraint: Member must not be null")
-	}
-	if len(*ref) < 1 || len(*ref) > 2048 {
-		return nil, validation("Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048")
+	if err := awsapi.CheckRequired("keyId", ref, 1, 2048); err != nil {
+		return nil, err
 	}
 	id := *ref
 	region, account := req.Region, req.Account
@@ -154,26 +151,49 @@ func (s *Server) resolve(req awsapi.Request, ref *string, aliases bool) (*key, *
 	return k, nil
 }
 
-// authorize checks that the caller may call op on k: a key's own account's
-// principals may, unless the key lists its users; another account's only if
-// the key lists them.
-func authorize(req awsapi.Request, k *key, op string) *awsapi.Error {
+// authorize checks that the caller may call its operation on k: a key's
+// own account's principals may, unless the key lists its users; another
+// account's only if the key lists them.
+func authorize(req awsapi.Request, k *key) *awsapi.Error {
 	if (len(k.users) == 0 && req.Account == k.account) || slices.Contains(k.users, req.AccessKeyID) {
 		return nil
 	}
 	return errorf("AccessDeniedException", "User: %s of account %s is not authorized to perform: kms:%s on resource: %s because no resource-based policy allows the kms:%s action",
-		req.AccessKeyID, req.Account, op, k.arn, op)
+		req.AccessKeyID, req.Account, req.Op, k.arn, req.Op)
 }
 
-// usable checks that k is enabled and may be used by the caller for op.
-func usable(req awsapi.Request, k *key, op string) *awsapi.Error {
-	if err := authorize(req, k, op); err != nil {
+// usable checks that k is enabled and may be used by the caller.
+func usable(req awsapi.Request, k *key) *awsapi.Error {
+	if err := authorize(req, k); err != nil {
 		return err
 	}
 	if !k.enabled {
 		return errorf("DisabledException", "%s is disabled.", k.arn)
 	}
 	return nil
+}
+
+// usableKey resolves keyID to a key the caller may use now; a dry run ends
+// there, with DryRunOperationException.
+func (s *Server) usableKey(req awsapi.Request, keyID *string, dryRun *bool) (*key, *awsapi.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, err := s.resolve(req, keyID, allowAlias)
+	if err != nil {
+		return nil, err
+	}
+	if err := usable(req, k); err != nil {
+		return nil, err
+	}
+	if dryRun != nil && *dryRun {
+		return nil, errDryRun()
+	}
+	return k, nil
+}
+
+// errDryRun is the answer to a dry run that would have succeeded.
+func errDryRun() *awsapi.Error {
+	return errorf("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
 }
 
 // The ciphertext blob: a version byte, the key ARN (length-prefixed), a
@@ -272,10 +292,4 @@ func errorf(code, format string, args ...any) *awsapi.Error {
 		status = http.StatusPreconditionFailed
 	}
 	return awsapi.Errorf(status, code, format, args...)
-}
-
-// validation is the generic 400 ValidationException AWS answers for a
-// parameter that breaks its model's constraints.
-func validation(format string, args ...any) *awsapi.Error {
-	return awsapi.BadRequest("ValidationException", "1 validation error detected: "+format, args...)
 }

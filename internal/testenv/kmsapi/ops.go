@@ -82,7 +82,7 @@ func enum[T ~string](member string, v *string, values []T) *awsapi.Error {
 	for i, x := range values {
 		names[i] = string(x)
 	}
-	return validation("Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", *v, member, strings.Join(names, ", "))
+	return awsapi.ValidationError("Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", *v, member, strings.Join(names, ", "))
 }
 
 func unsupported(format string, args ...any) *awsapi.Error {
@@ -92,11 +92,11 @@ func unsupported(format string, args ...any) *awsapi.Error {
 // checkCrypto validates what Encrypt, Decrypt and GenerateDataKey share.
 func checkCrypto(grantTokens []string, algorithm *string, recipient *recipientInfo) *awsapi.Error {
 	if len(grantTokens) > maxGrantTokens {
-		return validation("Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to %d", maxGrantTokens)
+		return awsapi.ValidationError("Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to %d", maxGrantTokens)
 	}
 	for _, t := range grantTokens {
 		if len(t) < 1 || len(t) > 8192 {
-			return validation("Value at 'grantTokens' failed to satisfy constraint: Member must have length between 1 and 8192")
+			return awsapi.ValidationError("Value at 'grantTokens' failed to satisfy constraint: Member must have length between 1 and 8192")
 		}
 	}
 	if err := enum("encryptionAlgorithm", algorithm, types.EncryptionAlgorithmSpec("").Values()); err != nil {
@@ -109,10 +109,6 @@ func checkCrypto(grantTokens []string, algorithm *string, recipient *recipientIn
 		return unsupported("a Recipient (Nitro Enclaves attestation) is not supported")
 	}
 	return nil
-}
-
-func dryRun() *awsapi.Error {
-	return errorf("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
 }
 
 // --- CreateKey ---
@@ -147,7 +143,7 @@ func (s *Server) createKey(req awsapi.Request) (any, *awsapi.Error) {
 		}
 	}
 	if in.KeySpec != nil && in.CustomerMasterKeySpec != nil {
-		return nil, validation("You cannot specify both KeySpec and CustomerMasterKeySpec; use KeySpec")
+		return nil, awsapi.ValidationError("You cannot specify both KeySpec and CustomerMasterKeySpec; use KeySpec")
 	}
 	for member, v := range map[string]*string{"KeySpec": in.KeySpec, "CustomerMasterKeySpec": in.CustomerMasterKeySpec} {
 		if v != nil && *v != symmetricDefault {
@@ -167,7 +163,7 @@ func (s *Server) createKey(req awsapi.Request) (any, *awsapi.Error) {
 	description := ""
 	if in.Description != nil {
 		if len(*in.Description) > 8192 {
-			return nil, validation("Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192")
+			return nil, awsapi.ValidationError("Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192")
 		}
 		description = *in.Description
 	}
@@ -181,9 +177,9 @@ func (s *Server) createKey(req awsapi.Request) (any, *awsapi.Error) {
 	for _, t := range in.Tags {
 		switch {
 		case t.TagKey == nil || t.TagValue == nil:
-			return nil, validation("Value null at 'tags.member.tagKey' or 'tagValue' failed to satisfy constraint: Member must not be null")
+			return nil, awsapi.ValidationError("Value null at 'tags.member.tagKey' or 'tagValue' failed to satisfy constraint: Member must not be null")
 		case len(*t.TagKey) < 1 || len(*t.TagKey) > 128 || len(*t.TagValue) > 256:
-			return nil, validation("Value at 'tags.member' failed to satisfy constraint: TagKey must have length between 1 and 128, TagValue at most 256")
+			return nil, awsapi.ValidationError("Value at 'tags.member' failed to satisfy constraint: TagKey must have length between 1 and 128, TagValue at most 256")
 		case seen[*t.TagKey]:
 			return nil, errorf("TagException", "Duplicate tag key %s", *t.TagKey)
 		}
@@ -210,10 +206,10 @@ func (s *Server) createAlias(req awsapi.Request) (any, *awsapi.Error) {
 		return nil, err
 	}
 	if in.AliasName == nil {
-		return nil, validation("Value null at 'aliasName' failed to satisfy constraint: Member must not be null")
+		return nil, awsapi.ValidationError("Value null at 'aliasName' failed to satisfy constraint: Member must not be null")
 	}
 	if in.TargetKeyID == nil {
-		return nil, validation("Value null at 'targetKeyId' failed to satisfy constraint: Member must not be null")
+		return nil, awsapi.ValidationError("Value null at 'targetKeyId' failed to satisfy constraint: Member must not be null")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -224,7 +220,7 @@ func (s *Server) createAlias(req awsapi.Request) (any, *awsapi.Error) {
 	if k.account != req.Account {
 		return nil, errorf("NotFoundException", "Key '%s' does not exist in the caller's account", k.arn)
 	}
-	if err := authorize(req, k, OpCreateAlias); err != nil {
+	if err := authorize(req, k); err != nil {
 		return nil, err
 	}
 	if err := s.addAlias(req.Region, req.Account, *in.AliasName, k); err != nil {
@@ -254,7 +250,7 @@ func (s *Server) describeKey(req awsapi.Request) (any, *awsapi.Error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(req, k, OpDescribeKey); err != nil {
+	if err := authorize(req, k); err != nil {
 		return nil, err
 	}
 	return keyMetadataOutput{k.metadata()}, nil
@@ -278,7 +274,7 @@ func (s *Server) setEnabled(req awsapi.Request, enabled bool) (any, *awsapi.Erro
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(req, k, req.Op); err != nil {
+	if err := authorize(req, k); err != nil {
 		return nil, err
 	}
 	k.enabled = enabled
@@ -308,25 +304,17 @@ func (s *Server) encrypt(req awsapi.Request) (any, *awsapi.Error) {
 		return nil, err
 	}
 	if in.Plaintext == nil {
-		return nil, validation("Value null at 'plaintext' failed to satisfy constraint: Member must not be null")
+		return nil, awsapi.ValidationError("Value null at 'plaintext' failed to satisfy constraint: Member must not be null")
 	}
 	if len(in.Plaintext) < 1 || len(in.Plaintext) > maxPlaintext {
-		return nil, validation("Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and %d", maxPlaintext)
+		return nil, awsapi.ValidationError("Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and %d", maxPlaintext)
 	}
 	if err := checkCrypto(in.GrantTokens, in.EncryptionAlgorithm, nil); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.resolve(req, in.KeyID, allowAlias)
+	k, err := s.usableKey(req, in.KeyID, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	if err := usable(req, k, OpEncrypt); err != nil {
-		return nil, err
-	}
-	if in.DryRun != nil && *in.DryRun {
-		return nil, dryRun()
 	}
 	return encryptOutput{CiphertextBlob: k.seal(in.Plaintext, in.EncryptionContext), KeyID: k.arn, EncryptionAlgorithm: symmetricDefault}, nil
 }
@@ -361,10 +349,10 @@ func (s *Server) generateDataKey(req awsapi.Request) (any, *awsapi.Error) {
 	var size int
 	switch {
 	case (in.NumberOfBytes == nil) == (in.KeySpec == nil):
-		return nil, validation("Please specify either number of bytes or key spec, not both")
+		return nil, awsapi.ValidationError("Please specify either number of bytes or key spec, not both")
 	case in.NumberOfBytes != nil:
 		if *in.NumberOfBytes < 1 || *in.NumberOfBytes > 1024 {
-			return nil, validation("Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", *in.NumberOfBytes)
+			return nil, awsapi.ValidationError("Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", *in.NumberOfBytes)
 		}
 		size = *in.NumberOfBytes
 	case *in.KeySpec == string(types.DataKeySpecAes128):
@@ -375,17 +363,9 @@ func (s *Server) generateDataKey(req awsapi.Request) (any, *awsapi.Error) {
 	if err := checkCrypto(in.GrantTokens, nil, in.Recipient); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.resolve(req, in.KeyID, allowAlias)
+	k, err := s.usableKey(req, in.KeyID, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	if err := usable(req, k, OpGenerateDataKey); err != nil {
-		return nil, err
-	}
-	if in.DryRun != nil && *in.DryRun {
-		return nil, dryRun()
 	}
 	plaintext := make([]byte, size)
 	_, _ = rand.Read(plaintext)
@@ -435,25 +415,18 @@ func (s *Server) decrypt(req awsapi.Request) (any, *awsapi.Error) {
 		return nil, err
 	}
 	dry := in.DryRun != nil && *in.DryRun
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
 	if dry && slices.Contains(in.DryRunModifiers, string(types.DryRunModifierTypeIgnoreCiphertext)) {
 		// Authorization only: the key must be named.
-		k, err := s.resolve(req, in.KeyID, allowAlias)
-		if err != nil {
-			return nil, err
-		}
-		if err := usable(req, k, OpDecrypt); err != nil {
-			return nil, err
-		}
-		return nil, dryRun()
+		_, err := s.usableKey(req, in.KeyID, in.DryRun)
+		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if in.CiphertextBlob == nil {
-		return nil, validation("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
+		return nil, awsapi.ValidationError("Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
 	}
 	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > maxCiphertext {
-		return nil, validation("Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and %d", maxCiphertext)
+		return nil, awsapi.ValidationError("Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and %d", maxCiphertext)
 	}
 	arn, ok := blobKeyARN(in.CiphertextBlob)
 	if !ok {
@@ -472,7 +445,7 @@ func (s *Server) decrypt(req awsapi.Request) (any, *awsapi.Error) {
 			return nil, errorf("IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation.")
 		}
 	}
-	if err := usable(req, k, OpDecrypt); err != nil {
+	if err := usable(req, k); err != nil {
 		return nil, err
 	}
 	plaintext, err := k.open(in.CiphertextBlob, in.EncryptionContext)
@@ -480,7 +453,7 @@ func (s *Server) decrypt(req awsapi.Request) (any, *awsapi.Error) {
 		return nil, invalidCiphertext()
 	}
 	if dry {
-		return nil, dryRun()
+		return nil, errDryRun()
 	}
 	return decryptOutput{KeyID: k.arn, Plaintext: plaintext, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: k.materialID}, nil
 }

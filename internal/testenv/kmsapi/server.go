@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 )
@@ -32,59 +31,17 @@ const (
 	OpGenerateDataKey = "GenerateDataKey"
 )
 
-// AnyOperation, given to FailNext, matches a request of any operation.
-const AnyOperation = awsapi.AnyOperation
-
-type (
-	// Credentials are an access key the server accepts.
-	Credentials = awsapi.Credentials
-	// Fault is an injected failure of one request (see FailNext).
-	Fault = awsapi.Fault
-	// OpStats count the requests of one operation.
-	OpStats = awsapi.OpStats
-	// Call is one request received, in arrival order.
-	Call = awsapi.Call
-)
-
-// Throttling is the fault KMS answers when a caller exceeds its request
-// quota: 400 ThrottlingException, which the SDKs retry. retryAfter > 0 adds
-// a Retry-After header.
-func Throttling(retryAfter time.Duration) Fault { return awsapi.Throttling(retryAfter) }
-
-// InternalError is a 500 KMSInternalException, which the SDKs retry.
-func InternalError() Fault { return awsapi.ServerError("KMSInternalException") }
-
-// Delay is a fault that only delays the answer by d.
-func Delay(d time.Duration) Fault { return awsapi.Delay(d) }
-
-// Option configures a Server.
-type Option = awsapi.Option
-
-// WithCredentials sets the default principal's credentials (default
-// DefaultAccessKeyID / DefaultSecretAccessKey).
-func WithCredentials(c Credentials) Option { return awsapi.WithCredentials(c) }
-
-// WithAccount sets the default principal's account, where its CreateKey
-// calls and the server's CreateKey put keys by default (default
-// DefaultAccount).
-func WithAccount(account string) Option { return awsapi.WithAccount(account) }
-
-// WithPrincipal makes the server accept another identity, of the given
-// account: for tests of a key another account's caller may or may not use
-// (KeyOptions.Users).
-func WithPrincipal(c Credentials, account string) Option { return awsapi.WithPrincipal(c, account) }
-
-// WithoutSignatureCheck keeps every authentication check but the
-// cryptographic verification of the signature.
-func WithoutSignatureCheck() Option { return awsapi.WithoutSignatureCheck() }
+// InternalError is a 500 KMSInternalException, which the SDKs retry: a
+// fault for Server.FailNext beside awsapi.Throttling and awsapi.Delay.
+func InternalError() awsapi.Fault { return awsapi.ServerError("KMSInternalException") }
 
 // Server is a running KMS API emulator. Its methods are safe for concurrent
 // use. Close it when done.
 //
 // The embedded awsapi.Server is the endpoint (URL, e.g.
 // AWS_ENDPOINT_URL_KMS, see Env) and holds fault injection (FailNext,
-// ClearFaults) and the request log (Stats, Requests, TotalRequests, Calls,
-// ResetStats).
+// ClearFaults, with awsapi.Throttling, InternalError, awsapi.Delay) and the
+// request log (Stats, Requests, TotalRequests, Calls, ResetStats).
 type Server struct {
 	*awsapi.Server
 
@@ -95,8 +52,10 @@ type Server struct {
 	aliases map[aliasKey]string
 }
 
-// NewServer starts an emulator with no keys.
-func NewServer(opts ...Option) *Server {
+// NewServer starts an emulator with no keys. opts set who may call it
+// (awsapi.WithCredentials, WithAccount, WithPrincipal: see KeyOptions.Users
+// for keys another account may use).
+func NewServer(opts ...awsapi.Option) *Server {
 	s := &Server{keys: map[string]*key{}, aliases: map[aliasKey]string{}}
 	cfg := awsapi.Config{
 		TargetPrefix: TargetPrefix,
@@ -113,7 +72,7 @@ func NewServer(opts ...Option) *Server {
 			OpGenerateDataKey: s.generateDataKey,
 		},
 		Principals: []awsapi.Principal{{
-			Credentials: Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
+			Credentials: awsapi.Credentials{AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey},
 			Account:     DefaultAccount,
 		}},
 	}
@@ -126,7 +85,7 @@ func NewServer(opts ...Option) *Server {
 }
 
 // Credentials returns the default principal's credentials.
-func (s *Server) Credentials() Credentials { return s.Principal().Credentials }
+func (s *Server) Credentials() awsapi.Credentials { return s.Principal().Credentials }
 
 // Account returns the default principal's account.
 func (s *Server) Account() string { return s.account }

@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -25,24 +23,10 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 )
 
-// client is a real KMS SDK client pointed at srv, signing for region with
-// creds. Retries are off unless retries > 1 (then without backoff).
-func client(srv *Server, region string, creds Credentials, retries int) *kms.Client {
-	retryer := func() aws.Retryer { return aws.NopRetryer{} }
-	if retries > 1 {
-		retryer = func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = retries
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-			})
-		}
-	}
-	return kms.NewFromConfig(aws.Config{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken),
-		BaseEndpoint: aws.String(srv.URL),
-		Retryer:      retryer,
-	})
+// client is a real KMS SDK client of srv, signing for region with creds,
+// making at most attempts attempts per call.
+func client(srv *Server, region string, creds awsapi.Credentials, attempts int) *kms.Client {
+	return kms.NewFromConfig(srv.ClientConfig(region, creds, attempts))
 }
 
 func code(t *testing.T, err error) string {
@@ -382,9 +366,9 @@ func TestDisabledKey(t *testing.T) {
 
 func TestAccessDenied(t *testing.T) {
 	t.Parallel()
-	ops := Credentials{AccessKeyID: "AKIDOPSACCOUNT", SecretAccessKey: "ops-secret"}
-	ci := Credentials{AccessKeyID: "AKIDCIPIPELINE", SecretAccessKey: "ci-secret"}
-	srv := NewServer(WithPrincipal(ops, "210987654321"), WithPrincipal(ci, DefaultAccount))
+	ops := awsapi.Credentials{AccessKeyID: "AKIDOPSACCOUNT", SecretAccessKey: "ops-secret"}
+	ci := awsapi.Credentials{AccessKeyID: "AKIDCIPIPELINE", SecretAccessKey: "ci-secret"}
+	srv := NewServer(awsapi.WithPrincipal(ops, "210987654321"), awsapi.WithPrincipal(ci, DefaultAccount))
 	defer srv.Close()
 	shared := srv.CreateKey(KeyOptions{Users: []string{ops.AccessKeyID}, Aliases: []string{"alias/shared"}})
 	own := srv.CreateKey(KeyOptions{})
@@ -432,8 +416,8 @@ func TestAccessDenied(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	creds := Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "kms-s3cret", SessionToken: "tok"}
-	srv := NewServer(WithCredentials(creds), WithAccount("111122223333"))
+	creds := awsapi.Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "kms-s3cret", SessionToken: "tok"}
+	srv := NewServer(awsapi.WithCredentials(creds), awsapi.WithAccount("111122223333"))
 	defer srv.Close()
 	k := srv.CreateKey(KeyOptions{})
 	if !strings.Contains(k.ARN, ":111122223333:key/") {
@@ -443,12 +427,12 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("valid credentials: %v", err)
 	}
 	for name, tc := range map[string]struct {
-		creds Credentials
+		creds awsapi.Credentials
 		code  string
 	}{
-		"wrong secret":  {Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "guess", SessionToken: "tok"}, "InvalidSignatureException"},
-		"wrong key":     {Credentials{AccessKeyID: "ASIAOTHER", SecretAccessKey: "kms-s3cret", SessionToken: "tok"}, "UnrecognizedClientException"},
-		"wrong session": {Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "kms-s3cret", SessionToken: "other"}, "UnrecognizedClientException"},
+		"wrong secret":  {awsapi.Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "guess", SessionToken: "tok"}, "InvalidSignatureException"},
+		"wrong key":     {awsapi.Credentials{AccessKeyID: "ASIAOTHER", SecretAccessKey: "kms-s3cret", SessionToken: "tok"}, "UnrecognizedClientException"},
+		"wrong session": {awsapi.Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "kms-s3cret", SessionToken: "other"}, "UnrecognizedClientException"},
 	} {
 		_, err := client(srv, DefaultRegion, tc.creds, 1).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.ID)})
 		if got := code(t, err); got != tc.code || status(err) != 403 {
@@ -528,7 +512,7 @@ func TestThrottlingIsRetriedBySDK(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv.FailNext(OpDecrypt, 2, Throttling(0))
+	srv.FailNext(OpDecrypt, 2, awsapi.Throttling(0))
 	srv.FailNext(OpDecrypt, 1, InternalError())
 	dec, err := client(srv, DefaultRegion, srv.Credentials(), 4).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	if err != nil || !bytes.Equal(dec.Plaintext, dataKey) {
@@ -548,12 +532,12 @@ func TestThrottlingIsRetriedBySDK(t *testing.T) {
 	}
 
 	// Without retries the throttling reaches the caller; past the retry budget too.
-	srv.FailNext(OpDecrypt, 1, Throttling(time.Second))
+	srv.FailNext(OpDecrypt, 1, awsapi.Throttling(time.Second))
 	_, err = client(srv, DefaultRegion, srv.Credentials(), 1).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	if code(t, err) != "ThrottlingException" || status(err) != 400 {
 		t.Errorf("no retries: %v", err)
 	}
-	srv.FailNext(AnyOperation, 3, Throttling(0))
+	srv.FailNext(awsapi.AnyOperation, 3, awsapi.Throttling(0))
 	_, err = client(srv, DefaultRegion, srv.Credentials(), 3).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	if code(t, err) != "ThrottlingException" {
 		t.Errorf("retries exhausted: %v", err)
@@ -569,7 +553,7 @@ func TestConcurrentUse(t *testing.T) {
 	defer srv.Close()
 	c := client(srv, DefaultRegion, srv.Credentials(), 1)
 	shared := srv.CreateKey(KeyOptions{})
-	srv.FailNext(OpEncrypt, 5, Throttling(0))
+	srv.FailNext(OpEncrypt, 5, awsapi.Throttling(0))
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	throttled := make(chan struct{}, 200)

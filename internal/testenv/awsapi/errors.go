@@ -2,10 +2,13 @@ package awsapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aws/smithy-go"
 )
 
 // Error is an AWS JSON protocol error: answered with its HTTP status, the
@@ -112,4 +115,14 @@ func FirstError(errs ...*Error) *Error {
 		}
 	}
 	return nil
+}
+
+// ErrorCode returns the AWS error code of an SDK client's error (what the
+// server sent as __type), or "" if err is not an AWS API error.
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }

@@ -66,7 +66,7 @@ type Config struct {
 	// Operations are the implemented operations by name.
 	Operations map[string]Operation
 	// Principals are the identities accepted; the first is the default
-	// (Credentials, Env). At least one is required.
+	// (Credentials, Account, Env). At least one is required.
 	Principals []Principal
 	// SkipSignature keeps every authentication check but the cryptographic
 	// verification of the signature.
@@ -92,9 +92,12 @@ type Server struct {
 	calls      []Call
 }
 
-// NewServer starts a server speaking cfg's API. It panics on an invalid
-// configuration.
-func NewServer(cfg Config) *Server {
+// NewServer starts a server speaking cfg's API, after opts adjusted cfg.
+// It panics on an invalid configuration.
+func NewServer(cfg Config, opts ...Option) *Server {
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if cfg.TargetPrefix == "" || cfg.SigningName == "" || len(cfg.Operations) == 0 || len(cfg.Principals) == 0 {
 		panic("awsapi: a Config needs a TargetPrefix, a SigningName, Operations and a Principal")
 	}
@@ -145,6 +148,12 @@ func (s *Server) principal(accessKeyID string) (Principal, bool) {
 
 // Principal returns the default principal.
 func (s *Server) Principal() Principal { return s.cfg.Principals[0] }
+
+// Credentials returns the default principal's credentials.
+func (s *Server) Credentials() Credentials { return s.Principal().Credentials }
+
+// Account returns the default principal's account.
+func (s *Server) Account() string { return s.Principal().Account }
 
 // Env returns the environment that points an AWS SDK client of the service
 // at the server with the default principal's credentials: the service's

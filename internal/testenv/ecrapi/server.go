@@ -1,7 +1,6 @@
 package ecrapi
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -89,22 +88,13 @@ func NewServer(opts ...Option) *Server {
 		}},
 		Now: s.now,
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s.account = cfg.Principals[0].Account
-	if !awsapi.ValidAccount(s.account) {
-		panic(fmt.Sprintf("ecrapi: invalid account %q: want 12 digits", s.account))
-	}
-	s.Server = awsapi.NewServer(cfg)
+	s.Server = awsapi.NewServer(cfg, opts...)
+	s.account = s.Server.Account()
 	return s
 }
 
 // Credentials returns the credentials the server accepts.
 func (s *Server) Credentials() Credentials { return Credentials(s.Principal().Credentials) }
-
-// Account returns the caller's (default) account.
-func (s *Server) Account() string { return s.account }
 
 // Host returns the registry host of an account and region as image
 // references spell it: "<account>.dkr.ecr.<region>.amazonaws.com" (".cn" for

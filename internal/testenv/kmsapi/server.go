@@ -45,8 +45,6 @@ func InternalError() awsapi.Fault { return awsapi.ServerError("KMSInternalExcept
 type Server struct {
 	*awsapi.Server
 
-	account string // the default principal's
-
 	mu      sync.Mutex
 	keys    map[string]*key // by key id
 	aliases map[aliasKey]string
@@ -76,19 +74,9 @@ func NewServer(opts ...awsapi.Option) *Server {
 			Account:     DefaultAccount,
 		}},
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s.account = cfg.Principals[0].Account
-	s.Server = awsapi.NewServer(cfg)
+	s.Server = awsapi.NewServer(cfg, opts...)
 	return s
 }
-
-// Credentials returns the default principal's credentials.
-func (s *Server) Credentials() awsapi.Credentials { return s.Principal().Credentials }
-
-// Account returns the default principal's account.
-func (s *Server) Account() string { return s.account }
 
 // KeyOptions describe a key created with Server.CreateKey.
 type KeyOptions struct {
@@ -121,7 +109,7 @@ func (s *Server) CreateKey(o KeyOptions) Key {
 		o.Region = DefaultRegion
 	}
 	if o.Account == "" {
-		o.Account = s.account
+		o.Account = s.Account()
 	}
 	if !awsapi.ValidRegion(o.Region) || !awsapi.ValidAccount(o.Account) {
 		panic(fmt.Sprintf("kmsapi: invalid region %q or account %q", o.Region, o.Account))
@@ -158,7 +146,7 @@ func (s *Server) AliasARN(region, account, name string) string {
 		region = DefaultRegion
 	}
 	if account == "" {
-		account = s.account
+		account = s.Account()
 	}
 	return awsapi.ARN("kms", region, account, name)
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 )
@@ -27,15 +26,6 @@ import (
 // making at most attempts attempts per call.
 func client(srv *Server, region string, creds awsapi.Credentials, attempts int) *kms.Client {
 	return kms.NewFromConfig(srv.ClientConfig(region, creds, attempts))
-}
-
-func code(t *testing.T, err error) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v is not an API error", err)
-	}
-	return ae.ErrorCode()
 }
 
 func status(err error) int {
@@ -131,7 +121,7 @@ func TestKeysAndAliasesThroughSDK(t *testing.T) {
 		"no key":       {"alias/other", "0b1e6c2a-7f41-4c3e-9a43-5d1b2c3d4e5f", "NotFoundException"},
 	} {
 		_, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(tc.alias), TargetKeyId: aws.String(tc.target)})
-		if got := code(t, err); got != tc.code {
+		if got := awsapi.ErrorCode(err); got != tc.code {
 			t.Errorf("%s: %s (%v), want %s", name, got, err, tc.code)
 		}
 	}
@@ -160,7 +150,7 @@ func TestKeysAndAliasesThroughSDK(t *testing.T) {
 		t.Errorf("duplicate tag: %v", err)
 	}
 	_, err = c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpec("AES_512")})
-	if code(t, err) != "ValidationException" {
+	if awsapi.ErrorCode(err) != "ValidationException" {
 		t.Errorf("unknown key spec: %v", err)
 	}
 }
@@ -254,7 +244,7 @@ func TestEncryptDecryptAsSOPSDoes(t *testing.T) {
 		"grant tokens":  {&kms.EncryptInput{KeyId: aws.String(k.ID), Plaintext: dataKey, GrantTokens: make([]string, 11)}, "ValidationException"},
 	} {
 		_, err := c.Encrypt(ctx, tc.in)
-		if got := code(t, err); got != tc.code {
+		if got := awsapi.ErrorCode(err); got != tc.code {
 			t.Errorf("%s: %s (%v), want %s", name, got, err, tc.code)
 		}
 	}
@@ -293,7 +283,7 @@ func TestGenerateDataKey(t *testing.T) {
 		if err != nil || !bytes.Equal(dec.Plaintext, out.Plaintext) {
 			t.Fatalf("%s: the data key does not decrypt to its plaintext: %v", spec, err)
 		}
-		if _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: otherCtx}); code(t, err) != "InvalidCiphertextException" {
+		if _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: out.CiphertextBlob, EncryptionContext: otherCtx}); awsapi.ErrorCode(err) != "InvalidCiphertextException" {
 			t.Errorf("%s: other context: %v", spec, err)
 		}
 	}
@@ -309,7 +299,7 @@ func TestGenerateDataKey(t *testing.T) {
 		"bad spec": {KeyId: aws.String(k.ID), KeySpec: "AES_512"},
 	} {
 		_, err := c.GenerateDataKey(ctx, in)
-		if got := code(t, err); got != "ValidationException" {
+		if got := awsapi.ErrorCode(err); got != "ValidationException" {
 			t.Errorf("%s: %s (%v)", name, got, err)
 		}
 	}
@@ -345,7 +335,7 @@ func TestDisabledKey(t *testing.T) {
 	if err != nil || out.KeyMetadata.KeyState != types.KeyStateDisabled || out.KeyMetadata.Enabled {
 		t.Fatalf("DescribeKey of a disabled key: %v %+v", err, out)
 	}
-	if _, err := c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String("alias/none")}); code(t, err) != "NotFoundException" {
+	if _, err := c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String("alias/none")}); awsapi.ErrorCode(err) != "NotFoundException" {
 		t.Errorf("EnableKey takes no alias: %v", err)
 	}
 	if _, err := c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(k.ID)}); err != nil {
@@ -359,7 +349,7 @@ func TestDisabledKey(t *testing.T) {
 	disabled("Decrypt after SetEnabled", err)
 	born := srv.CreateKey(KeyOptions{Disabled: true})
 	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(born.ID), Plaintext: dataKey})
-	if code(t, err) != "DisabledException" {
+	if awsapi.ErrorCode(err) != "DisabledException" {
 		t.Errorf("a key created disabled: %v", err)
 	}
 }
@@ -387,7 +377,7 @@ func TestAccessDenied(t *testing.T) {
 	}
 	denied := func(name string, err error) {
 		t.Helper()
-		if got := code(t, err); got != "AccessDeniedException" {
+		if got := awsapi.ErrorCode(err); got != "AccessDeniedException" {
 			t.Errorf("%s: %s (%v)", name, got, err)
 		} else if strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: message leaks a secret: %v", name, err)
@@ -395,7 +385,7 @@ func TestAccessDenied(t *testing.T) {
 	}
 	_, err = opsc.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(own.ARN), Plaintext: dataKey})
 	denied("ops on an unshared key", err)
-	if _, err := opsc.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(shared.ID), Plaintext: dataKey}); code(t, err) != "NotFoundException" {
+	if _, err := opsc.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(shared.ID), Plaintext: dataKey}); awsapi.ErrorCode(err) != "NotFoundException" {
 		t.Errorf("a bare key id is the caller's account's: %v", err)
 	}
 	// The key's own account: every principal when no users are named, else only those.
@@ -435,7 +425,7 @@ func TestAuthentication(t *testing.T) {
 		"wrong session": {awsapi.Credentials{AccessKeyID: "ASIAKMSTEST", SecretAccessKey: "kms-s3cret", SessionToken: "other"}, "UnrecognizedClientException"},
 	} {
 		_, err := client(srv, DefaultRegion, tc.creds, 1).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.ID)})
-		if got := code(t, err); got != tc.code || status(err) != 403 {
+		if got := awsapi.ErrorCode(err); got != tc.code || status(err) != 403 {
 			t.Errorf("%s: %s %d, want %s 403", name, got, status(err), tc.code)
 		}
 		if strings.Contains(err.Error(), "s3cret") {
@@ -534,12 +524,12 @@ func TestThrottlingIsRetriedBySDK(t *testing.T) {
 	// Without retries the throttling reaches the caller; past the retry budget too.
 	srv.FailNext(OpDecrypt, 1, awsapi.Throttling(time.Second))
 	_, err = client(srv, DefaultRegion, srv.Credentials(), 1).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
-	if code(t, err) != "ThrottlingException" || status(err) != 400 {
+	if awsapi.ErrorCode(err) != "ThrottlingException" || status(err) != 400 {
 		t.Errorf("no retries: %v", err)
 	}
 	srv.FailNext(awsapi.AnyOperation, 3, awsapi.Throttling(0))
 	_, err = client(srv, DefaultRegion, srv.Credentials(), 3).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
-	if code(t, err) != "ThrottlingException" {
+	if awsapi.ErrorCode(err) != "ThrottlingException" {
 		t.Errorf("retries exhausted: %v", err)
 	}
 	if _, err := client(srv, DefaultRegion, srv.Credentials(), 1).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
@@ -572,8 +562,7 @@ func TestConcurrentUse(t *testing.T) {
 				ec := map[string]string{"g": fmt.Sprint(g), "i": fmt.Sprint(i)}
 				plain := []byte(fmt.Sprintf("secret %d/%d", g, i))
 				enc, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: plain, EncryptionContext: ec})
-				var ae smithy.APIError
-				if errors.As(err, &ae) && ae.ErrorCode() == "ThrottlingException" {
+				if awsapi.ErrorCode(err) == "ThrottlingException" {
 					throttled <- struct{}{}
 					continue
 				}

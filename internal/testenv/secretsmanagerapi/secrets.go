@@ -217,7 +217,7 @@ func (s *Server) find(secretID string) *secret {
 	if a, ok := awsapi.ParseARN(secretID); ok {
 		return s.lookup(a.Account, a.Region, secretID)
 	}
-	return s.lookup(s.account, DefaultRegion, secretID)
+	return s.lookup(s.Account(), DefaultRegion, secretID)
 }
 
 func (s *Server) mustFind(secretID string) *secret {
@@ -233,7 +233,7 @@ func (s *Server) key(region, account, name string) secretKey {
 		region = DefaultRegion
 	}
 	if account == "" {
-		account = s.account
+		account = s.Account()
 	}
 	if !awsapi.ValidRegion(region) || !awsapi.ValidAccount(account) || !namePattern.MatchString(name) {
 		panic(fmt.Sprintf("secretsmanagerapi: invalid region %q, account %q or name %q", region, account, name))

@@ -57,8 +57,6 @@ func DecryptionFailure() awsapi.Fault {
 type Server struct {
 	*awsapi.Server
 
-	account string // the default principal's
-
 	mu      sync.Mutex
 	secrets map[secretKey]*secret
 }
@@ -83,16 +81,6 @@ func NewServer(opts ...awsapi.Option) *Server {
 			Account:     DefaultAccount,
 		}},
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s.account = cfg.Principals[0].Account
-	s.Server = awsapi.NewServer(cfg)
+	s.Server = awsapi.NewServer(cfg, opts...)
 	return s
 }
-
-// Credentials returns the default principal's credentials.
-func (s *Server) Credentials() awsapi.Credentials { return s.Principal().Credentials }
-
-// Account returns the default principal's account.
-func (s *Server) Account() string { return s.account }

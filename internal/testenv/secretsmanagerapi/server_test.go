@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 )
@@ -28,15 +27,6 @@ import (
 // with creds, making at most attempts attempts per call.
 func client(srv *Server, region string, creds awsapi.Credentials, attempts int) *secretsmanager.Client {
 	return secretsmanager.NewFromConfig(srv.ClientConfig(region, creds, attempts))
-}
-
-func code(t *testing.T, err error) string {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v is not an API error", err)
-	}
-	return ae.ErrorCode()
 }
 
 var (
@@ -157,7 +147,7 @@ func TestCreateAndGetThroughSDK(t *testing.T) {
 		"empty tag": {&secretsmanager.CreateSecretInput{Name: aws.String("tag"), Tags: []types.Tag{{Key: aws.String(""), Value: aws.String("v")}}}, "ValidationException"},
 	} {
 		_, err := c.CreateSecret(ctx, tc.in)
-		if got := code(t, err); got != tc.code {
+		if got := awsapi.ErrorCode(err); got != tc.code {
 			t.Errorf("%s: %s (%v), want %s", name, got, err, tc.code)
 		}
 		if strings.Contains(err.Error(), "xxxxxxxx") {
@@ -182,7 +172,7 @@ func TestCreateSecretIsIdempotent(t *testing.T) {
 		t.Fatalf("retry: %v %+v", err, again)
 	}
 	in.SecretString = aws.String("v2")
-	if _, err := c.CreateSecret(ctx, in); code(t, err) != "ResourceExistsException" {
+	if _, err := c.CreateSecret(ctx, in); awsapi.ErrorCode(err) != "ResourceExistsException" {
 		t.Errorf("same token, other value: %v", err)
 	}
 	if d, _ := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("app")}); len(d.VersionIdsToStages) != 1 {
@@ -255,7 +245,7 @@ func TestRotation(t *testing.T) {
 		_, err := get(in)
 		wantNotFound(t, name, err)
 	}
-	if _, err := get(&secretsmanager.GetSecretValueInput{VersionId: aws.String("short")}); code(t, err) != "ValidationException" {
+	if _, err := get(&secretsmanager.GetSecretValueInput{VersionId: aws.String("short")}); awsapi.ErrorCode(err) != "ValidationException" {
 		t.Errorf("short VersionId: %v", err)
 	}
 
@@ -300,7 +290,7 @@ func TestRotation(t *testing.T) {
 		_, err := c.PutSecretValue(ctx, in)
 		want := map[string]string{"neither": "InvalidParameterException", "both": "InvalidParameterException", "missing": "ResourceNotFoundException",
 			"no stages": "ValidationException", "rotation func": "InvalidRequestException"}[name]
-		if got := code(t, err); got != want {
+		if got := awsapi.ErrorCode(err); got != want {
 			t.Errorf("%s: %s (%v), want %s", name, got, err, want)
 		}
 	}
@@ -373,7 +363,7 @@ func TestFaults(t *testing.T) {
 	}
 	// Without retries they reach the caller.
 	srv.FailNext(OpGetSecretValue, 1, awsapi.Throttling(time.Second))
-	if _, err := client(srv, DefaultRegion, srv.Credentials(), 1).GetSecretValue(ctx, in); code(t, err) != "ThrottlingException" {
+	if _, err := client(srv, DefaultRegion, srv.Credentials(), 1).GetSecretValue(ctx, in); awsapi.ErrorCode(err) != "ThrottlingException" {
 		t.Errorf("no retries: %v", err)
 	}
 	// DecryptionFailure is not retried.
@@ -412,7 +402,7 @@ func TestAuthenticationAndProtocol(t *testing.T) {
 		"wrong session": {awsapi.Credentials{AccessKeyID: "ASIASMTEST", SecretAccessKey: "sm-s3cret", SessionToken: "x"}, "UnrecognizedClientException"},
 	} {
 		_, err := client(srv, DefaultRegion, tc.creds, 1).GetSecretValue(ctx, in)
-		if got := code(t, err); got != tc.code {
+		if got := awsapi.ErrorCode(err); got != tc.code {
 			t.Errorf("%s: %s, want %s", name, got, tc.code)
 		}
 		if strings.Contains(err.Error(), "s3cret") {

@@ -34,6 +34,12 @@
 // Delay), and every request is counted per operation (Stats, Requests) and
 // logged with its JSON input (Calls), whatever its outcome.
 //
+// For tests: Server.ClientConfig is an SDK configuration for a client of
+// the server (retries without sleeping), Server.Setenv points the SDK's
+// default configuration at it through the environment, NewSignedRequest
+// signs a hand-made request with the SDK's own signer, and ErrorCode reads
+// the AWS error code of an SDK error.
+//
 // Not emulated: SigV4a, presigned (query string) authentication, chunked
 // or unsigned payloads, the AWS JSON 1.0 and REST protocols, and IAM: a
 // principal may call every operation (an emulator may refuse resources per

@@ -502,13 +502,7 @@ func TestEnv(t *testing.T) {
 	srv := NewServer()
 	defer srv.Close()
 	srv.CreateSecret(SecretSpec{Name: "prod/myapp/db", String: aws.String(dbJSON)})
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_REGION", DefaultRegion)
-	for name, value := range srv.Env() {
-		t.Setenv(name, value)
-	}
+	srv.Setenv(t, DefaultRegion)
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@
 //     InvalidSignatureException.
 //   - Protocol: POST only, the exact Content-Type, a known X-Amz-Target
 //     (else 400 UnknownOperationException), a well-formed JSON body of the
-//     right member types (else 400 SerializationException).
+//     right member types with no member the operation's input does not
+//     define, names matched exactly (else 400 SerializationException).
 //   - Parameters: repositoryName required and well formed, registryId twelve
 //     digits, maxResults within 1..1000, imageIds 1..100 and not combined
 //     with maxResults/nextToken, enum values (tagStatus, imageStatus) checked;
@@ -46,4 +47,7 @@
 // with an optional Retry-After, 500/503, delays), and every request is
 // counted per operation (Server.Stats, Server.Requests) and logged with its
 // JSON input (Server.Calls).
+//
+// The protocol, SigV4 verification, fault injection and request log are
+// package awsapi's, which the KMS and Secrets Manager emulators share.
 package ecrapi

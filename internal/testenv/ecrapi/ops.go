@@ -4,11 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 )
 
 const (
@@ -18,28 +17,6 @@ const (
 	maxTagLength    = 300
 	tokenLifetime   = 12 * time.Hour
 )
-
-type operation func(*Server, request) (any, *apiError)
-
-var operations = map[string]operation{
-	OpDescribeImages:        (*Server).describeImages,
-	OpListImages:            (*Server).listImages,
-	OpBatchGetImage:         (*Server).batchGetImage,
-	OpGetAuthorizationToken: (*Server).getAuthorizationToken,
-}
-
-// epochSeconds is a timestamp in the AWS JSON wire format: seconds since
-// the epoch as a JSON number, fractional to the millisecond.
-type epochSeconds time.Time
-
-func (t epochSeconds) MarshalJSON() ([]byte, error) {
-	ms := time.Time(t).UnixMilli()
-	if ms%1000 == 0 {
-		return strconv.AppendInt(nil, ms/1000, 10), nil
-	}
-	frac := strings.TrimRight(fmt.Sprintf("%03d", ms%1000), "0")
-	return fmt.Appendf(nil, "%d.%s", ms/1000, frac), nil
-}
 
 type imageIdentifier struct {
 	ImageDigest *string `json:"imageDigest,omitempty"`
@@ -71,10 +48,10 @@ type cursor struct {
 
 // resolve validates registryId and repositoryName and returns the
 // repository. The caller holds s.mu.
-func (s *Server) resolve(req request, registryID, name *string) (repoKey, *repository, *apiError) {
-	account := req.account
+func (s *Server) resolve(req awsapi.Request, registryID, name *string) (repoKey, *repository, *awsapi.Error) {
+	account := req.Account
 	if registryID != nil {
-		if !validAccount(*registryID) {
+		if !awsapi.ValidAccount(*registryID) {
 			return repoKey{}, nil, invalidParameter("Invalid parameter at 'registryId' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{12}''")
 		}
 		account = *registryID
@@ -85,17 +62,17 @@ func (s *Server) resolve(req request, registryID, name *string) (repoKey, *repos
 	if !validRepositoryName(*name) {
 		return repoKey{}, nil, invalidParameter("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '%s' and have length between 2 and 256'", repoPattern.String())
 	}
-	k := repoKey{account, req.region, *name}
+	k := repoKey{account, req.Region, *name}
 	r := s.repos[k]
 	if r == nil {
-		return k, nil, &apiError{http.StatusBadRequest, "RepositoryNotFoundException",
-			fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", k.name, k.account)}
+		return k, nil, awsapi.BadRequest("RepositoryNotFoundException",
+			"The repository with name '%s' does not exist in the registry with id '%s'", k.name, k.account)
 	}
 	return k, r, nil
 }
 
 // filterKey validates a filter and returns its canonical form.
-func filterKey(f *listFilter) (tagStatus string, key string, err *apiError) {
+func filterKey(f *listFilter) (tagStatus string, key string, err *awsapi.Error) {
 	tagStatus, imageStatus := "ANY", "ACTIVE"
 	if f != nil && f.TagStatus != nil {
 		tagStatus = *f.TagStatus
@@ -131,7 +108,7 @@ func (im *storedImage) matches(tagStatus string) bool {
 // page validates maxResults and nextToken and returns the window
 // [start, end) of total items, issuing a new token if more remain. The
 // caller holds s.mu.
-func (s *Server) page(op string, k repoKey, filter string, nextToken *string, maxResults *int, total int) (start, end int, next *string, err *apiError) {
+func (s *Server) page(op string, k repoKey, filter string, nextToken *string, maxResults *int, total int) (start, end int, next *string, err *awsapi.Error) {
 	limit := defaultPageSize
 	if maxResults != nil {
 		if *maxResults < 1 || *maxResults > maxPageSize {
@@ -157,7 +134,7 @@ func (s *Server) page(op string, k repoKey, filter string, nextToken *string, ma
 	return start, end, next, nil
 }
 
-func validateImageIDs(ids []imageIdentifier) *apiError {
+func validateImageIDs(ids []imageIdentifier) *awsapi.Error {
 	if len(ids) < 1 || len(ids) > maxImageIDs {
 		return invalidParameter("Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length between 1 and %d'", maxImageIDs)
 	}
@@ -206,15 +183,15 @@ type describeImagesInput struct {
 }
 
 type imageDetail struct {
-	RegistryID             string       `json:"registryId"`
-	RepositoryName         string       `json:"repositoryName"`
-	ImageDigest            string       `json:"imageDigest"`
-	ImageTags              []string     `json:"imageTags,omitempty"`
-	ImageSizeInBytes       int64        `json:"imageSizeInBytes"`
-	ImagePushedAt          epochSeconds `json:"imagePushedAt"`
-	ImageManifestMediaType string       `json:"imageManifestMediaType"`
-	ArtifactMediaType      string       `json:"artifactMediaType"`
-	ImageStatus            string       `json:"imageStatus"`
+	RegistryID             string              `json:"registryId"`
+	RepositoryName         string              `json:"repositoryName"`
+	ImageDigest            string              `json:"imageDigest"`
+	ImageTags              []string            `json:"imageTags,omitempty"`
+	ImageSizeInBytes       int64               `json:"imageSizeInBytes"`
+	ImagePushedAt          awsapi.EpochSeconds `json:"imagePushedAt"`
+	ImageManifestMediaType string              `json:"imageManifestMediaType"`
+	ArtifactMediaType      string              `json:"artifactMediaType"`
+	ImageStatus            string              `json:"imageStatus"`
 }
 
 type describeImagesOutput struct {
@@ -229,16 +206,16 @@ func detail(k repoKey, im *storedImage) imageDetail {
 		ImageDigest:            im.digest,
 		ImageTags:              slices.Clone(im.tags),
 		ImageSizeInBytes:       im.size,
-		ImagePushedAt:          epochSeconds(im.pushedAt),
+		ImagePushedAt:          awsapi.EpochSeconds(im.pushedAt),
 		ImageManifestMediaType: im.mediaType,
 		ArtifactMediaType:      MediaTypeOCIConfig,
 		ImageStatus:            "ACTIVE",
 	}
 }
 
-func (s *Server) describeImages(req request) (any, *apiError) {
+func (s *Server) describeImages(req awsapi.Request) (any, *awsapi.Error) {
 	var in describeImagesInput
-	if err := decode(req.body, &in); err != nil {
+	if err := awsapi.Decode(req.Body, &in); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -270,8 +247,8 @@ func (s *Server) describeImages(req request) (any, *apiError) {
 			case "InvalidImageDigest":
 				return nil, invalidParameter("Invalid parameter at 'imageDigest' failed to satisfy constraint: 'must be a valid digest'")
 			default:
-				return nil, &apiError{http.StatusBadRequest, "ImageNotFoundException",
-					fmt.Sprintf("The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, k.name, k.account)}
+				return nil, awsapi.BadRequest("ImageNotFoundException",
+					"The image with imageId %s does not exist within the repository with name '%s' in the registry with id '%s'", id, k.name, k.account)
 			}
 			if !seen[im] {
 				seen[im] = true
@@ -313,9 +290,9 @@ type listImagesOutput struct {
 	NextToken *string           `json:"nextToken,omitempty"`
 }
 
-func (s *Server) listImages(req request) (any, *apiError) {
+func (s *Server) listImages(req awsapi.Request) (any, *awsapi.Error) {
 	var in listImagesInput
-	if err := decode(req.body, &in); err != nil {
+	if err := awsapi.Decode(req.Body, &in); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -388,9 +365,9 @@ var failureReasons = map[string]string{
 	"ImageTagDoesNotMatchDigest": "Invalid request parameters: image tag does not match the digest",
 }
 
-func (s *Server) batchGetImage(req request) (any, *apiError) {
+func (s *Server) batchGetImage(req awsapi.Request) (any, *awsapi.Error) {
 	var in batchGetImageInput
-	if err := decode(req.body, &in); err != nil {
+	if err := awsapi.Decode(req.Body, &in); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -431,27 +408,27 @@ type getAuthorizationTokenInput struct {
 }
 
 type authorizationData struct {
-	AuthorizationToken string       `json:"authorizationToken"`
-	ExpiresAt          epochSeconds `json:"expiresAt"`
-	ProxyEndpoint      string       `json:"proxyEndpoint"`
+	AuthorizationToken string              `json:"authorizationToken"`
+	ExpiresAt          awsapi.EpochSeconds `json:"expiresAt"`
+	ProxyEndpoint      string              `json:"proxyEndpoint"`
 }
 
 type getAuthorizationTokenOutput struct {
 	AuthorizationData []authorizationData `json:"authorizationData"`
 }
 
-func (s *Server) getAuthorizationToken(req request) (any, *apiError) {
+func (s *Server) getAuthorizationToken(req awsapi.Request) (any, *awsapi.Error) {
 	var in getAuthorizationTokenInput
-	if err := decode(req.body, &in); err != nil {
+	if err := awsapi.Decode(req.Body, &in); err != nil {
 		return nil, err
 	}
-	accounts := []string{req.account}
+	accounts := []string{req.Account}
 	if in.RegistryIDs != nil {
 		if len(in.RegistryIDs) < 1 || len(in.RegistryIDs) > 10 {
 			return nil, invalidParameter("Invalid parameter at 'registryIds' failed to satisfy constraint: 'Member must have length between 1 and 10'")
 		}
 		for _, a := range in.RegistryIDs {
-			if !validAccount(a) {
+			if !awsapi.ValidAccount(a) {
 				return nil, invalidParameter("Invalid parameter at 'registryIds' failed to satisfy constraint: 'must satisfy regular expression '[0-9]{12}''")
 			}
 		}
@@ -462,12 +439,12 @@ func (s *Server) getAuthorizationToken(req request) (any, *apiError) {
 	defer s.mu.Unlock()
 	out := getAuthorizationTokenOutput{}
 	for _, a := range accounts {
-		password := randomToken(64)
+		password := awsapi.RandomHex(64)
 		s.authTokens[password] = expires
 		out.AuthorizationData = append(out.AuthorizationData, authorizationData{
 			AuthorizationToken: base64.StdEncoding.EncodeToString([]byte("AWS:" + password)),
-			ExpiresAt:          epochSeconds(expires),
-			ProxyEndpoint:      "https://" + Host(a, req.region),
+			ExpiresAt:          awsapi.EpochSeconds(expires),
+			ProxyEndpoint:      "https://" + Host(a, req.Region),
 		})
 	}
 	return out, nil

@@ -1,7 +1,6 @@
 package ecrapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 	"github.com/ferrygitops/ferry/registry"
 )
 
@@ -286,7 +286,7 @@ func TestProtocolStrictness(t *testing.T) {
 	const ct = "application/x-amz-json-1.1"
 	target := TargetPrefix + "." + OpDescribeImages
 	now := time.Now().UTC()
-	date := now.Format(amzDateFormat)
+	date := now.Format(awsapi.AmzDateFormat)
 	goodAuth := "AWS4-HMAC-SHA256 Credential=" + DefaultAccessKeyID + "/" + date[:8] + "/us-east-1/ecr/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64)
 
 	for name, tc := range map[string]struct {
@@ -300,7 +300,7 @@ func TestProtocolStrictness(t *testing.T) {
 		"wrong service":  {target, ct, map[string]string{"X-Amz-Date": date, "Authorization": strings.Replace(goodAuth, "/ecr/", "/s3/", 1)}, 403, "InvalidSignatureException"},
 		"wrong key":      {target, ct, map[string]string{"X-Amz-Date": date, "Authorization": strings.Replace(goodAuth, DefaultAccessKeyID, "AKIDNOPE", 1)}, 403, "UnrecognizedClientException"},
 		"bad signature":  {target, ct, map[string]string{"X-Amz-Date": date, "Authorization": goodAuth}, 403, "InvalidSignatureException"},
-		"old date":       {target, ct, map[string]string{"X-Amz-Date": now.Add(-time.Hour).Format(amzDateFormat), "Authorization": goodAuth}, 403, "InvalidSignatureException"},
+		"old date":       {target, ct, map[string]string{"X-Amz-Date": now.Add(-time.Hour).Format(awsapi.AmzDateFormat), "Authorization": goodAuth}, 403, "InvalidSignatureException"},
 		"basic auth":     {target, ct, map[string]string{"X-Amz-Date": date, "Authorization": "Basic Zm9vOmJhcg=="}, 403, "IncompleteSignatureException"},
 		"unknown target": {TargetPrefix + ".DeleteEverything", ct, nil, 400, "UnknownOperationException"},
 		"other service":  {"DynamoDB_20120810.GetItem", ct, nil, 400, "UnknownOperationException"},
@@ -325,7 +325,7 @@ func TestSerializationErrors(t *testing.T) {
 	srv := NewServer(WithoutSignatureCheck())
 	defer srv.Close()
 	srv.CreateRepository("", "", "app")
-	date := time.Now().UTC().Format(amzDateFormat)
+	date := time.Now().UTC().Format(awsapi.AmzDateFormat)
 	hdr := map[string]string{
 		"X-Amz-Date":    date,
 		"Authorization": "AWS4-HMAC-SHA256 Credential=" + DefaultAccessKeyID + "/" + date[:8] + "/us-east-1/ecr/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
@@ -512,19 +512,4 @@ func TestPutSemantics(t *testing.T) {
 		}
 	}()
 	srv.Put("", "", "app", nil, "md5:abc", t0)
-}
-
-func TestEpochSeconds(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[time.Time]string{
-		time.Unix(1700000000, 0):           "1700000000",
-		time.Unix(1700000000, 123_000_000): "1700000000.123",
-		time.Unix(1700000000, 500_000_000): "1700000000.5",
-		time.Unix(1700000000, 120_999_999): "1700000000.12",
-	} {
-		got, _ := json.Marshal(epochSeconds(in))
-		if !bytes.Equal(got, []byte(want)) {
-			t.Errorf("%v: %s, want %s", in, got, want)
-		}
-	}
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 )
 
 // Media types of synthesised images.
@@ -17,15 +19,11 @@ const (
 )
 
 var (
-	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]{2,5}(?:-[a-z]+)+-[0-9]{1,2}$`)
-	repoPattern    = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	tagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestPattern  = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	repoPattern   = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 )
 
-func validAccount(a string) bool { return accountPattern.MatchString(a) }
-func validRegion(r string) bool  { return regionPattern.MatchString(r) }
 func validRepositoryName(n string) bool {
 	return len(n) >= 2 && len(n) <= 256 && repoPattern.MatchString(n)
 }
@@ -86,10 +84,10 @@ func (s *Server) key(account, region, name string) repoKey {
 	if region == "" {
 		region = DefaultRegion
 	}
-	if !validAccount(account) {
+	if !awsapi.ValidAccount(account) {
 		panic(fmt.Sprintf("ecrapi: invalid account %q: want 12 digits", account))
 	}
-	if !validRegion(region) {
+	if !awsapi.ValidRegion(region) {
 		panic(fmt.Sprintf("ecrapi: invalid region %q", region))
 	}
 	if !validRepositoryName(name) {

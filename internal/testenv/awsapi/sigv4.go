@@ -1,4 +1,4 @@
-package ecrapi
+package awsapi
 
 import (
 	"crypto/hmac"
@@ -15,25 +15,25 @@ import (
 
 const (
 	sigv4Algorithm = "AWS4-HMAC-SHA256"
-	amzDateFormat  = "20060102T150405Z"
-	maxClockSkew   = 15 * time.Minute
-	signingService = "ecr"
+	// AmzDateFormat is the layout of the X-Amz-Date header.
+	AmzDateFormat = "20060102T150405Z"
+	maxClockSkew  = 15 * time.Minute
 )
 
 // identity is who a request says it comes from.
 type identity struct {
 	accessKeyID string
 	region      string
+	principal   Principal // the matching principal, once the key id is known
 }
 
-func authError(code, message string) *apiError {
-	status := http.StatusForbidden
-	return &apiError{status, code, message}
+func authError(code, message string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: code, Message: message}
 }
 
 // authenticate checks a request's SigV4 Authorization header. It never puts
 // a secret (or the signature) into an error message.
-func (s *Server) authenticate(r *http.Request, body []byte) (identity, *apiError) {
+func (s *Server) authenticate(r *http.Request, body []byte) (identity, *Error) {
 	var id identity
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
@@ -65,7 +65,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (identity, *apiError
 	if amzDate == "" {
 		return id, authError("IncompleteSignatureException", "Authorization header requires existence of an 'X-Amz-Date' header")
 	}
-	when, err := time.Parse(amzDateFormat, amzDate)
+	when, err := time.Parse(AmzDateFormat, amzDate)
 	if err != nil {
 		return id, authError("IncompleteSignatureException", "X-Amz-Date must have the form YYYYMMDDTHHMMSSZ")
 	}
@@ -75,18 +75,20 @@ func (s *Server) authenticate(r *http.Request, body []byte) (identity, *apiError
 	if scope[1] != amzDate[:8] {
 		return id, authError("InvalidSignatureException", "Credential date does not match X-Amz-Date")
 	}
-	if scope[3] != signingService {
-		return id, authError("InvalidSignatureException", "Credential should be scoped to correct service: '"+signingService+"'")
+	if scope[3] != s.cfg.SigningName {
+		return id, authError("InvalidSignatureException", "Credential should be scoped to correct service: '"+s.cfg.SigningName+"'")
 	}
-	if !validRegion(id.region) {
+	if !ValidRegion(id.region) {
 		return id, authError("InvalidSignatureException", "Credential should be scoped to a valid region")
 	}
-	if scope[0] != s.creds.AccessKeyID {
+	p, ok := s.principal(scope[0])
+	if !ok {
 		return id, authError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
-	if tok := r.Header.Get("X-Amz-Security-Token"); tok != s.creds.SessionToken {
+	if tok := r.Header.Get("X-Amz-Security-Token"); tok != p.SessionToken {
 		return id, authError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
+	id.principal = p
 	headers := strings.Split(signedHeaders, ";")
 	if !slices.IsSorted(headers) || !slices.Contains(headers, "host") || !slices.Contains(headers, "x-amz-date") {
 		return id, authError("IncompleteSignatureException", "SignedHeaders must be sorted and include host and x-amz-date")
@@ -94,7 +96,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (identity, *apiError
 	if r.Header.Get("X-Amz-Security-Token") != "" && !slices.Contains(headers, "x-amz-security-token") {
 		return id, authError("IncompleteSignatureException", "SignedHeaders must include x-amz-security-token")
 	}
-	if s.skipSignature {
+	if s.cfg.SkipSignature {
 		return id, nil
 	}
 
@@ -111,7 +113,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (identity, *apiError
 		payloadHash,
 	}, "\n")
 	stringToSign := strings.Join([]string{sigv4Algorithm, amzDate, strings.Join(scope[1:], "/"), sha256Hex([]byte(canonical))}, "\n")
-	key := hmacSHA256([]byte("AWS4"+s.creds.SecretAccessKey), scope[1])
+	key := hmacSHA256([]byte("AWS4"+p.SecretAccessKey), scope[1])
 	for _, part := range scope[2:] {
 		key = hmacSHA256(key, part)
 	}

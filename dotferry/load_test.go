@@ -2,59 +2,22 @@ package dotferry
 
 import (
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 )
 
-// loadBoth writes files into a repository, commits them with git, and
+// loadBoth commits files into a repository with git and
 // loads .ferry from the directory on disk and from the commit's tree.
 func loadBoth(t *testing.T, files map[string]string) (dir string, disk, tree *Set, diskErr, treeErr error) {
 	t.Helper()
-	dir = t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if target, ok := strings.CutPrefix(content, "->"); ok {
-			err = os.Symlink(target, p)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	r, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, _ := r.Head()
-	c, err := r.CommitObject(head.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.Tree()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, dir := gitserver.LocalCommit(t, files)
 	disk, diskErr = LoadDir(filepath.Join(dir, Dir))
 	tree, treeErr = LoadFS(gitrepo.TreeFS(tr), Dir)
 	return dir, disk, tree, diskErr, treeErr

@@ -3,74 +3,17 @@ package gitrepo_test
 import (
 	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"testing/fstest"
 
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 )
-
-// gitTree commits files (and symbolic links, for values starting with
-// "->") with the git command and returns the commit's tree.
-func gitTree(t *testing.T, files map[string]string) (*object.Tree, string) {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if target, ok := cutPrefix(content, "->"); ok {
-			err = os.Symlink(target, p)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	r, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := r.Head()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.CommitObject(head.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tree, dir
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
-}
 
 // TestTreeFS checks the fs.FS contract (fstest.TestFS) and that links are
 // reported, not followed.
 func TestTreeFS(t *testing.T) {
-	tree, _ := gitTree(t, map[string]string{
+	tree, _ := gitserver.LocalCommit(t, map[string]string{
 		".ferry/a.yaml":     "a: 1\n",
 		".ferry/sub/b.yaml": "b: 2\n",
 		".ferry/link.yaml":  "->a.yaml",

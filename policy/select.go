@@ -18,10 +18,10 @@ const MaxSkipped = 20
 // key is a tag's ordering key under one strategy; only the field of that
 // strategy is set.
 type key struct {
-	t   time.Time // date, pushedAt
-	sv  semverKey // semver
-	num decimal   // numerical
-	s   string    // alphabetical
+	t   time.Time       // date, pushedAt
+	sv  *semver.Version // semver
+	num decimal         // numerical
+	s   string          // alphabetical
 }
 
 // selector is a Policy prepared for ordering tags: the parts of a Policy that
@@ -35,7 +35,6 @@ type selector struct {
 	hasTmpl bool
 	cons    *semver.Constraints // semver with a range; nil: any release
 	buf     []byte              // expansion of a multi-part template
-	vbuf    []byte              // canonical semver text for range checks
 }
 
 func newSelector(p *Policy, withRange bool) (*selector, error) {
@@ -166,17 +165,12 @@ func dateError(v, layout string, err error) error {
 	return fmt.Errorf("%q is not a date in layout %q: %w", v, layout, err)
 }
 
-// inRange reports whether a parsed semver key satisfies the policy's range.
+// inRange reports whether a parsed version satisfies the policy's range.
 // Without a range every release matches and no prerelease does, as with
 // the range "*".
-func (s *selector) inRange(k *semverKey) bool {
+func (s *selector) inRange(v *semver.Version) bool {
 	if s.cons == nil {
-		return k.pre == ""
-	}
-	s.vbuf = k.appendCanonical(s.vbuf[:0])
-	v, err := semver.StrictNewVersion(string(s.vbuf))
-	if err != nil {
-		return false // unreachable: parseSemver accepted the parts
+		return v.Prerelease() == ""
 	}
 	return s.cons.Check(v)
 }
@@ -189,7 +183,7 @@ func (s *selector) compare(a, b *key) int {
 	case Date, PushedAt:
 		c = a.t.Compare(b.t)
 	case SemVer:
-		c = compareSemver(&a.sv, &b.sv)
+		c = a.sv.Compare(b.sv)
 	case Numerical:
 		c = compareDecimal(&a.num, &b.num)
 	case Alphabetical:
@@ -261,7 +255,7 @@ func Select(tags []image.Tag, p *Policy, now time.Time) (Choice, error) {
 			skip(t.Name, err.Error)
 			continue
 		}
-		if s.kind == SemVer && !s.inRange(&k.sv) {
+		if s.kind == SemVer && !s.inRange(k.sv) {
 			continue
 		}
 		ch.Matched++

@@ -8,45 +8,33 @@ import (
 	"unicode/utf8"
 )
 
-// piece is one part of a compiled extract template: a literal, or the text
-// of capture group group when group >= 0.
-type piece struct {
-	lit   string
-	group int
-}
-
-// template is a compiled spec.filterTags.extract. It expands exactly like
-// regexp.Expand, with every group reference resolved once at compile time.
+// template is a compiled spec.filterTags.extract: the template text, checked
+// against the pattern's groups, and expanded by regexp.Regexp.ExpandString.
 type template struct {
-	pieces []piece
+	re     *regexp.Regexp
+	text   string
 	single int // the group index when the template is one bare reference, else -1
 }
 
-// compileTemplate resolves the group references of an extract template
+// compileTemplate checks the group references of an extract template
 // against re. Unlike regexp.Expand, which silently expands an unknown group
 // or a malformed "$" to nothing or to itself, it reports both: they are
-// mistakes in a policy file.
+// mistakes in a policy file. A template that is one bare reference is
+// marked, so that Select takes the group's text without expanding.
 func compileTemplate(re *regexp.Regexp, tmpl string) (template, error) {
-	t := template{single: -1}
+	t := template{re: re, text: tmpl, single: -1}
 	names := re.SubexpNames()
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			t.pieces = append(t.pieces, piece{lit: lit.String(), group: -1})
-			lit.Reset()
-		}
-	}
-	refs := 0
+	refs, literal := 0, false
 	rest := tmpl
 	for len(rest) > 0 {
 		before, after, ok := strings.Cut(rest, "$")
-		lit.WriteString(before)
+		literal = literal || before != ""
 		if !ok {
 			break
 		}
 		rest = after
 		if rest != "" && rest[0] == '$' {
-			lit.WriteByte('$')
+			literal = true
 			rest = rest[1:]
 			continue
 		}
@@ -76,16 +64,14 @@ func compileTemplate(re *regexp.Regexp, tmpl string) (template, error) {
 				return template{}, fmt.Errorf("%s", msg)
 			}
 		}
-		flush()
-		t.pieces = append(t.pieces, piece{group: group})
 		refs++
+		t.single = group
 	}
-	flush()
 	if refs == 0 {
 		return template{}, fmt.Errorf("template %q references no group, so every tag would extract the same value", tmpl)
 	}
-	if len(t.pieces) == 1 {
-		t.single = t.pieces[0].group
+	if refs > 1 || literal {
+		t.single = -1
 	}
 	return t, nil
 }
@@ -98,7 +84,8 @@ func leadingDigits(s string) string {
 	return s[:i]
 }
 
-// extractRef parses the name after a "$" exactly as regexp.Expand does.
+// extractRef parses the name after a "$" exactly as regexp.Expand does
+// (regexp has no API that reports an unknown or malformed reference).
 func extractRef(str string) (name string, num int, rest string, ok bool) {
 	if str == "" {
 		return "", 0, "", false
@@ -143,14 +130,5 @@ func extractRef(str string) (name string, num int, rest string, ok bool) {
 // expand appends the template's expansion for the submatch indices m of s
 // to dst.
 func (t *template) expand(dst []byte, s string, m []int) []byte {
-	for _, p := range t.pieces {
-		if p.group < 0 {
-			dst = append(dst, p.lit...)
-			continue
-		}
-		if 2*p.group+1 < len(m) && m[2*p.group] >= 0 {
-			dst = append(dst, s[m[2*p.group]:m[2*p.group+1]]...)
-		}
-	}
-	return dst
+	return t.re.ExpandString(dst, t.text, s, m)
 }

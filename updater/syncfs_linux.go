@@ -1,10 +1,11 @@
-//go:build linux && (amd64 || arm64)
+//go:build linux
 
 package updater
 
 import (
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // canSyncFS says whether syncFS is available: many files are then written
@@ -18,8 +19,8 @@ func syncFS(dir string) error {
 		return err
 	}
 	defer f.Close()
-	if _, _, errno := syscall.Syscall(sysSyncfs, f.Fd(), 0, 0); errno != 0 {
-		return &os.PathError{Op: "syncfs", Path: dir, Err: errno}
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return &os.PathError{Op: "syncfs", Path: dir, Err: err}
 	}
 	return nil
 }

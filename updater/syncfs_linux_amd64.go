@@ -1,3 +1,0 @@
-package updater
-
-const sysSyncfs = 306 // syncfs(2) on linux/amd64

@@ -1,3 +1,0 @@
-package updater
-
-const sysSyncfs = 267 // syncfs(2) on linux/arm64

@@ -2,18 +2,14 @@ package forge
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // AppAuth authenticates as a GitHub App installation.
@@ -36,50 +32,32 @@ const (
 	jwtLifetime = 9 * time.Minute
 )
 
-// parsePrivateKey reads an RSA private key from PEM. Its errors never
-// contain key material.
+// parsePrivateKey reads an RSA private key from PEM (PKCS#1 or PKCS#8).
+// Its errors never contain key material.
 func parsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
+	if block, _ := pem.Decode(data); block == nil {
 		return nil, errors.New("no PEM block found")
 	}
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("malformed PKCS#1 RSA private key")
-		}
-		return key, nil
-	case "PRIVATE KEY":
-		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("malformed PKCS#8 private key")
-		}
-		rsaKey, ok := key.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%T private key: GitHub Apps use RSA keys", key)
-		}
-		return rsaKey, nil
-	default:
-		return nil, fmt.Errorf("PEM block of type %q: want an RSA private key", block.Type)
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(data)
+	if err != nil {
+		// The parser's message may quote the malformed DER: not repeated.
+		return nil, errors.New("not an RSA private key in PKCS#1 or PKCS#8 form: GitHub Apps use RSA keys")
 	}
+	return key, nil
 }
 
-// appJWT signs the JWT that authenticates as the app (RS256).
+// appJWT signs the JWT that authenticates as the app (RS256), with
+// golang-jwt. iss is the app id as a number, as GitHub documents it.
 func appJWT(appID int64, key *rsa.PrivateKey, now time.Time) (string, error) {
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
-	claims, _ := json.Marshal(map[string]int64{
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
 		"iat": now.Add(-jwtBackdate).Unix(),
 		"exp": now.Add(jwtLifetime).Unix(),
 		"iss": appID,
-	})
-	signing := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(claims)
-	digest := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	}).SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("sign app jwt: %w", err)
 	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return tok, nil
 }
 
 // jwtCredentials authenticate token exchanges: a fresh JWT per request.

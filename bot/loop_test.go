@@ -2,7 +2,7 @@ package bot
 
 import (
 	"context"
-	"sync"
+	"github.com/ferrygitops/ferry/internal/testclock"
 	"testing"
 	"time"
 )
@@ -35,36 +35,8 @@ func TestScheduleNext(t *testing.T) {
 	}
 }
 
-// fakeClock hands out timers the test fires by hand.
-type fakeClock struct {
-	mu     sync.Mutex
-	timers []chan time.Time
-	added  chan struct{}
-}
-
-func (c *fakeClock) after(time.Duration) <-chan time.Time {
-	ch := make(chan time.Time, 1)
-	c.mu.Lock()
-	c.timers = append(c.timers, ch)
-	c.mu.Unlock()
-	c.added <- struct{}{}
-	return ch
-}
-
-func (c *fakeClock) fireAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, ch := range c.timers {
-		select {
-		case ch <- time.Now():
-		default:
-		}
-	}
-	c.timers = nil
-}
-
 func TestLoopRunsOnStartScheduleAndTriggers(t *testing.T) {
-	clock := &fakeClock{added: make(chan struct{}, 100)}
+	clock := testclock.New(time.Now())
 	reasons := make(chan string, 10)
 	l := &Loop{
 		Schedule: Schedule{Interval: time.Hour},
@@ -72,7 +44,7 @@ func TestLoopRunsOnStartScheduleAndTriggers(t *testing.T) {
 			reasons <- reason
 			return nil
 		},
-		After: clock.after,
+		After: clock.After,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -81,16 +53,16 @@ func TestLoopRunsOnStartScheduleAndTriggers(t *testing.T) {
 	if r := <-reasons; r != "start" {
 		t.Fatalf("first cycle reason %q", r)
 	}
-	<-clock.added // waiting for the schedule
+	<-clock.Added() // waiting for the schedule
 	l.Trigger("webhook: ecr")
 	l.Trigger("webhook: github") // coalesced with the first
-	<-clock.added                // the debounce timer
-	clock.fireAll()
+	<-clock.Added()              // the debounce timer
+	clock.FireAll()
 	if r := <-reasons; r != "webhook: ecr" {
 		t.Fatalf("triggered cycle reason %q", r)
 	}
-	<-clock.added
-	clock.fireAll() // the schedule
+	<-clock.Added()
+	clock.FireAll() // the schedule
 	if r := <-reasons; r != "schedule" {
 		t.Fatalf("scheduled cycle reason %q", r)
 	}

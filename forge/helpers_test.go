@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrygitops/ferry/internal/testclock"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 )
 
@@ -66,37 +67,16 @@ func (g *memGit) DeleteBranch(repo, branch string) error {
 	return nil
 }
 
-// fakeClock is a settable clock shared by the emulator and the client.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is an emulator on a fake clock with acme/fleet (main, ferry/app).
 type env struct {
 	srv   *githubapi.Server
 	git   *memGit
-	clock *fakeClock
-
-	mu    sync.Mutex
-	waits []time.Duration
+	clock *testclock.Clock
 }
 
 func newEnv(t *testing.T, opts ...githubapi.Option) *env {
 	t.Helper()
-	e := &env{git: newMemGit(), clock: &fakeClock{t: time.Now().Truncate(time.Second)}}
+	e := &env{git: newMemGit(), clock: testclock.New(time.Now().Truncate(time.Second))}
 	e.git.commit(repo, "main")
 	e.git.commit(repo, "ferry/app")
 	e.srv = githubapi.NewServer(e.git, append([]githubapi.Option{githubapi.WithClock(e.clock.Now)}, opts...)...)
@@ -106,19 +86,9 @@ func newEnv(t *testing.T, opts ...githubapi.Option) *env {
 }
 
 // sleep records the wait and moves the shared clock instead of sleeping.
-func (e *env) sleep(ctx context.Context, d time.Duration) error {
-	e.mu.Lock()
-	e.waits = append(e.waits, d)
-	e.mu.Unlock()
-	e.clock.Advance(d)
-	return ctx.Err()
-}
+func (e *env) sleep(ctx context.Context, d time.Duration) error { return e.clock.Sleep(ctx, d) }
 
-func (e *env) recordedWaits() []time.Duration {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]time.Duration(nil), e.waits...)
-}
+func (e *env) recordedWaits() []time.Duration { return e.clock.Waits() }
 
 // client returns a Client of the emulator with the default token, the fake
 // clock and the recording sleep; mod adjusts the options.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/ferrygitops/ferry/internal/retry"
 )
 
 // Defaults of Options.
@@ -111,7 +113,7 @@ func New(opts Options) (*Client, error) {
 		c.retries = 0
 	}
 	if c.sleep == nil {
-		c.sleep = sleep
+		c.sleep = retry.Sleep
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -251,33 +253,45 @@ func (c *Client) Stats() Stats {
 // GET /rate_limit, which does not count against the limit, and calls again.
 // Rate limit errors wrap ErrRateLimited.
 func (c *Client) do(ctx context.Context, call func() (*github.Response, error)) error {
-	for attempt := 0; ; attempt++ {
-		_, err := call()
-		if err == nil {
-			return nil
-		}
-		var rle *github.RateLimitError
-		if errors.As(err, &rle) && refusedLocally(rle.Response) && attempt < 2 {
-			wait := rle.Rate.Reset.Time.Sub(c.now()) + time.Second
-			if wait <= c.maxWait {
-				if wait > 0 {
-					c.stats.waited.Add(int64(wait))
-					if err := c.sleep(ctx, wait); err != nil {
-						return err
-					}
-				}
-				if _, _, err := c.gh.RateLimit.Get(ctx); err != nil {
-					return fmt.Errorf("refresh rate limit: %w", err)
-				}
-				continue
+	var err, refreshErr error
+	policy := retry.Policy{Base: backoffBase, Cap: backoffCap, MaxRetries: 2, Sleep: c.sleep,
+		Notify: func(_ int, wait time.Duration) { c.stats.waited.Add(int64(wait)) }}
+	derr := policy.Do(ctx, func(attempt int) retry.Verdict {
+		if attempt > 0 {
+			if _, _, refreshErr = c.gh.RateLimit.Get(ctx); refreshErr != nil {
+				return retry.Stop()
 			}
 		}
-		var are *github.AbuseRateLimitError
-		if errors.As(err, &rle) || errors.As(err, &are) {
-			return fmt.Errorf("%w: %w", ErrRateLimited, err)
+		_, err = call()
+		var rle *github.RateLimitError
+		if err == nil || !errors.As(err, &rle) || !refusedLocally(rle.Response) {
+			return retry.Stop()
 		}
-		return err
+		wait := rle.Rate.Reset.Time.Sub(c.now()) + time.Second
+		switch {
+		case wait > c.maxWait:
+			return retry.Stop()
+		case wait <= 0:
+			return retry.Now()
+		}
+		return retry.AtLeast(wait)
+	})
+	switch {
+	case derr != nil:
+		return derr
+	case refreshErr != nil:
+		return fmt.Errorf("refresh rate limit: %w", refreshErr)
+	case err == nil:
+		return nil
 	}
+	var (
+		rle *github.RateLimitError
+		are *github.AbuseRateLimitError
+	)
+	if errors.As(err, &rle) || errors.As(err, &are) {
+		return fmt.Errorf("%w: %w", ErrRateLimited, err)
+	}
+	return err
 }
 
 // refusedLocally reports whether go-github answered a rate limit error

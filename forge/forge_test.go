@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/ferrygitops/ferry/internal/retry"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 )
 
@@ -701,7 +702,7 @@ func TestCredentialsOnlyToTheAPIHost(t *testing.T) {
 			got = append(got, r.URL.Host+"="+r.Header.Get("Authorization"))
 			return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
 		}),
-		creds: staticToken("tok"), apiHost: "ghe.example.com", stats: &counters{}, sleep: sleep, now: time.Now,
+		creds: staticToken("tok"), apiHost: "ghe.example.com", stats: &counters{}, sleep: retry.Sleep, now: time.Now,
 	}
 	for _, u := range []string{"https://ghe.example.com/api/v3/x", "https://objects.example.net/blob"} {
 		req, _ := http.NewRequest("GET", u, nil)

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferrygitops/ferry/internal/retry"
 )
 
 // Backoff of retried server errors: from backoffBase, doubling, at most
@@ -44,9 +45,10 @@ type counters struct {
 }
 
 // transport authenticates requests to the API host and retries them as
-// GitHub asks: after a secondary rate limit's Retry-After, after the primary
-// rate limit's reset, and after 5xx answers with capped exponential backoff
-// and jitter. It replays request bodies. It is safe for concurrent use.
+// GitHub asks (with internal/retry): after a secondary rate limit's
+// Retry-After, after the primary rate limit's reset, and after 5xx answers
+// with capped exponential backoff and jitter. It replays request bodies. It
+// is safe for concurrent use.
 type transport struct {
 	base       http.RoundTripper
 	creds      credentials
@@ -100,18 +102,35 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	reauthorized := false
-	for attempt := 0; ; attempt++ {
+	var (
+		resp         *http.Response
+		rerr         error
+		reauthorized bool
+	)
+	policy := t.policy()
+	policy.Notify = func(_ int, wait time.Duration) {
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+		}
+		t.stats.retries.Add(1)
+		if wait > 0 {
+			t.stats.waited.Add(int64(wait))
+		}
+	}
+	derr := policy.Do(ctx, func(int) retry.Verdict {
+		resp, rerr = nil, nil
 		r := req.Clone(ctx)
 		if body != nil {
-			if r.Body, err = body(); err != nil {
-				return nil, err
+			if r.Body, rerr = body(); rerr != nil {
+				return retry.Stop()
 			}
 		}
 		if t.creds != nil && strings.EqualFold(r.URL.Host, t.apiHost) {
 			h, err := t.creds.header(ctx)
 			if err != nil {
-				return nil, err
+				rerr = err
+				return retry.Stop()
 			}
 			r.Header.Set("Authorization", h)
 		}
@@ -119,52 +138,49 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if isWrite(r.Method) {
 			t.stats.writes.Add(1)
 		}
-		resp, err := t.base.RoundTrip(r)
-
-		var wait time.Duration
-		if err != nil {
-			if ctx.Err() != nil || !idempotent(r.Method) || attempt >= t.maxRetries {
-				return nil, err
+		resp, rerr = t.base.RoundTrip(r)
+		if rerr != nil {
+			if ctx.Err() != nil || !idempotent(r.Method) {
+				return retry.Stop()
 			}
-			wait = backoff(attempt)
-		} else {
-			var retry bool
-			wait, retry = t.retryAfter(resp, attempt)
-			if resp.StatusCode == http.StatusUnauthorized && !reauthorized && t.creds != nil &&
-				t.creds.invalidate(r.Header.Get("Authorization")) {
-				// An installation token revoked or expired early: mint a
-				// new one, once.
-				reauthorized, wait, retry = true, 0, true
-			}
-			if !retry || attempt >= t.maxRetries {
-				return resp, nil
-			}
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			return retry.Again()
+		}
+		if resp.StatusCode == http.StatusUnauthorized && !reauthorized && t.creds != nil &&
+			t.creds.invalidate(r.Header.Get("Authorization")) {
+			// An installation token revoked or expired early: mint a
+			// new one, once.
+			reauthorized = true
+			return retry.Now()
+		}
+		return t.verdict(resp)
+	})
+	if derr != nil {
+		if resp != nil {
 			resp.Body.Close()
 		}
-		t.stats.retries.Add(1)
-		if wait > 0 {
-			t.stats.waited.Add(int64(wait))
-			if err := t.sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		}
+		return nil, derr
 	}
+	return resp, rerr
 }
 
-// retryAfter decides whether resp is worth retrying and after how long.
+// policy is the transport's retry policy, without Notify.
+func (t *transport) policy() retry.Policy {
+	return retry.Policy{Base: backoffBase, Cap: backoffCap, MaxRetries: t.maxRetries, Sleep: t.sleep}
+}
+
+// verdict decides whether resp is worth retrying and after how long.
 // Rate limits are retried only if the wait is at most maxWait: otherwise the
 // answer goes back to the caller as the error it is.
-func (t *transport) retryAfter(resp *http.Response, attempt int) (time.Duration, bool) {
+func (t *transport) verdict(resp *http.Response) retry.Verdict {
 	switch code := resp.StatusCode; {
 	case code == http.StatusForbidden || code == http.StatusTooManyRequests:
 		var wait time.Duration
 		switch {
 		case resp.Header.Get("Retry-After") != "":
 			// A secondary rate limit.
-			d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+			d, ok := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), t.now())
 			if !ok {
-				return 0, false
+				return retry.Stop()
 			}
 			wait = d
 		case resp.Header.Get("X-RateLimit-Remaining") == "0":
@@ -172,27 +188,27 @@ func (t *transport) retryAfter(resp *http.Response, attempt int) (time.Duration,
 			// as the reset is rounded to seconds).
 			reset, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
 			if err != nil {
-				return 0, false
+				return retry.Stop()
 			}
 			wait = max(time.Unix(reset, 0).Sub(t.now())+time.Second, time.Second)
 		case code == http.StatusTooManyRequests || secondaryLimited(resp):
-			wait = max(secondaryMinWait, backoff(attempt))
+			wait = secondaryMinWait
 		default:
-			return 0, false // a permission error
+			return retry.Stop() // a permission error
 		}
-		return wait, wait <= t.maxWait
+		if wait > t.maxWait {
+			return retry.Stop()
+		}
+		return retry.AtLeast(wait)
 	case code == http.StatusInternalServerError || code == http.StatusBadGateway ||
 		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout:
-		wait := backoff(attempt)
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok && d > wait {
-			if d > t.maxWait {
-				return 0, false
-			}
-			wait = d
+		d, _ := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+		if d > t.maxWait {
+			return retry.Stop()
 		}
-		return wait, true
+		return retry.AtLeast(d)
 	}
-	return 0, false
+	return retry.Stop()
 }
 
 // secondaryLimited reports whether a 403 is a secondary rate limit that came
@@ -206,46 +222,4 @@ func secondaryLimited(resp *http.Response) bool {
 	}
 	msg := strings.ToLower(string(data))
 	return strings.Contains(msg, "secondary rate limit") || strings.Contains(msg, "abuse detection")
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// backoff is the wait before retry attempt+1 of a server error: exponential,
-// capped, with jitter over its upper half.
-func backoff(attempt int) time.Duration {
-	d := backoffCap
-	if attempt < 10 {
-		d = min(backoffBase<<attempt, backoffCap)
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }

@@ -32,6 +32,7 @@ type Options struct {
 type Client struct {
 	opts      Options
 	transport *Transport
+	oci       *pingCache // c.transport, with each registry's ping answer reused
 	insecure  map[string]bool
 
 	ecrMu      sync.Mutex
@@ -56,6 +57,7 @@ func New(opts Options) *Client {
 		c.insecure[strings.ToLower(h)] = true
 	}
 	c.transport.plainHTTP = c.isInsecure
+	c.oci = newPingCache(c.transport)
 	return c
 }
 

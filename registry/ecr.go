@@ -92,7 +92,7 @@ func (c *Client) ecrClient(ctx context.Context, region string) (ecrAPI, error) {
 		return nil, fmt.Errorf("loading AWS configuration for region %s: %w", region, err)
 	}
 	api := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
-		o.HTTPClient = &http.Client{Transport: c.transport}
+		o.HTTPClient = &http.Client{Transport: ecrTransport{c.transport}}
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 0 // ignore AWS_MAX_ATTEMPTS: the transport retries
 	})

@@ -38,7 +38,7 @@ func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []
 	if len(idx) > scopesPerToken {
 		// Many repositories: learn whether tokens are scoped (bearer) first,
 		// at the cost of one more ping.
-		ch, err := transport.Ping(ctx, reg, c.transport)
+		ch, err := transport.Ping(ctx, reg, c.oci)
 		if err != nil {
 			for _, i := range idx {
 				out[i].Err = fmt.Errorf("contacting registry %s: %w", host, err)
@@ -89,7 +89,7 @@ func (c *Client) authTransport(ctx context.Context, reg name.Registry, scopes []
 	if err != nil {
 		return nil, fmt.Errorf("resolving credentials for %s: %w", reg.RegistryStr(), err)
 	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, c.transport, scopes)
+	rt, err := transport.NewWithContext(ctx, reg, auth, c.oci, scopes)
 	if err != nil {
 		return nil, fmt.Errorf("authenticating to %s: %w", reg.RegistryStr(), err)
 	}
@@ -129,7 +129,7 @@ func (c *Client) digestOCI(ctx context.Context, repository, tag string) (string,
 		return "", err
 	}
 	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(c.opts.Keychain),
-		remote.WithTransport(c.transport), remote.WithRetryStatusCodes())
+		remote.WithTransport(c.oci), remote.WithRetryStatusCodes())
 	if err != nil {
 		return "", err
 	}

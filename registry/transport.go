@@ -7,39 +7,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/ferrygitops/ferry/internal/retry"
 )
 
-// Limits configure the Transport. The zero value of a field means its default.
+// Limits configure the Transport. The zero value of a field means its
+// default.
 type Limits struct {
-	RatePerSecond float64       // requests per second per registry host; default 20
-	Burst         int           // default 10
-	Concurrency   int           // in-flight requests per registry host; default 8
-	Timeout       time.Duration // per attempt; default 30s
-	MaxRetries    int           // retries after the first attempt; default 5; negative: none
-	BaseBackoff   time.Duration // default 200ms
-	MaxBackoff    time.Duration // cap of one wait, Retry-After included; default 30s
+	// RatePerSecond caps the requests per second to each registry host;
+	// 0 leaves the host's profile ceiling (see ProfileFor), which the
+	// adaptive rate never exceeds.
+	RatePerSecond float64
+	// Burst is the rate limiter's burst; default the concurrency ceiling.
+	Burst int
+	// Concurrency caps the requests in flight to each registry host; 0
+	// leaves the host's profile ceiling.
+	Concurrency int
+	Timeout     time.Duration // per attempt; default 30s
+	MaxRetries  int           // retries after the first attempt; default 5; negative: none
+	BaseBackoff time.Duration // default 200ms
+	MaxBackoff  time.Duration // cap of one wait, Retry-After included; default 30s
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.RatePerSecond <= 0 {
-		l.RatePerSecond = 20
-	}
-	if l.Burst <= 0 {
-		l.Burst = 10
-	}
-	if l.Concurrency <= 0 {
-		l.Concurrency = 8
-	}
 	if l.Timeout <= 0 {
 		l.Timeout = 30 * time.Second
 	}
@@ -62,11 +57,18 @@ type Stats struct {
 	Hosts map[string]HostStats `json:"hosts"`
 }
 
-// HostStats are the counters of one registry host.
+// HostStats are the counters of one registry host, and its adaptive limits
+// as they stand.
 type HostStats struct {
-	Requests int64 `json:"requests"` // HTTP requests sent, retries included
-	Retries  int64 `json:"retries"`
-	Errors   int64 `json:"errors"` // requests that finally failed (error or non-2xx/3xx)
+	Requests  int64 `json:"requests"` // HTTP requests sent, retries included
+	Retries   int64 `json:"retries"`
+	Errors    int64 `json:"errors"`              // requests that finally failed (error or non-2xx/3xx)
+	Throttled int64 `json:"throttled,omitempty"` // answers that asked to slow down (429, 503, AWS throttling)
+	// Kind is the host's profile (see ProfileFor); Concurrency and
+	// RatePerSecond its current window and rate (0: no rate limit).
+	Kind          string  `json:"kind,omitempty"`
+	Concurrency   int     `json:"concurrency,omitempty"`
+	RatePerSecond float64 `json:"ratePerSecond,omitempty"`
 }
 
 // Total sums the counters of every host.
@@ -76,12 +78,20 @@ func (s Stats) Total() HostStats {
 		t.Requests += h.Requests
 		t.Retries += h.Retries
 		t.Errors += h.Errors
+		t.Throttled += h.Throttled
 	}
 	return t
 }
 
 // Transport is the one place every registry request goes through. It is safe
 // for concurrent use; one Transport is meant to serve a whole process.
+//
+// Per registry host, it keeps requests within an adaptive concurrency
+// window and rate (see hostState and ProfileFor), holding a request's slot
+// while it waits to retry, so that a Retry-After holds back the host's
+// other requests too; it retries transient failures with internal/retry
+// (capped exponential backoff with jitter, Retry-After honoured up to
+// MaxBackoff), and counts the calls made.
 //
 // It retries any method, POST included, on transient failures: that is
 // right for registry reads (tags/list, manifests HEAD, the ECR API's
@@ -91,7 +101,7 @@ type Transport struct {
 	inner  http.RoundTripper
 	limits Limits
 	sleep  func(ctx context.Context, d time.Duration) error
-	jitter func() float64
+	now    func() time.Time
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
@@ -103,14 +113,6 @@ type Transport struct {
 	plainHTTP func(host string) bool
 }
 
-type hostState struct {
-	limiter  *rate.Limiter
-	sem      chan struct{}
-	requests atomic.Int64
-	retries  atomic.Int64
-	errors   atomic.Int64
-}
-
 // NewTransport wraps inner (nil: a clone of http.DefaultTransport).
 func NewTransport(inner http.RoundTripper, limits Limits) *Transport {
 	if inner == nil {
@@ -119,21 +121,18 @@ func NewTransport(inner http.RoundTripper, limits Limits) *Transport {
 	return &Transport{
 		inner:  inner,
 		limits: limits.withDefaults(),
-		sleep:  sleepCtx,
-		jitter: rand.Float64,
+		sleep:  retry.Sleep,
+		now:    time.Now,
 		hosts:  map[string]*hostState{},
 	}
 }
 
-func (t *Transport) host(h string) *hostState {
+func (t *Transport) host(h string, ecr bool) *hostState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.hosts[h]
 	if !ok {
-		s = &hostState{
-			limiter: rate.NewLimiter(rate.Limit(t.limits.RatePerSecond), t.limits.Burst),
-			sem:     make(chan struct{}, t.limits.Concurrency),
-		}
+		s = newHostState(ProfileFor(h, ecr), t.limits)
 		t.hosts[h] = s
 	}
 	return s
@@ -145,57 +144,79 @@ func (t *Transport) Stats() Stats {
 	defer t.mu.Unlock()
 	out := Stats{Hosts: make(map[string]HostStats, len(t.hosts))}
 	for h, s := range t.hosts {
-		out.Hosts[h] = HostStats{Requests: s.requests.Load(), Retries: s.retries.Load(), Errors: s.errors.Load()}
+		out.Hosts[h] = s.stats()
 	}
 	return out
 }
 
-// RoundTrip sends req, waiting for the host's rate limit and concurrency
-// slot, and retries it when the failure is transient.
+// RoundTrip sends req within the host's window and rate, and retries it
+// when the failure is transient.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	if req.URL.Scheme == "https" && t.plainHTTP != nil && t.plainHTTP(req.URL.Host) {
 		return t.inner.RoundTrip(req)
 	}
-	hs := t.host(strings.ToLower(req.URL.Host))
+	hs := t.host(strings.ToLower(req.URL.Host), ctx.Value(kindKey{}) == "ecr")
 
 	body, err := replayableBody(req)
 	if err != nil {
 		return nil, fmt.Errorf("buffering request body for %s: %w", req.URL.Host, err)
 	}
+	if err := hs.acquire(ctx); err != nil {
+		hs.count(func() { hs.errors++ })
+		return nil, err
+	}
+	defer hs.release()
 
-	for attempt := 0; ; attempt++ {
-		if err := hs.limiter.Wait(ctx); err != nil {
-			hs.errors.Add(1)
-			return nil, err
-		}
-		resp, err := t.attempt(ctx, hs, req, body)
-		retry, wait := t.classify(resp, err, attempt)
-		if !retry || attempt >= t.limits.MaxRetries || ctx.Err() != nil {
-			if err != nil || resp.StatusCode >= 400 {
-				hs.errors.Add(1)
+	var (
+		resp *http.Response
+		rerr error
+	)
+	policy := retry.Policy{Base: t.limits.BaseBackoff, Cap: t.limits.MaxBackoff, MaxRetries: t.limits.MaxRetries,
+		Sleep: t.sleep,
+		Notify: func(int, time.Duration) {
+			if resp != nil {
+				// Drain a little so the connection can be reused, then drop it.
+				_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+				resp.Body.Close()
 			}
-			return resp, err
+			hs.count(func() { hs.retries++ })
+		}}
+	derr := policy.Do(ctx, func(int) retry.Verdict {
+		if rerr = hs.limiter.Wait(ctx); rerr != nil {
+			resp = nil
+			return retry.Stop()
 		}
+		sent := t.now()
+		resp, rerr = t.attempt(ctx, hs, req, body)
+		v, throttled := t.verdict(resp, rerr)
+		if throttled {
+			hs.throttledAt(sent, t.now())
+		} else if rerr == nil {
+			hs.succeeded()
+		}
+		return v
+	})
+	if derr != nil {
 		if resp != nil {
-			// Drain a little so the connection can be reused, then drop it.
-			_, _ = io.CopyN(io.Discard, resp.Body, 4096)
 			resp.Body.Close()
 		}
-		hs.retries.Add(1)
-		if err := t.sleep(ctx, wait); err != nil {
-			hs.errors.Add(1)
-			return nil, err
-		}
+		resp, rerr = nil, derr
 	}
+	if rerr != nil || resp.StatusCode >= 400 {
+		hs.count(func() { hs.errors++ })
+	}
+	return resp, rerr
+}
+
+// count updates a counter under the host's lock.
+func (s *hostState) count(f func()) {
+	s.mu.Lock()
+	f()
+	s.mu.Unlock()
 }
 
 func (t *Transport) attempt(ctx context.Context, hs *hostState, req *http.Request, body []byte) (*http.Response, error) {
-	select {
-	case hs.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	actx, cancel := context.WithTimeout(ctx, t.limits.Timeout)
 	r := req.Clone(actx)
 	if body != nil {
@@ -203,9 +224,8 @@ func (t *Transport) attempt(ctx context.Context, hs *hostState, req *http.Reques
 		r.ContentLength = int64(len(body))
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	hs.requests.Add(1)
+	hs.started(t.now())
 	resp, err := t.inner.RoundTrip(r)
-	<-hs.sem
 	if t.OnRequest != nil {
 		status := 0
 		if resp != nil {
@@ -222,57 +242,28 @@ func (t *Transport) attempt(ctx context.Context, hs *hostState, req *http.Reques
 	return resp, nil
 }
 
-// classify says whether an attempt's outcome is worth retrying and how long
-// to wait first.
-func (t *Transport) classify(resp *http.Response, err error, attempt int) (bool, time.Duration) {
-	backoff := t.backoff(attempt)
+// verdict says whether an attempt's outcome is worth retrying and how long
+// to wait at least, and whether the registry asked to slow down.
+func (t *Transport) verdict(resp *http.Response, err error) (v retry.Verdict, throttled bool) {
 	if err != nil {
 		var nerr net.Error
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout() ||
 			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || isConnReset(err) {
-			return true, backoff
+			return retry.Again(), false
 		}
-		return false, 0
+		return retry.Stop(), false
 	}
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && resp.StatusCode != http.StatusHTTPVersionNotSupported:
+	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		throttled = true
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && resp.StatusCode != http.StatusHTTPVersionNotSupported:
 	case resp.StatusCode == http.StatusBadRequest && isAWSThrottle(resp):
+		throttled = true
 	default:
-		return false, 0
+		return retry.Stop(), false
 	}
-	if ra, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-		return true, min(ra, t.limits.MaxBackoff)
-	}
-	return true, backoff
-}
-
-// backoff is capped exponential backoff with full jitter: a random wait in
-// [base*2^attempt / 2, base*2^attempt], capped at MaxBackoff.
-func (t *Transport) backoff(attempt int) time.Duration {
-	d := t.limits.BaseBackoff << min(attempt, 20)
-	if d <= 0 || d > t.limits.MaxBackoff {
-		d = t.limits.MaxBackoff
-	}
-	half := d / 2
-	return half + time.Duration(t.jitter()*float64(d-half))
-}
-
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if when, err := http.ParseTime(v); err == nil {
-		d := time.Until(when)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
+	d, _ := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+	return retry.AtLeast(min(d, t.limits.MaxBackoff)), throttled
 }
 
 // isAWSThrottle reports whether a 400 response is an AWS JSON-protocol
@@ -339,20 +330,6 @@ func replayableBody(req *http.Request) ([]byte, error) {
 	}
 	defer req.Body.Close()
 	return io.ReadAll(req.Body)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 type cancelOnClose struct {

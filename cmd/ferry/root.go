@@ -181,8 +181,8 @@ type registryFlags struct {
 
 func (f *registryFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.Float64Var(&f.rps, "registry-rps", 20, "requests per second allowed to each registry")
-	fs.IntVar(&f.concurrency, "registry-concurrency", 8, "requests in flight to each registry")
+	fs.Float64Var(&f.rps, "registry-rps", 0, "cap on requests per second to each registry (0: adapt to the registry's answers, within its published quota)")
+	fs.IntVar(&f.concurrency, "registry-concurrency", 0, "cap on requests in flight to each registry (0: adapt, up to 32, 8 for Docker Hub and GHCR, 16 for the ECR API)")
 	fs.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of one registry request")
 	fs.IntVar(&f.retries, "registry-retries", 5, "retries of a registry request on 429, 5xx, throttling and timeouts")
 	fs.StringSliceVar(&f.insecure, "insecure-registry", nil, "registry host spoken to over plain HTTP (loopback hosts always are)")

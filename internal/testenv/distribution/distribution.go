@@ -37,6 +37,14 @@ func Required() bool {
 // when the test ends.
 func Start(t testing.TB) *Registry {
 	t.Helper()
+	return StartAt(t, "")
+}
+
+// StartAt runs a registry whose storage is the directory root (kept after
+// the test, so a benchmark can seed it once), or a temporary one if root is
+// empty, and stops it when the test ends.
+func StartAt(t testing.TB, root string) *Registry {
+	t.Helper()
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
 		if Required() {
@@ -49,6 +57,9 @@ func Start(t testing.TB) *Registry {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	if root == "" {
+		root = filepath.Join(dir, "data")
+	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: error
@@ -61,7 +72,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:%d
-`, filepath.Join(dir, "data"), port)
+`, root, port)
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

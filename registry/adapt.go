@@ -88,7 +88,7 @@ func (e ecrTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // minRate is the least rate a throttled host is slowed to, in requests per
 // second; Retry-After answers can still hold it back longer.
-const minRate = 1
+const minRate = 1.0
 
 // hostState is one registry host's adaptive limits and counters, managed
 // like TCP's congestion window (AIMD). Until the registry first throttles
@@ -103,6 +103,7 @@ type hostState struct {
 	profile Profile
 	maxConc float64
 	maxRate float64 // +Inf: none
+	minRate float64
 
 	mu           sync.Mutex
 	window       float64
@@ -117,8 +118,8 @@ type hostState struct {
 	requests, retries, errors, throttled int64
 }
 
-func newHostState(p Profile, l Limits) *hostState {
-	s := &hostState{profile: p, changed: make(chan struct{})}
+func newHostState(p Profile, l Limits, floor float64) *hostState {
+	s := &hostState{profile: p, changed: make(chan struct{}), minRate: floor}
 	s.maxConc = float64(p.Concurrency)
 	if l.Concurrency > 0 {
 		s.maxConc = float64(l.Concurrency)
@@ -223,7 +224,7 @@ func (s *hostState) throttledAt(sent, now time.Time) {
 	s.lastDecrease = now
 	s.window = max(1, math.Floor(s.window/2))
 	observed := float64(max(s.sent, s.prev))
-	s.rate = max(minRate, min(s.rate, observed)/2)
+	s.rate = max(s.minRate, min(s.rate, observed)/2)
 	s.limiter.SetLimit(limitOf(s.rate))
 }
 

@@ -29,9 +29,17 @@ type Limits struct {
 	// leaves the host's profile ceiling.
 	Concurrency int
 	Timeout     time.Duration // per attempt; default 30s
-	MaxRetries  int           // retries after the first attempt; default 5; negative: none
+	// MaxRetries bounds the retries of one request after failures other
+	// than 429 (5xx, 503 included, AWS throttling errors, timeouts);
+	// default 5; negative: none.
+	MaxRetries  int
 	BaseBackoff time.Duration // default 200ms
 	MaxBackoff  time.Duration // cap of one wait, Retry-After included; default 30s
+	// ThrottleBudget bounds the time one request waits on 429 answers
+	// before failing (default 2m): a 429 storm slows the scan down and
+	// loses nothing, however many answers it takes, while a registry that
+	// never lets up still ends the request.
+	ThrottleBudget time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -48,6 +56,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBackoff <= 0 {
 		l.MaxBackoff = 30 * time.Second
+	}
+	if l.ThrottleBudget <= 0 {
+		l.ThrottleBudget = 2 * time.Minute
 	}
 	return l
 }
@@ -102,6 +113,9 @@ type Transport struct {
 	limits Limits
 	sleep  func(ctx context.Context, d time.Duration) error
 	now    func() time.Time
+	// minRate is the floor of an adaptive rate (minRate; tests raise it
+	// so that a storm of injected faults does not take minutes).
+	minRate float64
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
@@ -119,11 +133,12 @@ func NewTransport(inner http.RoundTripper, limits Limits) *Transport {
 		inner = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	return &Transport{
-		inner:  inner,
-		limits: limits.withDefaults(),
-		sleep:  retry.Sleep,
-		now:    time.Now,
-		hosts:  map[string]*hostState{},
+		inner:   inner,
+		limits:  limits.withDefaults(),
+		sleep:   retry.Sleep,
+		now:     time.Now,
+		minRate: minRate,
+		hosts:   map[string]*hostState{},
 	}
 }
 
@@ -132,7 +147,7 @@ func (t *Transport) host(h string, ecr bool) *hostState {
 	defer t.mu.Unlock()
 	s, ok := t.hosts[h]
 	if !ok {
-		s = newHostState(ProfileFor(h, ecr), t.limits)
+		s = newHostState(ProfileFor(h, ecr), t.limits, t.minRate)
 		t.hosts[h] = s
 	}
 	return s
@@ -169,16 +184,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer hs.release()
 
 	var (
-		resp *http.Response
-		rerr error
+		resp     *http.Response
+		rerr     error
+		tooMany  bool          // the last answer was a 429
+		failures int           // retried failures other than 429
+		waited   time.Duration // waits after 429 answers
 	)
-	policy := retry.Policy{Base: t.limits.BaseBackoff, Cap: t.limits.MaxBackoff, MaxRetries: t.limits.MaxRetries,
+	policy := retry.Policy{Base: t.limits.BaseBackoff, Cap: t.limits.MaxBackoff, MaxRetries: -1,
 		Sleep: t.sleep,
-		Notify: func(int, time.Duration) {
+		Notify: func(_ int, d time.Duration) {
 			if resp != nil {
 				// Drain a little so the connection can be reused, then drop it.
 				_, _ = io.CopyN(io.Discard, resp.Body, 4096)
 				resp.Body.Close()
+			}
+			if tooMany {
+				waited += d
 			}
 			hs.count(func() { hs.retries++ })
 		}}
@@ -194,6 +215,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			hs.throttledAt(sent, t.now())
 		} else if rerr == nil {
 			hs.succeeded()
+		}
+		tooMany = resp != nil && resp.StatusCode == http.StatusTooManyRequests
+		switch {
+		case !v.Retry():
+		case tooMany:
+			if waited >= t.limits.ThrottleBudget {
+				return retry.Stop()
+			}
+		default:
+			if failures++; failures > t.limits.MaxRetries {
+				return retry.Stop()
+			}
 		}
 		return v
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/ferrygitops/ferry/image"
@@ -36,7 +37,8 @@ type Client struct {
 	insecure  map[string]bool
 
 	ecrMu      sync.Mutex
-	ecrClients map[string]ecrAPI // by region
+	ecrClients map[string]ecrAPI                  // by region
+	ecrCreds   map[string]aws.CredentialsProvider // by region
 }
 
 // New returns a Client.
@@ -52,6 +54,7 @@ func New(opts Options) *Client {
 		transport:  NewTransport(opts.HTTP, opts.Limits),
 		insecure:   map[string]bool{},
 		ecrClients: map[string]ecrAPI{},
+		ecrCreds:   map[string]aws.CredentialsProvider{},
 	}
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(h)] = true

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ferrygitops/ferry/image"
@@ -97,6 +98,7 @@ func (c *Client) ecrClient(ctx context.Context, region string) (ecrAPI, error) {
 		o.RetryMaxAttempts = 0 // ignore AWS_MAX_ATTEMPTS: the transport retries
 	})
 	c.ecrClients[region] = api
+	c.ecrCreds[region] = cfg.Credentials
 	return api, nil
 }
 
@@ -134,7 +136,7 @@ func (c *Client) listECR(ctx context.Context, e ecrHost, path string) ([]image.T
 	for {
 		out, err := api.DescribeImages(ctx, in, ecrCallOptions(e)...)
 		if err != nil {
-			return nil, ecrError(e, path, err)
+			return nil, c.ecrError(ctx, e, path, err)
 		}
 		for _, d := range out.ImageDetails {
 			digest := aws.ToString(d.ImageDigest)
@@ -170,7 +172,7 @@ func (c *Client) digestECR(ctx context.Context, e ecrHost, path, tag string) (st
 		ImageIds:       []types.ImageIdentifier{{ImageTag: aws.String(tag)}},
 	}, ecrCallOptions(e)...)
 	if err != nil {
-		return "", ecrError(e, path, err)
+		return "", c.ecrError(ctx, e, path, err)
 	}
 	for _, d := range out.ImageDetails {
 		if d.ImageDigest != nil && *d.ImageDigest != "" {
@@ -183,7 +185,7 @@ func (c *Client) digestECR(ctx context.Context, e ecrHost, path, tag string) (st
 // ecrError explains an ECR API error, keeping it in the chain (errors.As
 // finds the SDK's typed error and smithy.APIError). SDK errors carry no
 // secrets: request signatures and credentials are never part of them.
-func ecrError(e ecrHost, path string, err error) error {
+func (c *Client) ecrError(ctx context.Context, e ecrHost, path string, err error) error {
 	var (
 		notFound *types.RepositoryNotFoundException
 		noImage  *types.ImageNotFoundException
@@ -198,7 +200,44 @@ func ecrError(e ecrHost, path string, err error) error {
 		return fmt.Errorf("ECR repository %q in account %s, region %s: no usable AWS credentials "+
 			"(looked for environment variables, shared config/credentials files, web identity (IRSA), "+
 			"container credentials (EKS Pod Identity, ECS) and instance metadata): %w", path, e.Account, e.Region, err)
+	case isAWSAuthError(err):
+		return fmt.Errorf("ECR repository %q in account %s, region %s: %w (credentials tried: %s)",
+			path, e.Account, e.Region, err, c.awsCredentialSource(ctx, e.Region))
 	default:
 		return fmt.Errorf("ECR repository %q in account %s, region %s: %w", path, e.Account, e.Region, err)
 	}
+}
+
+// isAWSAuthError reports whether err is AWS refusing the request's
+// credentials or their permissions.
+func isAWSAuthError(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
+		"AccessDeniedException", "ExpiredTokenException", "InvalidClientTokenId", "MissingAuthenticationToken":
+		return true
+	}
+	return false
+}
+
+// awsCredentialSource names the provider of the SDK's default credential
+// chain that supplied region's credentials (environment, shared files and
+// profile, web identity, container or instance metadata), never the
+// credentials.
+func (c *Client) awsCredentialSource(ctx context.Context, region string) string {
+	c.ecrMu.Lock()
+	p := c.ecrCreds[region]
+	c.ecrMu.Unlock()
+	const chain = "the AWS SDK's default credential chain"
+	if p == nil {
+		return chain
+	}
+	creds, err := p.Retrieve(ctx)
+	if err != nil || creds.Source == "" {
+		return chain
+	}
+	return chain + ", from " + creds.Source
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/docker/cli/cli/config/configfile"
+	dockertypes "github.com/docker/cli/cli/config/types"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/internal/testenv/ecrapi"
 )
@@ -643,4 +645,42 @@ func BenchmarkECRList(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(c.Stats().Total().Requests)/float64(ops), "requests/op")
+}
+
+// TestECRRefusedCredentialsNamesTheirSource: credentials the API refuses
+// are named by where the SDK's chain found them, never shown.
+func TestECRRefusedCredentialsNamesTheirSource(t *testing.T) {
+	srv := newECRServer(t)
+	useEmulator(t, srv)
+	srv.Put("", "", "app", []string{"v1"}, "", time.Unix(1.7e9, 0))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDNOTKNOWNHERE")
+	c := New(Options{Limits: ecrTestLimits})
+	_, err := c.ListTags(context.Background(), srv.Repository("", "", "app"))
+	if apiErrorCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("err = %v, want UnrecognizedClientException", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "credentials tried: the AWS SDK's default credential chain, from EnvConfigCredentials") {
+		t.Errorf("error does not name the credential source: %s", msg)
+	}
+	if strings.Contains(msg, ecrapi.DefaultSecretAccessKey) {
+		t.Errorf("error shows the secret key: %s", msg)
+	}
+}
+
+func TestDescribeDockerConfig(t *testing.T) {
+	cf := configfile.New("/cfg/config.json")
+	cf.CredentialHelpers = map[string]string{"ghcr.io": "gh"}
+	if got := describeConfig(cf, "/cfg/config.json", "ghcr.io"); got != "credential helper docker-credential-gh (credHelpers in /cfg/config.json)" {
+		t.Errorf("helper: %s", got)
+	}
+	cf.CredentialsStore = "pass"
+	if got := describeConfig(cf, "/cfg/config.json", "quay.io"); got != "credential store docker-credential-pass (credsStore in /cfg/config.json)" {
+		t.Errorf("store: %s", got)
+	}
+	cf.CredentialsStore = ""
+	cf.AuthConfigs = map[string]dockertypes.AuthConfig{"https://index.docker.io/v1/": {IdentityToken: "secret-token"}}
+	if got := describeConfig(cf, "/cfg/config.json", "https://index.docker.io/v1/"); got != `the identity token of "https://index.docker.io/v1/" in /cfg/config.json` {
+		t.Errorf("docker hub: %s", got)
+	}
 }

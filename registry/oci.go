@@ -40,6 +40,7 @@ func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []
 		// at the cost of one more ping.
 		ch, err := transport.Ping(ctx, reg, c.oci)
 		if err != nil {
+			err = c.explainOCI(err, host)
 			for _, i := range idx {
 				out[i].Err = fmt.Errorf("contacting registry %s: %w", host, err)
 			}
@@ -76,6 +77,7 @@ func (c *Client) listOCIHost(ctx context.Context, host string, idx []int, out []
 			go func() {
 				defer wg.Done()
 				out[i].Tags, out[i].Err = c.listOCI(ctx, rt, repos[k])
+				out[i].Err = c.explainOCI(out[i].Err, host)
 			}()
 		}
 		wg.Wait()
@@ -91,7 +93,7 @@ func (c *Client) authTransport(ctx context.Context, reg name.Registry, scopes []
 	}
 	rt, err := transport.NewWithContext(ctx, reg, auth, c.oci, scopes)
 	if err != nil {
-		return nil, fmt.Errorf("authenticating to %s: %w", reg.RegistryStr(), err)
+		return nil, fmt.Errorf("authenticating to %s: %w", reg.RegistryStr(), c.explainOCI(err, reg.RegistryStr()))
 	}
 	return rt, nil
 }
@@ -131,7 +133,7 @@ func (c *Client) digestOCI(ctx context.Context, repository, tag string) (string,
 	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(c.opts.Keychain),
 		remote.WithTransport(c.oci), remote.WithRetryStatusCodes())
 	if err != nil {
-		return "", err
+		return "", c.explainOCI(err, host)
 	}
 	return desc.Digest.String(), nil
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,4 +256,56 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || v.GoVersion == "" {
 		t.Errorf("version output %q: %v", out, err)
 	}
+}
+
+// TestScanUnauthorizedNamesTheCredentialsTried: a registry 401 says which
+// credentials were tried, never shows a secret, and prints no Go map (the
+// registry's error detail) and no repeated prefix.
+func TestScanUnauthorizedNamesTheCredentialsTried(t *testing.T) {
+	const password = "hunter2-registry-secret"
+	srv := ociregistry.New(ociregistry.WithBasicAuth("ferry", password))
+	defer srv.Close()
+	if _, err := srv.Seed(context.Background(), "acme/api", releaseTags...); err != nil {
+		t.Fatal(err)
+	}
+	dir := scanRepo(t, srv.Host)
+
+	check := func(t *testing.T, wantSource string) {
+		t.Helper()
+		code, out, errs := run(t, "scan", "--repo", dir)
+		if code != exitFailure {
+			t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFailure, errs)
+		}
+		all := out + errs
+		if !strings.Contains(all, "401 Unauthorized") || !strings.Contains(all, "credentials tried: "+wantSource) {
+			t.Errorf("output does not name the credentials tried (%q):\n%s", wantSource, all)
+		}
+		for _, bad := range []string{"map[", password, "listing tags for " + srv.Host + "/acme/api: listing tags"} {
+			if strings.Contains(all, bad) {
+				t.Errorf("output contains %q:\n%s", bad, all)
+			}
+		}
+	}
+
+	t.Run("no docker config: anonymous", func(t *testing.T) {
+		cfg := t.TempDir()
+		t.Setenv("DOCKER_CONFIG", cfg)
+		check(t, "anonymous (no docker config")
+	})
+	t.Run("docker config without this registry", func(t *testing.T) {
+		cfg := t.TempDir()
+		t.Setenv("DOCKER_CONFIG", cfg)
+		writeTree(t, cfg, map[string]string{"config.json": `{"auths": {"other.example.com": {"auth": "eDp5"}}}`})
+		check(t, fmt.Sprintf("anonymous (no credentials for %s in %s)", srv.Host, filepath.Join(cfg, "config.json")))
+	})
+	t.Run("wrong password in the docker config", func(t *testing.T) {
+		cfg := t.TempDir()
+		t.Setenv("DOCKER_CONFIG", cfg)
+		auth := base64.StdEncoding.EncodeToString([]byte("ferry:" + password + "-but-wrong"))
+		writeTree(t, cfg, map[string]string{"config.json": fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, srv.Host, auth)})
+		check(t, fmt.Sprintf("user \"ferry\" from %q in %s", srv.Host, filepath.Join(cfg, "config.json")))
+		if code, out, _ := run(t, "scan", "--repo", dir); strings.Contains(out, auth) || code != exitFailure {
+			t.Errorf("exit %d; output shows the auth string:\n%s", code, out)
+		}
+	})
 }

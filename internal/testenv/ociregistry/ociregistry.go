@@ -134,7 +134,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if !ok || u != s.user || p != s.pass {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ferry-test"`)
 			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			// As distribution's htpasswd auth answers: the access asked
+			// for is the error's detail.
+			detail := ""
+			if repo := repoOf(r.URL.Path); repo != "" {
+				detail = fmt.Sprintf(`,"detail":[{"Type":"repository","Class":"","Name":%q,"Action":"pull"}]`, repo)
+			}
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"`+detail+`}]}`, http.StatusUnauthorized)
 			return
 		}
 	}

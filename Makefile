@@ -53,11 +53,15 @@ lint:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -timeout 60m $(PKGS)
 
-## fuzz: a short run of each fuzz target
+## fuzz: a short run (FUZZTIME, default 30s) of every fuzz target in the tree
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./image/
-	$(GO) test -run='^$$' -fuzz=FuzzSelect -fuzztime=30s ./policy/
-	$(GO) test -run='^$$' -fuzz=FuzzRewrite -fuzztime=30s ./updater/
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

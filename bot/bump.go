@@ -606,7 +606,7 @@ func title(changes []updater.Change, pols []*policy.Policy) string {
 			name = name[i+1:]
 		}
 		if c.Form == updater.FormDigest {
-			tag = shortDigest(c.To)
+			tag = image.ShortDigest(c.To)
 		}
 		s := name + " to " + tag
 		if !slices.Contains(parts, s) {
@@ -636,7 +636,7 @@ func body(g *GroupResult, rep *Report, base, fp string) string {
 			pushed = p.PushedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		if p.Digest != "" {
-			digest = "`" + shortDigest(p.Digest) + "`"
+			digest = "`" + image.ShortDigest(p.Digest) + "`"
 		}
 		obj := ObjectName(c.Object)
 		if obj == "" {
@@ -656,13 +656,6 @@ func body(g *GroupResult, rep *Report, base, fp string) string {
 }
 
 func escapeCell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
-
-func shortDigest(d string) string {
-	if _, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
-		return d[:len(d)-len(hex)] + hex[:12]
-	}
-	return d
-}
 
 // commitMessage is the subject, a line per change, and Ferry's trailers.
 func commitMessage(g *GroupResult, fp string) string {

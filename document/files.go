@@ -105,6 +105,16 @@ func ReadDir(fsys fs.FS, dir string) ([]File, error) {
 	return out, nil
 }
 
+// IsManifest reports whether a file name is one Ferry reads as Kubernetes
+// manifests: .yaml, .yml or .json, in any case.
+func IsManifest(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
 func isYAML(name string) bool {
 	ext := path.Ext(name)
 	return ext == ".yaml" || ext == ".yml"

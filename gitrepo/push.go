@@ -139,7 +139,16 @@ func (r *Repo) Push(ctx context.Context, commit plumbing.Hash, branch string, le
 	return nil
 }
 
-func short(h plumbing.Hash) string { return h.String()[:12] }
+func short(h plumbing.Hash) string { return ShortRevision(h.String()) }
+
+// ShortRevision abbreviates a commit hash for people: its first 12 hex
+// digits, as git and GitHub show them. A shorter string is returned as it is.
+func ShortRevision(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
 
 func (r *Repo) push(ctx context.Context, commit plumbing.Hash, branch string, lease Lease) error {
 	if err := validBranch(branch); err != nil {

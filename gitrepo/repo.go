@@ -284,13 +284,18 @@ func readBlobAt(tree *object.Tree, path string) ([]byte, plumbing.Hash, error) {
 	if err != nil {
 		return nil, plumbing.ZeroHash, err
 	}
+	data, err := ReadBlob(f)
+	return data, f.Hash, err
+}
+
+// ReadBlob returns the content of a file of a git tree.
+func ReadBlob(f *object.File) ([]byte, error) {
 	rd, err := f.Reader()
 	if err != nil {
-		return nil, plumbing.ZeroHash, err
+		return nil, err
 	}
 	defer rd.Close()
-	data, err := io.ReadAll(rd)
-	return data, f.Hash, err
+	return io.ReadAll(rd)
 }
 
 // CommitInfo describes a commit.

@@ -3,9 +3,11 @@ package server
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/image"
 )
 
 // Sources of Events.
@@ -55,19 +57,19 @@ func (e Event) Summary() string {
 	case KindImage:
 		s := "pushed " + e.Repository + ":" + e.Tag
 		if e.Digest != "" {
-			s += " (" + shortDigest(e.Digest) + ")"
+			s += " (" + image.ShortDigest(e.Digest) + ")"
 		}
 		return s
 	case KindPush:
 		s := "push to " + e.Branch
 		if e.Commit != "" {
-			s += " at " + shortSHA(e.Commit)
+			s += " at " + gitrepo.ShortRevision(e.Commit)
 		}
 		return s
 	case KindMerged:
 		s := fmt.Sprintf("pull request #%d (%s) merged", e.PullNumber, e.Branch)
 		if e.Commit != "" {
-			s += " as " + shortSHA(e.Commit)
+			s += " as " + gitrepo.ShortRevision(e.Commit)
 		}
 		return s
 	}
@@ -146,18 +148,4 @@ func (l *EventLog) Recent() []EventRecord {
 	out = append(out, l.buf[:l.next]...)
 	slices.Reverse(out)
 	return out
-}
-
-func shortSHA(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
-}
-
-func shortDigest(d string) string {
-	if alg, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
-		return alg + ":" + hex[:12]
-	}
-	return d
 }

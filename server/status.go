@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/updater"
 )
 
@@ -138,8 +140,8 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 	"ts":     formatTime,
 	"dur":    formatDuration,
 	"tone":   tone,
-	"sha":    shortSHA,
-	"digest": shortDigest,
+	"sha":    gitrepo.ShortRevision,
+	"digest": image.ShortDigest,
 	"value":  func(f updater.Form, v string) string { return bot.ShortValue(f, v) },
 	"object": bot.ObjectName,
 	"plural": func(n int, one, many string) string {

@@ -271,7 +271,7 @@ func (s *scanner) visit(p string, d fs.DirEntry, err error) error {
 		}
 		return nil
 	}
-	if !d.Type().IsRegular() || !isManifest(rel) {
+	if !d.Type().IsRegular() || !document.IsManifest(rel) {
 		s.skip(rel, ReasonNotManifest)
 		return nil
 	}
@@ -279,13 +279,6 @@ func (s *scanner) visit(p string, d fs.DirEntry, err error) error {
 	return nil
 }
 
-func isManifest(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
 
 func exists(p string) bool {
 	_, err := os.Lstat(p)

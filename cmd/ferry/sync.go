@@ -372,12 +372,7 @@ func printTick(g *globals, t deploy.Tick) {
 	fmt.Fprintln(g.stdout, line)
 }
 
-func short(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
-	}
-	return orDash(rev)
-}
+func short(rev string) string { return orDash(gitrepo.ShortRevision(rev)) }
 
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", "; ")

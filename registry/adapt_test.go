@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -96,14 +95,7 @@ func TestStormLosesNothing(t *testing.T) {
 	srv := ociregistry.New()
 	defer srv.Close()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	var repos []string
-	for i := range 120 {
-		repo := fmt.Sprintf("storm/app%03d", i)
-		if _, err := srv.Seed(ctx, repo, "v1", "v2", "v3"); err != nil {
-			t.Fatal(err)
-		}
-		repos = append(repos, srv.Host+"/"+repo)
-	}
+	repos := seedMany(t, srv, "storm/app%03d", 120, "v1", "v2", "v3")
 	c := New(Options{Limits: Limits{BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}})
 	// A storm counted in answers, not in time: at the production floor of
 	// one request per second it would take minutes (the halving itself is
@@ -147,14 +139,7 @@ func TestOnePingPerRegistry(t *testing.T) {
 	srv := ociregistry.New(ociregistry.WithBearerTokens())
 	defer srv.Close()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	var repos []string
-	for i := range 120 {
-		repo := fmt.Sprintf("org/app%03d", i)
-		if _, err := srv.Seed(ctx, repo, "v1"); err != nil {
-			t.Fatal(err)
-		}
-		repos = append(repos, srv.Host+"/"+repo)
-	}
+	repos := seedMany(t, srv, "org/app%03d", 120, "v1")
 	c := New(Options{Limits: fastLimits})
 	requests, tokens, lists := srv.Requests(), srv.TokenRequests(), srv.TagLists()
 	for _, l := range c.List(ctx, repos) {

@@ -204,17 +204,8 @@ func TestListOCIBearerTokensChunked(t *testing.T) {
 	srv := ociregistry.New(ociregistry.WithBearerTokens())
 	defer srv.Close()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	var repos []string
-	for i := range 120 {
-		repo := fmt.Sprintf("org/app%03d", i)
-		repos = append(repos, srv.Host+"/"+repo)
-	}
-	// Seed through the bearer flow too (the seeding client is ggcr's).
-	for _, r := range repos {
-		if _, err := srv.Seed(ctx, strings.TrimPrefix(r, srv.Host+"/"), "v1", "v2"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Seeded through the bearer flow too (the seeding client is ggcr's).
+	repos := seedMany(t, srv, "org/app%03d", 120, "v1", "v2")
 	c := New(Options{Limits: Limits{RatePerSecond: 1e6, Burst: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
 	tokensBefore, listsBefore := srv.TokenRequests(), srv.TagLists()
 	out := c.List(ctx, repos)
@@ -230,4 +221,19 @@ func TestListOCIBearerTokensChunked(t *testing.T) {
 	if n := srv.TagLists() - listsBefore; n != 120 {
 		t.Errorf("tags/list requests = %d, want 120", n)
 	}
+}
+
+// seedMany seeds n repositories named by format (given the index) with the
+// same tags, and returns their full names.
+func seedMany(t *testing.T, srv *ociregistry.Server, format string, n int, tags ...string) []string {
+	t.Helper()
+	repos := make([]string, n)
+	for i := range n {
+		repo := fmt.Sprintf(format, i)
+		if _, err := srv.Seed(context.Background(), repo, tags...); err != nil {
+			t.Fatal(err)
+		}
+		repos[i] = srv.Host + "/" + repo
+	}
+	return repos
 }

@@ -279,7 +279,6 @@ func (s *scanner) visit(p string, d fs.DirEntry, err error) error {
 	return nil
 }
 
-
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil

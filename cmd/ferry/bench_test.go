@@ -86,6 +86,7 @@ func benchScan(b *testing.B, ctx context.Context, bin, host string, want int64) 
 	home := b.TempDir() // an empty docker config: anonymous, as for a local registry
 	args := append([]string{"scan", "--repo", dir, "--page-size", fmt.Sprint(benchPage), "--stats", "-o", "json"},
 		strings.Fields(os.Getenv("FERRY_BENCH_SCAN_ARGS"))...)
+	var cpu time.Duration // ferry's own CPU time (user and system)
 	scan := func() *bot.Report {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+home)
@@ -93,6 +94,7 @@ func benchScan(b *testing.B, ctx context.Context, bin, host string, want int64) 
 		if err != nil {
 			b.Fatalf("ferry scan: %v\n%s", err, out)
 		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		var rep bot.Report
 		if err := json.Unmarshal(out, &rep); err != nil {
 			b.Fatal(err)
@@ -111,11 +113,13 @@ func benchScan(b *testing.B, ctx context.Context, bin, host string, want int64) 
 		return &rep
 	}
 	scan() // warm the registry's storage cache and the binary's pages
+	cpu = 0
 	b.ResetTimer()
 	for range b.N {
 		scan()
 	}
 	b.ReportMetric(float64(want), "requests/op")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "ferry-cpu-s/op")
 }
 
 // benchSeed pushes 105 tags to each of the 200 images, 8 at a time.

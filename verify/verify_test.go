@@ -40,7 +40,12 @@ type counted struct {
 
 func newCounted(t testing.TB, cache *Cache) counted {
 	t.Helper()
-	reg := registry.New(registry.Options{})
+	return newCountedWith(t, cache, registry.Options{})
+}
+
+func newCountedWith(t testing.TB, cache *Cache, opts registry.Options) counted {
+	t.Helper()
+	reg := registry.New(opts)
 	c, err := NewClient(Options{Remote: reg.RemoteOptions(), Insecure: reg.IsInsecure, Cache: cache})
 	if err != nil {
 		t.Fatal(err)

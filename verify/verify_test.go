@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferrygitops/ferry/internal/testenv/distribution"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
+	testsig "github.com/ferrygitops/ferry/internal/testenv/sigstore"
 	"github.com/ferrygitops/ferry/registry"
 )
 
@@ -144,7 +144,7 @@ func TestVerify(t *testing.T) {
 					signed := pushImage(t, host, repo, "v1")
 					signSigKey(t, signed, kp, ss)
 					other := pushImage(t, host, repo, "v1") // the tag now names other content
-					copySig(t, signed, other)
+					testsig.CopySig(t, signed, other)
 					return other
 				}, want{reason: DigestMismatch, signer: "for " + "sha256:", requests: 3 + R}},
 
@@ -253,21 +253,6 @@ func TestVerify(t *testing.T) {
 				})
 			}
 		})
-	}
-}
-
-// copySig copies the .sig manifest of one image to another's .sig tag, as
-// someone who can push but not sign would.
-func copySig(t *testing.T, from, to name.Digest) {
-	t.Helper()
-	src := from.Repository.Tag(strings.Replace(from.DigestStr(), ":", "-", 1) + ".sig")
-	desc, err := remote.Get(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := to.Repository.Tag(strings.Replace(to.DigestStr(), ":", "-", 1) + ".sig")
-	if err := remote.Put(dst, desc); err != nil {
-		t.Fatal(err)
 	}
 }
 

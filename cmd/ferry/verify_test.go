@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 	testsig "github.com/ferrygitops/ferry/internal/testenv/sigstore"
+	"github.com/ferrygitops/ferry/policy"
 	"github.com/ferrygitops/ferry/verify"
 )
 
@@ -211,5 +213,36 @@ func TestBumpVerify(t *testing.T) {
 	}
 	if !strings.Contains(got, srv.Host+"/acme/api:1.2.0") || strings.Contains(got, "1.4.0") || strings.Contains(got, "1.3.0") {
 		t.Errorf("the pull request's deployment:\n%s", got)
+	}
+}
+
+// TestReadmeVerifyExample keeps the README's spec.verify example valid.
+func TestReadmeVerifyExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(data), "## Signed images only: `spec.verify`")
+	if !ok {
+		t.Fatal("README has no spec.verify section")
+	}
+	_, block, _ := strings.Cut(sec, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	set, err := policy.Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatalf("the README's example does not parse: %v", err)
+	}
+	v := set.Policies[0].Verify
+	if v == nil || len(v.Keys) != 3 || len(v.Keyless) != 1 || v.TrustedRoot != nil {
+		t.Fatalf("verify = %+v", v)
+	}
+	id := v.Keyless[0]
+	if _, err := verify.NewVerifier(verify.Settings{Identities: []verify.Identity{verify.Identity(id)}}); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^(?:` + id.SubjectRegExp + `)$`)
+	if !re.MatchString("https://github.com/acme/api/.github/workflows/release.yml@refs/tags/v1.4.0") ||
+		re.MatchString("https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main") {
+		t.Errorf("the README's subjectRegExp %q does not do what it says", id.SubjectRegExp)
 	}
 }

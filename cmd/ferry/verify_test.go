@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 	testsig "github.com/ferrygitops/ferry/internal/testenv/sigstore"
-	"github.com/ferrygitops/ferry/policy"
 	"github.com/ferrygitops/ferry/verify"
 )
 
@@ -228,7 +228,7 @@ func TestReadmeVerifyExample(t *testing.T) {
 	}
 	_, block, _ := strings.Cut(sec, "```yaml\n")
 	block, _, _ = strings.Cut(block, "```")
-	set, err := policy.Parse("README.md", []byte(block))
+	set, err := dotferry.Parse("README.md", []byte(block))
 	if err != nil {
 		t.Fatalf("the README's example does not parse: %v", err)
 	}

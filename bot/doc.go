@@ -3,5 +3,9 @@
 // each reference) backs `ferry scan` and `ferry update`; the bump cycle
 // (write-back to git and pull requests) builds on the same Report.
 //
+// A policy with spec.verify takes the newest candidate, above its references'
+// current tags, whose cosign signature package verify accepts; skipped
+// candidates are reported with the reason (verify.go).
+//
 // Every step takes `now` from its caller, so a cycle is reproducible in tests.
 package bot

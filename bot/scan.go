@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/policy"
 	"github.com/ferrygitops/ferry/registry"
 	"github.com/ferrygitops/ferry/updater"
+	"github.com/ferrygitops/ferry/verify"
 )
 
 // Registry is what Scan needs from a registry client (registry.Client).
@@ -29,6 +32,15 @@ type ScanOptions struct {
 	Explain     bool      // record skipped files
 	Force       bool      // plan updates of unparsable current tags
 	MaxFileSize int64     // see updater.Options
+
+	// Signatures verifies candidates of policies with spec.verify; nil
+	// means a verify.Client on the Registry's own transport (see verify.go).
+	Signatures Signatures
+	// SignatureCache remembers verified digests; nil: one for the process.
+	SignatureCache *verify.Cache
+	// Secrets reads keys kept in Kubernetes Secrets; nil: a client from the
+	// in-cluster configuration or KUBECONFIG, made when first needed.
+	Secrets corev1client.SecretsGetter
 }
 
 // Report is the outcome of Scan: per policy, what the registry offers, what
@@ -45,6 +57,10 @@ type Report struct {
 	Files   int                     `json:"files"`
 	Parsed  int                     `json:"parsed"`
 	Stats   *registry.HostStats     `json:"registryCalls,omitempty"`
+	// SignatureCalls are the registry requests signature verification made
+	// (included in Stats), reported with it.
+	SignatureCalls *int64 `json:"signatureCalls,omitempty"`
+	signatureCalls int64
 
 	// Decisions holds the plan for every reference, in file order.
 	Decisions []updater.Decision `json:"-"`
@@ -67,6 +83,7 @@ type PolicyReport struct {
 	TagsSeen    int           `json:"tagsSeen"`
 	TagsMatched int           `json:"tagsMatched"`
 	Skipped     []policy.Skip `json:"skippedTags,omitempty"`
+	Verify      *VerifyReport `json:"verify,omitempty"`
 	Error       string        `json:"error,omitempty"`
 	References  []RefReport   `json:"references"`
 }
@@ -235,6 +252,7 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 	}
 
 	targets := make(map[string]updater.Target, len(set.Policies))
+	sigs := newVerifier(reg, &opts)
 	for _, p := range set.Policies {
 		pr := PolicyReport{Name: p.Name, Image: p.Written, Strategy: string(p.Strategy.Kind), References: []RefReport{}}
 		l := listings[p.Image]
@@ -242,7 +260,13 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 			pr.Error = l.Err.Error()
 		} else {
 			pr.TagsSeen = len(l.Tags)
-			choice, err := policy.Select(l.Tags, p, opts.Now)
+			choice, ranked, err := policy.Ranked(l.Tags, p, opts.Now)
+			if err == nil && p.Verify != nil {
+				pr.Verify, err = sigs.choose(ctx, p, ranked, res.References)
+				if err == nil {
+					choice.Tag, choice.Digest, choice.PushedAt = pr.Verify.Tag, pr.Verify.Digest, tagInfo(pr.Verify.Tag, l.Tags).PushedAt
+				}
+			}
 			if err != nil {
 				pr.Error = fmt.Sprintf("selecting a tag: %v", err)
 			} else {
@@ -267,7 +291,9 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 	}
 
 	rep.Decisions = updater.Plan(res, targets, opts.Force)
+	rep.explainUnverified()
 	rep.fillReferences()
+	rep.signatureCalls = sigs.calls
 	return rep, nil
 }
 

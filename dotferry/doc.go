@@ -39,11 +39,17 @@
 //	  update:
 //	    paths: ['overlays/staging/**']
 //	  pullRequest: {group: prod, labels: [deploy], draft: true}
+//	  verify:                     # optional: only signed images (verify.go)
+//	    keys: [{file: .ferry/cosign.pub}]   # or {path: /abs}, {secret: {namespace, name, key}}
+//	    keyless: [{issuer: https://token.actions.githubusercontent.com, subjectRegExp: '...'}]
 //
 // Checked: no strategy or more than one, regular expressions that do not
 // compile, an extract naming a group the pattern lacks, a bad semver
 // range, date layout, order, duration or glob, an image with a tag or
-// digest. Scalars are taken as written: a layout of 20060102 or a range of
+// digest; under spec.verify, no signer, a key or trusted root that is not
+// exactly one of file (inside the repository), path (absolute) or secret,
+// an identity without exactly one of issuer/issuerRegExp and of
+// subject/subjectRegExp, and insecureIgnoreTlog without keys. Scalars are taken as written: a layout of 20060102 or a range of
 // 2 needs no quotes. An explicit null is the same as leaving the field out,
 // except under spec.policy, where "pushedAt:" or "numerical:" with no value
 // selects that strategy with its defaults.

@@ -79,7 +79,7 @@ func (l *loader) policyName(d *document.Doc, p *policy.Policy, name string, n *y
 }
 
 func policySpec(d *document.Doc, p *policy.Policy, sf document.Field) {
-	spec := d.Fields(sf.Val, "spec", "image", "filterTags", "policy", "minAge", "digest", "update", "pullRequest")
+	spec := d.Fields(sf.Val, "spec", "image", "filterTags", "policy", "minAge", "digest", "update", "pullRequest", "verify")
 
 	if img, nn, ok := d.Required(spec, "image", sf.Key, "spec"); ok {
 		policyImage(d, p, img, nn)
@@ -129,6 +129,10 @@ func policySpec(d *document.Doc, p *policy.Policy, sf document.Field) {
 
 	if f, ok := spec["pullRequest"]; ok {
 		p.PullRequest = pullRequest(d, f, "spec.pullRequest", true)
+	}
+
+	if f, ok := spec["verify"]; ok {
+		policyVerify(d, p, f) // verify.go
 	}
 }
 

@@ -182,7 +182,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level field", "status: {}\n" + policyDoc("p", ok...),
 			[]string{`f.yaml:1: status: unknown field "status" (allowed: apiVersion, kind, metadata, spec)`}},
 		{"unknown spec field", policyDoc("p", with("filterTag: {pattern: x}")...),
-			[]string{`f.yaml:8: spec.filterTag: unknown field "filterTag" (allowed: image, filterTags, policy, minAge, digest, update, pullRequest)`}},
+			[]string{`f.yaml:8: spec.filterTag: unknown field "filterTag" (allowed: image, filterTags, policy, minAge, digest, update, pullRequest, verify)`}},
 		{"unknown nested field", policyDoc("p", with("filterTags:", "  pattern: x", "  extracts: y")...),
 			[]string{`f.yaml:10: spec.filterTags.extracts: unknown field "extracts" (allowed: pattern, extract, exclude)`}},
 		{"unknown metadata field", strings.Replace(policyDoc("p", ok...), "  name: p\n", "  name: p\n  namespace: x\n", 1),

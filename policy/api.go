@@ -29,6 +29,10 @@ type Policy struct {
 	UpdatePaths []string // globs, slash-separated, relative to the repo root; "**" crosses directories
 
 	PullRequest PullRequest
+
+	// Verify, when set, admits only candidates with an accepted signature
+	// (spec.verify, see verify.go).
+	Verify *Verify
 }
 
 // PullRequest holds spec.pullRequest, used by the bump write-back.

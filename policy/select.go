@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,10 +220,28 @@ func tieBreak(a, b *image.Tag) int {
 // are listed in Choice.Skipped with the reason. An empty Choice.Tag means no
 // tag took part; an error means the policy itself is unusable.
 func Select(tags []image.Tag, p *Policy, now time.Time) (Choice, error) {
+	ch, _, err := selectTags(tags, p, now, false)
+	return ch, err
+}
+
+// Ranked is Select that also returns every tag that took part, best first
+// (the first is Choice.Tag), ordered exactly as Select orders them: for
+// callers that walk down to the first acceptable candidate (signature
+// verification narrows the candidates, it never widens them).
+func Ranked(tags []image.Tag, p *Policy, now time.Time) (Choice, []image.Tag, error) {
+	return selectTags(tags, p, now, true)
+}
+
+func selectTags(tags []image.Tag, p *Policy, now time.Time, all bool) (Choice, []image.Tag, error) {
 	s, err := newSelector(p, true)
 	if err != nil {
-		return Choice{}, err
+		return Choice{}, nil, err
 	}
+	type ranked struct {
+		i int
+		k key
+	}
+	var matched []ranked
 	ch := Choice{Seen: len(tags)}
 	skip := func(name string, reason func() string) {
 		ch.SkippedTotal++
@@ -259,6 +278,9 @@ func Select(tags []image.Tag, p *Policy, now time.Time) (Choice, error) {
 			continue
 		}
 		ch.Matched++
+		if all {
+			matched = append(matched, ranked{i, k})
+		}
 		if best < 0 {
 			best, bestKey = i, k
 			continue
@@ -275,7 +297,21 @@ func Select(tags []image.Tag, p *Policy, now time.Time) (Choice, error) {
 		w := &tags[best]
 		ch.Tag, ch.Digest, ch.PushedAt = w.Name, w.Digest, w.PushedAt
 	}
-	return ch, nil
+	if !all {
+		return ch, nil, nil
+	}
+	slices.SortStableFunc(matched, func(a, b ranked) int {
+		c := s.compare(&b.k, &a.k)
+		if c == 0 {
+			c = tieBreak(&tags[b.i], &tags[a.i])
+		}
+		return c
+	})
+	out := make([]image.Tag, len(matched))
+	for j, m := range matched {
+		out[j] = tags[m.i]
+	}
+	return ch, out, nil
 }
 
 // Compare orders two tags under the policy's own strategy and direction,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferrygitops/ferry/image"
 )
@@ -149,6 +150,17 @@ func (c *Client) Digest(ctx context.Context, repository, tag string) (string, er
 	}
 	return d, nil
 }
+
+// RemoteOptions are the go-containerregistry options that send requests
+// through the Client's transport (limited, retried, counted) with its
+// credentials, for packages that read more than tags (signatures).
+func (c *Client) RemoteOptions() []remote.Option {
+	return []remote.Option{remote.WithTransport(c.oci), remote.WithAuthFromKeychain(c.opts.Keychain), remote.WithRetryStatusCodes()}
+}
+
+// IsInsecure reports whether host is spoken to over plain HTTP: a host in
+// Options.Insecure, or a loopback host.
+func (c *Client) IsInsecure(host string) bool { return c.isInsecure(host) }
 
 func (c *Client) isInsecure(host string) bool {
 	h := strings.ToLower(host)

@@ -130,8 +130,7 @@ func (c *Client) digestOCI(ctx context.Context, repository, tag string) (string,
 	if err != nil {
 		return "", err
 	}
-	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(c.opts.Keychain),
-		remote.WithTransport(c.oci), remote.WithRetryStatusCodes())
+	desc, err := remote.Head(ref, append(c.RemoteOptions(), remote.WithContext(ctx))...)
 	if err != nil {
 		return "", c.explainOCI(err, host)
 	}

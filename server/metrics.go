@@ -36,6 +36,7 @@ type Metrics struct {
 	registryRequests *prometheus.CounterVec
 	registryErrors   *prometheus.CounterVec
 	tagsSeen         *prometheus.GaugeVec
+	unverified       *prometheus.GaugeVec
 	pullRequests     *prometheus.CounterVec
 	bumpCycles       *prometheus.CounterVec
 	bumpDuration     prometheus.Histogram
@@ -72,6 +73,10 @@ func NewMetrics() *Metrics {
 			Namespace: namespace, Name: "registry_errors_total",
 			Help: "Registry requests that failed: no response, or a 4xx/5xx other than the 401 of an auth challenge.",
 		}, []string{"registry"}),
+		unverified: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "unverified_candidates",
+			Help: "Candidate tags newer than the current ones that a policy's spec.verify skipped in the last scan, by reason (unsigned, wrong-key, identity-mismatch, digest-mismatch, tlog-missing, untrusted, invalid).",
+		}, []string{"policy", "reason"}),
 		tagsSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "tags_seen",
 			Help: "Tags the registry listed for a policy's image in the last scan.",
@@ -117,7 +122,7 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.buildInfo, m.scans, m.scanDuration, m.registryRequests, m.registryErrors,
-		m.tagsSeen, m.pullRequests, m.bumpCycles, m.bumpDuration, m.lastBumpSuccess,
+		m.tagsSeen, m.unverified, m.pullRequests, m.bumpCycles, m.bumpDuration, m.lastBumpSuccess,
 		m.syncs, m.syncDuration, m.drift, m.holds, m.webhooks,
 	)
 	// Series that rate() and absent() alerts rely on exist from the start.
@@ -204,8 +209,14 @@ func (m *Metrics) setTags(rep *bot.Report) {
 		return
 	}
 	m.tagsSeen.Reset()
+	m.unverified.Reset()
 	for _, p := range rep.Policies {
 		m.tagsSeen.WithLabelValues(p.Name).Set(float64(p.TagsSeen))
+		if p.Verify != nil {
+			for _, r := range p.Verify.Rejected {
+				m.unverified.WithLabelValues(p.Name, string(r.Reason)).Inc()
+			}
+		}
 	}
 }
 

@@ -23,7 +23,9 @@ func TestMetricsExposition(t *testing.T) {
 	scan := &bot.Report{Policies: []bot.PolicyReport{{Name: "web", TagsSeen: 12}, {Name: "api", TagsSeen: 3}}}
 	m.ObserveScan(scan, 1500*time.Millisecond)
 	m.ObserveBump(&bot.BumpResult{
-		Scan:   &bot.Report{Policies: []bot.PolicyReport{{Name: "web", TagsSeen: 13}}},
+		Scan: &bot.Report{Policies: []bot.PolicyReport{{Name: "web", TagsSeen: 13, Verify: &bot.VerifyReport{Rejected: []bot.Rejection{
+			{Tag: "v3", Reason: "unsigned"}, {Tag: "v2", Reason: "unsigned"}, {Tag: "v1.9", Reason: "wrong-key"},
+		}}}}},
 		Groups: []bot.GroupResult{{Action: "created"}, {Action: "updated"}, {Action: "up-to-date"}, {Action: "created"}},
 		Holds:  []bot.Hold{{Policy: "web"}, {Policy: "api"}},
 	}, 3*time.Second)
@@ -50,6 +52,8 @@ func TestMetricsExposition(t *testing.T) {
 		`ferry_scan_duration_seconds_count 1`,
 		`ferry_scan_duration_seconds_sum 1.5`,
 		`ferry_tags_seen{policy="web"} 13`,
+		`ferry_unverified_candidates{policy="web",reason="unsigned"} 2`,
+		`ferry_unverified_candidates{policy="web",reason="wrong-key"} 1`,
 		`ferry_bump_cycles_total{result="success"} 1`,
 		`ferry_bump_cycles_total{result="failed"} 1`,
 		`ferry_bump_cycles_total{result="error"} 1`,

@@ -236,6 +236,9 @@ func printBump(w io.Writer, res *bot.BumpResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", g.Group, g.Branch, len(g.Changes), action, pr)
 	}
 	tw.Flush()
+	if res.Scan != nil {
+		printVerify(w, res.Scan)
+	}
 	for _, g := range res.Groups {
 		if g.Error != "" {
 			fmt.Fprintf(w, "\nerror: group %s: %s\n", g.Group, g.Error)

@@ -74,7 +74,11 @@ rest of the report is still printed).`,
 			} else {
 				printScan(g.stdout, rep, f.explain)
 				if t := rep.Stats; t != nil {
-					fmt.Fprintf(g.stdout, "\nRegistry calls: %d requests, %d retries, %d errors.\n", t.Requests, t.Retries, t.Errors)
+					sigs := ""
+					if rep.SignatureCalls != nil {
+						sigs = fmt.Sprintf(" (%d for signatures)", *rep.SignatureCalls)
+					}
+					fmt.Fprintf(g.stdout, "\nRegistry calls: %d requests%s, %d retries, %d errors.\n", t.Requests, sigs, t.Retries, t.Errors)
 				}
 			}
 			if rep.Failed() {
@@ -127,6 +131,13 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 	if f.stats {
 		t := client.Stats().Total()
 		rep.Stats = &t
+		for _, p := range rep.Policies {
+			if p.Verify != nil {
+				n := rep.SignatureRequests()
+				rep.SignatureCalls = &n
+				break
+			}
+		}
 	}
 	for _, p := range rep.Policies {
 		if p.Error != "" {
@@ -199,6 +210,7 @@ func printScan(w io.Writer, rep *bot.Report, explain bool) {
 		tw.Flush()
 	}
 
+	printVerify(w, rep)
 	for _, p := range rep.Policies {
 		if p.Error != "" {
 			fmt.Fprintf(w, "\nerror: policy %s: %s\n", p.Name, p.Error)
@@ -263,6 +275,26 @@ func printMarkers(w io.Writer, ms []updater.MarkerProblem) {
 
 // pending reports whether a scan's plan would change any reference.
 func pending(rep *bot.Report) bool { return len(rep.Changes()) > 0 }
+
+// printVerify reports, per policy with spec.verify, the verified tag chosen
+// and every newer candidate skipped for its signature, with the reason.
+func printVerify(w io.Writer, rep *bot.Report) {
+	for _, p := range rep.Policies {
+		v := p.Verify
+		if v == nil {
+			continue
+		}
+		fmt.Fprintln(w)
+		if v.Tag != "" {
+			fmt.Fprintf(w, "policy %s: %s verified: signed by %s (%s)\n", p.Name, v.Tag, v.Signer, v.Scheme)
+		} else {
+			fmt.Fprintf(w, "policy %s: %s\n", p.Name, v.Note)
+		}
+		for _, r := range v.Rejected {
+			fmt.Fprintf(w, "  skipped %s: %s: %s\n", r.Tag, r.Reason, r.Detail)
+		}
+	}
+}
 
 // objectName renders "Kind/namespace/name" without its empty parts.
 func objectName(o string) string { return orDash(bot.ObjectName(o)) }

@@ -37,6 +37,7 @@ type Server struct {
 
 	user, pass string
 	bearer     bool
+	referrers  bool
 	inner      http.Handler
 
 	tokenMu sync.Mutex
@@ -73,15 +74,23 @@ func WithBearerTokens() Option {
 	return func(s *Server) { s.bearer = true }
 }
 
+// WithReferrers serves the OCI 1.1 referrers API
+// (GET /v2/NAME/referrers/DIGEST), as Docker Hub, ECR and Harbor do; without
+// it the registry answers 404 there, as distribution 2.8 does.
+func WithReferrers() Option {
+	return func(s *Server) { s.referrers = true }
+}
+
 // TokenRequests is the number of token requests served so far.
 func (s *Server) TokenRequests() int64 { return s.tokenReq.Load() }
 
 // New starts a Server; Close stops it.
 func New(opts ...Option) *Server {
-	s := &Server{inner: ggcr.New(ggcr.Logger(discardLogger()))}
+	s := &Server{}
 	for _, o := range opts {
 		o(s)
 	}
+	s.inner = ggcr.New(ggcr.Logger(discardLogger()), ggcr.WithReferrersSupport(s.referrers))
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.Host = strings.TrimPrefix(s.URL, "http://")
 	return s

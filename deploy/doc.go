@@ -4,6 +4,21 @@
 // deleted from git, waits for health, records the result in the cluster,
 // and can roll back.
 //
+// It is a thin composition of one package per question a sync asks, as
+// Argo CD's gitops-engine is:
+//
+//   - render: what should be there (git, kustomize, namespaces, order),
+//     without a cluster; `ferry render` prints it;
+//   - diff: what differs, Secret values masked;
+//   - health: is it ready (kstatus);
+//   - inventory: what Ferry applied, and what each sync did (ConfigMaps
+//     in the cluster).
+//
+// This package holds what needs the cluster: the plan (live objects and
+// dry-runs), apply, prune, the health wait, the per-app lock, Watch and
+// Rollback. The rules of each step are documented in its package; the
+// rules of a sync as a whole are here.
+//
 // # Apps
 //
 // An app is a path in a branch of a git repository, applied to one
@@ -35,23 +50,6 @@
 // document.Errors located to file and line. An App can also be built in
 // code (from flags).
 //
-// # Rendering
-//
-// Render reads the app's path at a commit straight from the git objects of
-// a clone kept in Options.WorkDir (fetched on every render). A directory
-// holding kustomization.yaml is built with kustomize (krusty, plugins
-// off, on a copy of the commit's tree on disk); any other directory
-// contributes every *.yaml, *.yml and *.json file below it, recursively,
-// in path order, each possibly holding several documents, with List
-// kinds flattened. Hidden files and directories and symbolic links are
-// skipped. Namespaced objects without a namespace get the app's
-// destination namespace; every object gets the label ferry.dev/app=NAME
-// and the annotation ferry.dev/applied-hash, a hash of the rendered
-// object. Objects come out in apply order: Namespaces, CRDs, then by kind
-// priority (policies, ServiceAccounts, Secrets, ConfigMaps, storage, RBAC,
-// Services, workloads, Ingresses, webhooks; custom resources last), then by
-// namespace and name. The same commit always renders the same bytes.
-//
 // # Syncing
 //
 //	s, err := deploy.New(restConfig, deploy.Options{WorkDir: dir})
@@ -59,45 +57,42 @@
 //
 // A sync takes the app's Lease (ferry-sync-NAME, renewed while it runs; a
 // second sync waits up to Options.LockTimeout, then fails with ErrLocked;
-// a sync that cannot renew its lease stops), renders, and plans: one
-// labelled List per resource and namespace fetches the live objects; an
-// object whose live applied-hash equals the rendered one and whose live
-// fields hold every rendered value is unchanged and costs nothing more;
-// every other object is server-side applied with dry-run. Any render
-// error, invalid object or dry-run rejection stops the sync here, before
-// any change: the inventory and the record are left as they were.
-// (Objects in a namespace, or of a kind, that the same sync creates can
-// only be dry-run after the Namespaces and CRDs are applied.)
+// a sync that cannot renew its lease stops), renders (package render; kinds
+// the render does not know are resolved through the cluster's
+// RESTMapper), and plans: one labelled List per resource and namespace
+// fetches the live objects; an object whose live applied-hash equals the
+// rendered one and whose live fields hold every rendered value is
+// unchanged and costs nothing more; every other object is server-side
+// applied with dry-run. Any render error, invalid object or dry-run
+// rejection stops the sync here, before any change: the inventory is left
+// as it was. (Objects in a namespace, or of a kind, that the same sync
+// creates can only be dry-run after the Namespaces and CRDs are applied.)
 //
-// Then the inventory (ConfigMap ferry-inventory-NAME) is extended with
-// every rendered object, the changed objects are applied (field manager
-// "ferry"; Force for objects Ferry already owns, so a field another
-// manager changed is taken back, but not for objects it never applied,
-// whose conflicting fields make the sync fail instead of being
-// overwritten) in parallel within each kind-priority group, Namespaces
-// and CRDs first (CRDs waited for until Established). With Prune, the
-// inventory objects no longer rendered are deleted (reverse order,
-// Background propagation, UID precondition), except objects whose live
-// label ferry.dev/app is not the app's, objects annotated ferry.dev/prune:
-// disabled (both are dropped from the inventory and reported as skipped),
-// and anything never in the inventory, such as an object created by hand
-// with the app's label. A pruning sync that renders nothing while the
-// inventory holds objects fails with ErrRefusePruneAll unless AllowEmpty.
+// Then the inventory is extended with every rendered object, the changed
+// objects are applied (field manager "ferry"; Force for objects Ferry
+// already owns, so a field another manager changed is taken back, but not
+// for objects it never applied, whose conflicting fields make the sync
+// fail instead of being overwritten) in parallel within each kind-priority
+// group, Namespaces and CRDs first (CRDs waited for until Established).
+// With Prune, the inventory objects no longer rendered are deleted
+// (reverse order, Background propagation, UID precondition), except
+// objects whose live label ferry.dev/app is not the app's, objects
+// annotated ferry.dev/prune: disabled (both are dropped from the inventory
+// and reported as skipped), and anything never in the inventory, such as
+// an object created by hand with the app's label. A pruning sync that
+// renders nothing while the inventory holds objects fails with
+// ErrRefusePruneAll unless AllowEmpty.
 //
-// Health is kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status): the sync
-// waits (SyncOptions.Timeout) for the applied objects to be Current,
-// polling with labelled Lists; unchanged objects are judged from the
-// plan's lists without waiting, so a sync with nothing to do makes no
-// request after planning. The result is Succeeded, Degraded (applied, not
-// all Current) or Failed.
+// The sync then waits (SyncOptions.Timeout) for the applied objects to be
+// Current (package health), polling with labelled Lists; unchanged objects
+// are judged from the plan's lists without waiting, so a sync with nothing
+// to do makes no request after planning. The result is Succeeded,
+// Degraded (applied, not all Current) or Failed.
 //
-// Every sync that gets past planning is recorded in ConfigMap
-// ferry-app-NAME: the revision, times, result, counts and the objects
-// that were not unchanged (at most 100 per record), newest first, the
-// last Options.History (10) syncs, plus the distinct revisions that
-// synced and the rollback pin. Status reads it back with the lease holder
-// and the live health of the inventory objects. The inventory, record and
-// lease live in the app's inventory namespace, created if missing.
+// Every sync that gets past planning is recorded (package inventory).
+// Status reads the record back with the lease holder and the live health
+// of the inventory objects. The inventory, record and lease live in the
+// app's inventory namespace, created if missing.
 //
 // A sync that fails while applying (the API server going away for longer
 // than Options.RetryTimeout, say) leaves the objects it applied in place,
@@ -109,12 +104,10 @@
 // # Diff, drift and Watch
 //
 // Diff dry-runs every object (Force) and returns a unified diff of the
-// live object against the result per object ("+" whole objects to create,
-// "-" objects to prune), without status, managedFields, resourceVersion,
-// generation, uid and creationTimestamp, and with Secret data and
-// stringData replaced by markers saying only whether each value changed.
-// An object whose live hash equals the render's but whose fields differ
-// has drifted: someone changed it since Ferry applied it.
+// live object against the result per object (package diff): "+" whole
+// objects to create, "-" objects to prune. An object whose live hash
+// equals the render's but whose fields differ has drifted: someone
+// changed it since Ferry applied it.
 //
 // Watch polls the branch every interval, syncs new commits (automated),
 // re-applies drifted objects (selfHeal; each logged with the paths of the

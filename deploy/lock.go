@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/ferrygitops/ferry/deploy/inventory"
 )
 
 // ErrLocked is returned (wrapped, with the holder) when another sync of
@@ -96,7 +98,7 @@ func (s *Syncer) lock(ctx context.Context, app App) (context.Context, *syncLock,
 		case apierrors.IsNotFound(err):
 			err = s.retry(ctx, func() error {
 				_, err := leases.Create(ctx, &coordinationv1.Lease{
-					ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "ferry", labelOwner: app.Name}},
+					ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "ferry", inventory.LabelOwner: app.Name}},
 					Spec: coordinationv1.LeaseSpec{
 						HolderIdentity: &l.identity, LeaseDurationSeconds: &dur,
 						AcquireTime: &now, RenewTime: &now, LeaseTransitions: ptr.To[int32](0),

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sync/atomic"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/inventory"
 )
 
 // ErrRefusePruneAll is returned (wrapped) when a pruning sync renders no
@@ -128,7 +125,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		s.log.Info("a new commit releases the rollback pin", "app", app.Name, "pinned", short(st.Pin.Revision), "head", short(rendered.BranchHead))
 		if !opts.DryRun {
 			pin := *st.Pin
-			if err := s.updateState(sctx, app, func(cur *appState) bool {
+			if err := s.updateState(sctx, app, func(cur *inventory.State) bool {
 				if cur.Pin == nil || *cur.Pin != pin {
 					return false
 				}
@@ -144,7 +141,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		}
 	}
 	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
-	last := st.lastRevision()
+	last := st.LastRevision()
 	dry := opts.DryRun
 	if x.watch {
 		newRev := rendered.Revision != last
@@ -216,14 +213,14 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		return rec, err
 	}
 
-	final := inventory{}
+	final := inventory.Inventory{}
 	for _, m := range rendered.Manifests {
 		final[m.Key] = m.Object.GetAPIVersion()
 	}
 	var pruned []ObjectResult
 	var syncErr error
 	if opts.Prune {
-		var keep inventory
+		var keep inventory.Inventory
 		pruned, keep, syncErr = s.prune(sctx, app, inv, &rendered)
 		maps.Copy(final, keep)
 	} else {
@@ -248,11 +245,11 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	case syncErr != nil:
 		syncErr = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), syncErr)
 		rec.Result, rec.Error = Failed, syncErr.Error()
-	case rec.healthy():
+	case rec.Healthy():
 		rec.Result = Succeeded
 	default:
 		rec.Result = Degraded
-		rec.Error = rec.unhealthySummary()
+		rec.Error = unhealthySummary(&rec)
 	}
 	var pin *Pin
 	if x.pin != nil && rec.Result != Failed {
@@ -277,8 +274,8 @@ func (s *Syncer) saveRecord(ctx context.Context, app App, rec Record, pin *Pin) 
 		s.log.Warn("not recording the sync: its context ended", "app", app.Name, "error", context.Cause(ctx))
 		return nil
 	}
-	err := s.updateState(ctx, app, func(st *appState) bool {
-		appendRecord(st, rec, s.opts.History)
+	err := s.updateState(ctx, app, func(st *inventory.State) bool {
+		st.Append(rec, s.opts.History)
 		if pin != nil {
 			st.Pin = pin
 		}
@@ -300,14 +297,14 @@ func short(rev string) string {
 
 // drift reports (and logs) the objects someone changed since Ferry applied
 // them.
-func (s *Syncer) drift(app App, p *plan, inv inventory, healing bool) []DriftedObject {
+func (s *Syncer) drift(app App, p *plan, inv inventory.Inventory, healing bool) []DriftedObject {
 	var out []DriftedObject
 	for _, it := range p.items {
 		_, tracked := inv[it.m.Key]
 		var d DriftedObject
 		switch {
 		case it.drifted:
-			d = DriftedObject{ObjectKey: it.m.Key, Paths: changedPaths(stripped(it.live.Object), stripped(it.dry.Object), 8)}
+			d = DriftedObject{ObjectKey: it.m.Key, Paths: diff.ChangedPaths(diff.Strip(it.live.Object), diff.Strip(it.dry.Object), 8)}
 		case tracked && it.live == nil && !it.deferred && it.err == nil:
 			d = DriftedObject{ObjectKey: it.m.Key, Missing: true}
 		default:
@@ -327,217 +324,6 @@ func (s *Syncer) drift(app App, p *plan, inv inventory, healing bool) []DriftedO
 	return out
 }
 
-// applyAll applies the changed items: Namespaces and CRDs first (waiting
-// for CRDs to be Established), then the rest in kind-priority groups. It
-// stops after the first group with a failure.
-func (s *Syncer) applyAll(ctx context.Context, p *plan) error {
-	var first, rest []*planItem
-	for _, it := range p.items {
-		if it.skipped || !it.changed && !it.deferred {
-			continue
-		}
-		if firstPhase(it.m.Key.groupKind()) {
-			first = append(first, it)
-		} else {
-			rest = append(rest, it)
-		}
-	}
-	if err := s.applyItems(ctx, first); err != nil {
-		return err
-	}
-	var crds []*planItem
-	for _, it := range first {
-		if it.m.Key.groupKind() == gkCRD {
-			crds = append(crds, it)
-		}
-	}
-	if len(crds) > 0 {
-		if err := s.waitEstablished(ctx, crds); err != nil {
-			return err
-		}
-		s.resetMapper(true)
-	}
-	var deferred []*planItem
-	for _, it := range rest {
-		if it.deferred {
-			it.deferred = false
-			deferred = append(deferred, it)
-		}
-	}
-	if len(deferred) > 0 {
-		s.dryRun(ctx, deferred, nil, nil, planOptions{})
-		if err := planErrors(deferred, "rejected"); err != nil {
-			return fmt.Errorf("after creating namespaces and CRDs: %w", err)
-		}
-		kept := rest[:0]
-		for _, it := range rest {
-			if it.changed {
-				kept = append(kept, it)
-			}
-		}
-		rest = kept
-	}
-	for start := 0; start < len(rest); {
-		end := start + 1
-		prio := kindPriority(rest[start].m.Key.groupKind())
-		for end < len(rest) && kindPriority(rest[end].m.Key.groupKind()) == prio {
-			end++
-		}
-		if err := s.applyItems(ctx, rest[start:end]); err != nil {
-			return err
-		}
-		start = end
-	}
-	return nil
-}
-
-// applyItems applies items in parallel; after a failure no new apply
-// starts.
-func (s *Syncer) applyItems(ctx context.Context, items []*planItem) error {
-	var stop atomic.Bool
-	s.forEach(ctx, len(items), &stop, func(i int) {
-		it := items[i]
-		res, err := s.applyOne(ctx, it, false)
-		if err != nil {
-			it.err = err
-			stop.Store(true)
-			return
-		}
-		it.result, it.applied = res, true
-		if it.live != nil && res.GetResourceVersion() == it.live.GetResourceVersion() {
-			it.action = ActionUnchanged
-		}
-	})
-	if err := planErrors(items, "failed to apply"); err != nil {
-		return err
-	}
-	return ctx.Err()
-}
-
-// waitEstablished waits (up to a minute) for CRDs to be Established.
-func (s *Syncer) waitEstablished(ctx context.Context, crds []*planItem) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for _, it := range crds {
-		ri := s.resource(it.m.mapping, "")
-		for {
-			var u *unstructured.Unstructured
-			err := s.retry(ctx, func() (err error) {
-				u, err = ri.Get(ctx, it.m.Key.Name, metav1.GetOptions{})
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("waiting for %s to be established: %w", it.m.Key, err)
-			}
-			if conditionTrue(u, "Established") {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s to be established: %w", it.m.Key, ctx.Err())
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}
-
-func conditionTrue(u *unstructured.Unstructured, typ string) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == typ && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
-}
-
-// prune deletes the inventory objects no longer rendered (reverse apply
-// order, Background propagation, only if the live object is still the one
-// Ferry applied: labelled as the app's, not opted out, same UID). It
-// returns what it did and the objects to keep in the inventory (those it
-// failed to delete).
-func (s *Syncer) prune(ctx context.Context, app App, inv inventory, r *Rendered) ([]ObjectResult, inventory, error) {
-	cands, err := s.pruneCandidates(ctx, app, inv, r)
-	keep := inventory{}
-	if err != nil {
-		// Unknown state: keep tracking every candidate.
-		for k, v := range inv {
-			keep[k] = v
-		}
-		return nil, keep, fmt.Errorf("pruning: %w", err)
-	}
-	results := make([]ObjectResult, len(cands))
-	errs := make([]error, len(cands))
-	for start := 0; start < len(cands); {
-		end := start + 1
-		prio := kindPriority(cands[start].key.groupKind())
-		for end < len(cands) && kindPriority(cands[end].key.groupKind()) == prio {
-			end++
-		}
-		group := cands[start:end]
-		s.forEach(ctx, len(group), nil, func(i int) {
-			c := group[i]
-			idx := start + i
-			if c.skip != "" {
-				results[idx] = pruneResult(c, ActionSkipped)
-				s.log.Info("not pruning", "app", app.Name, "object", c.key.String(), "reason", c.skip)
-				return
-			}
-			gv, _ := schema.ParseGroupVersion(c.apiVersion)
-			m, err := s.mapping(gv.WithKind(c.key.Kind))
-			if err == nil {
-				uid := c.live.GetUID()
-				err = s.retry(ctx, func() error {
-					return s.resource(m, c.key.Namespace).Delete(ctx, c.key.Name, metav1.DeleteOptions{
-						PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
-						Preconditions:     &metav1.Preconditions{UID: &uid},
-					})
-				})
-				// Gone already, or replaced by another object of the name.
-				if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-					err = nil
-				}
-			}
-			if err != nil {
-				errs[idx] = fmt.Errorf("deleting %s: %w", c.key, err)
-				results[idx] = ObjectResult{ObjectKey: c.key, APIVersion: c.apiVersion, Action: ActionFailed, Message: err.Error()}
-				return
-			}
-			results[idx] = pruneResult(c, ActionPruned)
-			s.log.Info("pruned", "app", app.Name, "object", c.key.String())
-		})
-		start = end
-	}
-	var out []ObjectResult
-	for i, r := range results {
-		if r.Kind == "" { // not reached: ctx ended
-			keep[cands[i].key] = cands[i].apiVersion
-			continue
-		}
-		if r.Action == ActionFailed {
-			keep[r.ObjectKey] = r.APIVersion
-		}
-		out = append(out, r)
-	}
-	return out, keep, errors.Join(append(errs, ctx.Err())...)
-}
-
-func ptrTo[T any](v T) *T { return &v }
-
-// pruneResult reports a prune candidate; action "" means the dry-run
-// verdict (pruned or skipped).
-func pruneResult(c *pruneCandidate, action Action) ObjectResult {
-	if action == "" {
-		action = ActionPruned
-		if c.skip != "" {
-			action = ActionSkipped
-		}
-	}
-	return ObjectResult{ObjectKey: c.key, APIVersion: c.apiVersion, Action: action, Message: c.skip}
-}
-
 // fillRecord sets the record's objects and counts from a plan and prunes.
 func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
 	rec.Objects, rec.Counts = nil, Counts{}
@@ -552,24 +338,15 @@ func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
 			o.Action, o.Message = "", "not applied: the sync stopped before"
 		}
 		rec.Objects = append(rec.Objects, o)
-		rec.Counts.add(o.Action)
+		rec.Counts.Add(o.Action)
 	}
 	for _, o := range pruned {
 		rec.Objects = append(rec.Objects, o)
-		rec.Counts.add(o.Action)
+		rec.Counts.Add(o.Action)
 	}
 }
 
-func (r *Record) healthy() bool {
-	for _, o := range r.Objects {
-		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *Record) unhealthySummary() string {
+func unhealthySummary(r *Record) string {
 	n, first := 0, ""
 	for _, o := range r.Objects {
 		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {

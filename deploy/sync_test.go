@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferrygitops/ferry/deploy/diff"
 )
 
 // TestSyncDiffPrune: a plain directory (multi-document files, a List,
@@ -304,8 +306,8 @@ stringData:
 	}
 	text := d.Changed()[0].Diff
 	t.Logf("diff:\n%s", text)
-	if !strings.Contains(text, "-  password: '"+maskBefore+"'") || !strings.Contains(text, "+  password: '"+maskAfter+"'") ||
-		!strings.Contains(text, "  user: '"+maskUnchanged+"'") {
+	if !strings.Contains(text, "-  password: '"+diff.MaskBefore+"'") || !strings.Contains(text, "+  password: '"+diff.MaskAfter+"'") ||
+		!strings.Contains(text, "  user: '"+diff.MaskUnchanged+"'") {
 		t.Errorf("markers missing")
 	}
 	rec = e.sync(app, SyncOptions{})

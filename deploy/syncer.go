@@ -1,23 +1,17 @@
 package deploy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -26,22 +20,13 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/ferrygitops/ferry/deploy/inventory"
+	"github.com/ferrygitops/ferry/deploy/render"
 	"github.com/ferrygitops/ferry/gitrepo"
 )
 
 // FieldManager is the server-side apply field manager of every write.
 const FieldManager = "ferry"
-
-// Labels and annotations Ferry reads and writes.
-const (
-	// LabelApp marks every object a sync applies with the app's name.
-	LabelApp = "ferry.dev/app"
-	// AnnotationAppliedHash holds a hash of the object as rendered; a
-	// sync skips objects whose hash and live fields are unchanged.
-	AnnotationAppliedHash = "ferry.dev/applied-hash"
-	// AnnotationPrune set to "disabled" keeps an object from being pruned.
-	AnnotationPrune = "ferry.dev/prune"
-)
 
 // Defaults of Options and SyncOptions.
 const (
@@ -111,7 +96,8 @@ type Syncer struct {
 	disc    discovery.CachedDiscoveryInterface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	calls   *callCounter
-	git     *gitCache
+	clones  *render.Clones
+	store   inventory.Store
 	tempDir string
 
 	resetMu   sync.Mutex
@@ -184,7 +170,8 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 		}
 		s.tempDir = dir
 	}
-	s.git = newGitCache(dir, opts.GitAuth, opts.GitDepth)
+	s.clones = render.NewClones(dir, opts.GitAuth, opts.GitDepth)
+	s.store = inventory.Store{Client: s.core.CoreV1(), Retry: s.retry, FieldManager: FieldManager}
 	return s, nil
 }
 
@@ -280,94 +267,4 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		t.c.errors.Add(1)
 	}
 	return resp, err
-}
-
-// mapping returns the REST mapping of gvk, refreshing discovery once when
-// the kind is unknown (a CRD installed since).
-func (s *Syncer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil && meta.IsNoMatchError(err) && s.resetMapper(false) {
-		m, err = s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
-	return m, err
-}
-
-// resetMapper drops the cached discovery, at most once a second unless
-// forced; it reports whether it did.
-func (s *Syncer) resetMapper(force bool) bool {
-	s.resetMu.Lock()
-	defer s.resetMu.Unlock()
-	if !force && time.Since(s.lastReset) < time.Second {
-		return false
-	}
-	s.lastReset = time.Now()
-	s.mapper.Reset()
-	return true
-}
-
-func (s *Syncer) resource(m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return s.dyn.Resource(m.Resource).Namespace(namespace)
-	}
-	return s.dyn.Resource(m.Resource)
-}
-
-// retry runs fn until it succeeds, fails for good, or the retry budget is
-// spent; transient failures (the API server restarting, overloaded, or
-// timing out) are retried with backoff.
-func (s *Syncer) retry(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(s.opts.RetryTimeout)
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || ctx.Err() != nil || s.opts.RetryTimeout < 0 || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		// A 500 may be an etcd hiccup or a real failure (a full service
-		// IP range): worth three tries, not the whole budget.
-		if retry, limited := transient(err); !retry || limited && attempt >= 3 {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		if wait *= 2; wait > 2*time.Second {
-			wait = 2 * time.Second
-		}
-	}
-}
-
-// transient reports whether err is worth retrying, and whether only a few
-// times (limited).
-func transient(err error) (retry, limited bool) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false, false
-	}
-	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsServiceUnavailable(err) {
-		return true, false
-	}
-	var st apierrors.APIStatus
-	if errors.As(err, &st) {
-		return st.Status().Code >= 500, true
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
-		return true, false
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true, false
-	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "connection reset", "http2: client connection lost", "http2: server sent GOAWAY", "use of closed network connection", "TLS handshake", "EOF"} {
-		if strings.Contains(msg, s) {
-			return true, false
-		}
-	}
-	return false, false
 }

@@ -39,27 +39,34 @@ type syncFlags struct {
 	dryRun, prune, allowEmpty   bool
 	watch                       bool
 	timeout, interval, lockWait time.Duration
-	to                          string
-	release, pr                 bool
+	to, revision                string
+	release, pr, showSecrets    bool
 }
 
 func (f *syncFlags) register(cmd *cobra.Command) {
+	f.registerSource(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.repo, "repo", "", "the manifest repository, whose .ferry/ declares the apps: its clone URL (https://, ssh://, git@host:..., file://) or a local clone's directory")
-	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in-cluster when unset in a pod and no context is named)")
 	fs.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the app's spec.destination.context or .server, else the current context)")
 	fs.StringArrayVar(&f.contextMap, "context-map", nil, "map an app's destination context to a kubeconfig context: NAME=CONTEXT (repeatable); EKS ARNs, GKE, eksctl and kind context names that end in NAME are found without it")
+	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
+	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
+}
+
+// registerSource registers the flags that say where the app and its
+// manifests are.
+func (f *syncFlags) registerSource(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.repo, "repo", "", "the manifest repository, whose .ferry/ declares the apps: its clone URL (https://, ssh://, git@host:..., file://) or a local clone's directory")
+	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
 	fs.StringVar(&f.appPath, "app-path", "", "deploy this path of --repo as an ad-hoc app named APP instead of reading .ferry/")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "destination namespace (overrides the app's)")
-	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
 	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
 	fs.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding the token for git over HTTPS (default: $GITHUB_TOKEN)")
 	fs.StringVar(&f.sshKey, "ssh-key", "", "private key for git over SSH")
 	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for git over SSH (default: ~/.ssh/known_hosts)")
-	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
 }
 
 func (f *syncFlags) registerApply(cmd *cobra.Command) {
@@ -80,10 +87,18 @@ type session struct {
 	cleanup func()
 }
 
-// open resolves the app (from .ferry/ of --repo, or from the flags) and
-// builds a Syncer for its cluster. needGit is false for commands that only
+// resolved is a command's app, read from .ferry/ or made from the flags,
+// and the work directory and git options to render it with.
+type resolved struct {
+	app     deploy.App
+	opts    deploy.Options
+	cleanup func()
+}
+
+// resolve reads the app (from .ferry/ of --repo, or from the flags) and
+// prepares the work directory. needGit is false for commands that only
 // read the cluster, which then accept --namespace without --repo.
-func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
+func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*resolved, error) {
 	ctx := cmd.Context()
 	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
 	if f.gitTokenFile != "" {
@@ -100,7 +115,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 	if f.repo, err = cloneURL(f.repo); err != nil {
 		return nil, err
 	}
-	sess := &session{cleanup: func() {}}
+	res := &resolved{cleanup: func() {}}
 	workdir := f.workdir
 	if workdir == "" {
 		tmp, err := os.MkdirTemp("", "ferry-sync-")
@@ -108,15 +123,15 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			return nil, err
 		}
 		workdir = tmp
-		sess.cleanup = func() { _ = os.RemoveAll(tmp) }
+		res.cleanup = func() { _ = os.RemoveAll(tmp) }
 	}
-	fail := func(err error) (*session, error) {
-		sess.cleanup()
+	fail := func(err error) (*resolved, error) {
+		res.cleanup()
 		return nil, err
 	}
-	opts := deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
+	res.opts = deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
 	if f.lockWait == 0 {
-		opts.LockTimeout = -1
+		res.opts.LockTimeout = -1
 	}
 
 	var app deploy.App
@@ -128,7 +143,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 		app = deploy.App{Name: name, RepoURL: f.repo, Branch: f.branch, Path: f.appPath, SelfHeal: true}
 	case f.repo != "":
 		g.log.Info("reading apps", "repo", gitrepo.RedactURL(f.repo), "branch", f.branch)
-		ro := opts
+		ro := res.opts
 		if !needGit && ro.GitDepth == 0 && f.workdir == "" {
 			ro.GitDepth = 1 // only .ferry/ at the head is read, from a clone thrown away after
 		}
@@ -164,7 +179,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 	if fl.Changed("namespace") {
 		app.Namespace = f.namespace
 	}
-	if fl.Changed("inventory-namespace") {
+	if fl.Lookup("inventory-namespace") != nil && fl.Changed("inventory-namespace") {
 		app.InventoryNamespace = f.invNS
 	}
 	if fl.Lookup("prune") != nil && (fl.Changed("prune") || f.appPath != "") {
@@ -187,31 +202,42 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			return fail(usageError("%v", err))
 		}
 	}
+	res.app = app
+	return res, nil
+}
+
+// open resolves the app and builds a Syncer for its cluster.
+func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
+	res, err := f.resolve(cmd, g, name, needGit, onTick)
+	if err != nil {
+		return nil, err
+	}
+	app := res.app
 	aliases, err := cluster.ParseAliases(f.contextMap)
 	if err != nil {
-		return fail(usageError("%v", err))
+		res.cleanup()
+		return nil, usageError("%v", err)
 	}
 	dest := cluster.Destination{Context: app.Context, Server: app.Server}
 	if f.kubeContext != "" {
 		dest = cluster.Destination{Context: f.kubeContext}
 	}
-	cfg, resolved, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
+	cfg, where, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
 	if err != nil {
-		return fail(usageError("app %s: %v", app.Name, err))
+		res.cleanup()
+		return nil, usageError("app %s: %v", app.Name, err)
 	}
-	g.log.Debug("cluster", "app", app.Name, "context", resolved.Context, "server", resolved.Server, "how", resolved.How)
-	s, err := deploy.New(cfg, opts)
+	g.log.Debug("cluster", "app", app.Name, "context", where.Context, "server", where.Server, "how", where.How)
+	s, err := deploy.New(cfg, res.opts)
 	if err != nil {
-		return fail(err)
+		res.cleanup()
+		return nil, err
 	}
-	sess.app, sess.s = app, s
-	inner := sess.cleanup
-	sess.cleanup = func() { _ = s.Close(); inner() }
-	return sess, nil
+	return &session{app: res.app, s: s, cleanup: func() { _ = s.Close(); res.cleanup() }}, nil
 }
 
 func newSyncCmds(g *globals) []*cobra.Command {
-	return []*cobra.Command{newSyncCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g)}
+	return []*cobra.Command{newSyncCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g), newRenderCmd(g)}
 }
 
 func newSyncCmd(g *globals) *cobra.Command {

@@ -2,23 +2,133 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/ferrygitops/ferry/deploy/inventory"
 	"github.com/ferrygitops/ferry/deploy/render"
 )
 
-// applyAll applies the changed items: Namespaces and CRDs first (waiting
-// for CRDs to be Established), then the rest in kind-priority groups. It
-// stops after the first group with a failure.
+// errRejected marks a validation failure: nothing was changed.
+var errRejected = errors.New("rejected")
+
+// validateDeferred dry-runs the objects that could not be dry-run before
+// their Namespace or CRD exists. It first creates just the new Namespaces
+// and CRDs they need (tracked in the inventory first, CRDs waited for
+// until Established); if any of them is then rejected, it deletes what it
+// created (UID precondition), puts the inventory back, and returns an
+// error wrapping errRejected. Existing Namespaces and CRDs are not touched
+// here: they are applied with the rest, after validation.
+func (s *Syncer) validateDeferred(ctx context.Context, app App, p *plan, inv inventory.Inventory) error {
+	var deferred []*planItem
+	needNS := map[string]bool{}
+	needKinds := map[schema.GroupKind]bool{}
+	for _, it := range p.items {
+		if it.deferred {
+			deferred = append(deferred, it)
+			needNS[it.namespace()] = true
+			needKinds[it.m.Key.GroupKind()] = true
+		}
+	}
+	if len(deferred) == 0 {
+		return nil
+	}
+	var pre []*planItem
+	for _, it := range p.items {
+		if it.exists || !it.changed {
+			continue
+		}
+		switch gk := it.m.Key.GroupKind(); {
+		case gk == render.GKNamespace && needNS[it.m.Key.Name]:
+		case gk == render.GKCRD && needKinds[crdKind(it)]:
+		default:
+			continue
+		}
+		pre = append(pre, it)
+	}
+	tracked := maps.Clone(inv)
+	for _, it := range pre {
+		tracked[it.m.Key] = it.m.Object.GetAPIVersion()
+	}
+	if err := s.writeInventory(ctx, app, tracked); err != nil {
+		return fmt.Errorf("nothing applied: %w", err)
+	}
+	names := make([]string, len(pre))
+	for i, it := range pre {
+		names[i] = it.m.Key.String()
+	}
+	s.log.Info("creating what other objects need to be validated", "app", app.Name, "objects", names)
+	err := s.applyItems(ctx, pre)
+	if err == nil {
+		var crds []*planItem
+		for _, it := range pre {
+			if it.m.Key.GroupKind() == render.GKCRD {
+				crds = append(crds, it)
+			}
+		}
+		if len(crds) > 0 {
+			if err = s.waitEstablished(ctx, crds); err == nil {
+				s.resetMapper(true)
+			}
+		}
+	}
+	if err != nil {
+		return err // what was created is tracked: the next sync converges
+	}
+	for _, it := range deferred {
+		it.deferred = false
+	}
+	s.dryRun(ctx, deferred, nil, nil, planOptions{})
+	rejected := planErrors(deferred, "rejected")
+	if rejected == nil {
+		return ctx.Err()
+	}
+	// Undo, last created first.
+	keep := maps.Clone(inv)
+	for i := len(pre) - 1; i >= 0; i-- {
+		it := pre[i]
+		uid := it.result.GetUID()
+		err := s.retry(ctx, func() error {
+			return s.resource(it.mapping, "").Delete(ctx, it.m.Key.Name, metav1.DeleteOptions{
+				PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
+				Preconditions:     &metav1.Preconditions{UID: &uid},
+			})
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			s.log.Error("removing what the rejected sync created failed; the next sync prunes it", "app", app.Name, "object", it.m.Key.String(), "error", err)
+			keep[it.m.Key] = it.m.Object.GetAPIVersion()
+			continue
+		}
+		it.removed = true
+	}
+	if err := s.writeInventory(ctx, app, keep); err != nil {
+		s.log.Error("restoring the inventory failed", "app", app.Name, "error", err)
+	}
+	return fmt.Errorf("nothing applied (%s created to validate the objects in them, and removed): %w: %w", strings.Join(names, ", "), errRejected, rejected)
+}
+
+// crdKind is the kind a CRD item defines.
+func crdKind(it *planItem) schema.GroupKind {
+	gk, _ := render.CRDKind(it.m.Object)
+	return gk
+}
+
+// applyAll applies the changed items not applied yet: Namespaces and CRDs
+// first (waiting for CRDs to be Established), then the rest in
+// kind-priority groups. It stops after the first group with a failure.
 func (s *Syncer) applyAll(ctx context.Context, p *plan) error {
 	var first, rest []*planItem
 	for _, it := range p.items {
-		if it.skipped || !it.changed && !it.deferred {
+		if it.skipped || it.applied || !it.changed {
 			continue
 		}
 		if render.FirstPhase(it.m.Key.GroupKind()) {
@@ -41,26 +151,6 @@ func (s *Syncer) applyAll(ctx context.Context, p *plan) error {
 			return err
 		}
 		s.resetMapper(true)
-	}
-	var deferred []*planItem
-	for _, it := range rest {
-		if it.deferred {
-			it.deferred = false
-			deferred = append(deferred, it)
-		}
-	}
-	if len(deferred) > 0 {
-		s.dryRun(ctx, deferred, nil, nil, planOptions{})
-		if err := planErrors(deferred, "rejected"); err != nil {
-			return fmt.Errorf("after creating namespaces and CRDs: %w", err)
-		}
-		kept := rest[:0]
-		for _, it := range rest {
-			if it.changed {
-				kept = append(kept, it)
-			}
-		}
-		rest = kept
 	}
 	for start := 0; start < len(rest); {
 		end := start + 1

@@ -60,6 +60,9 @@ func (d DiffResult) Changed() []ObjectDiff {
 // returned error lists them; the rest of the result is still filled.
 func (s *Syncer) Diff(ctx context.Context, app App, rendered Rendered) (DiffResult, error) {
 	res := DiffResult{App: app.Name, Revision: rendered.Revision}
+	if err := s.reachable(ctx); err != nil {
+		return res, err
+	}
 	inv, err := s.readInventory(ctx, app)
 	if err != nil {
 		return res, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -126,4 +127,54 @@ func scopedNamespace(m *meta.RESTMapping, ns string) string {
 		return ns
 	}
 	return ""
+}
+
+// ErrUnreachable is returned (wrapped, naming the server) when the API
+// server does not answer within Options.ConnectTimeout.
+var ErrUnreachable = errors.New("cannot reach the Kubernetes API server")
+
+// recentAnswer is how recent an answer of the API server must be for an
+// operation to skip the reachability probe.
+const recentAnswer = 10 * time.Second
+
+// reachable probes the API server (GET /version) unless it answered in the
+// last few seconds, retrying for up to Options.ConnectTimeout while it
+// does not answer at all; any HTTP answer, an error status included,
+// means it is there.
+func (s *Syncer) reachable(ctx context.Context) error {
+	if time.Since(time.Unix(0, s.lastAnswer.Load())) < recentAnswer {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := s.disco.Get().AbsPath("/version").Do(ctx).Error()
+		var st apierrors.APIStatus
+		if err == nil || errors.As(err, &st) && st.Status().Code != 0 {
+			return nil
+		}
+		s.log.Debug("the API server does not answer; retrying", "server", s.host, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if parent := context.Cause(ctx); parent != nil && !errors.Is(parent, context.DeadlineExceeded) {
+				return parent
+			}
+			return fmt.Errorf("%w at %s (tried for %s): %w", ErrUnreachable, s.host, s.opts.ConnectTimeout, rootCause(err))
+		case <-t.C:
+		}
+		wait = min(wait*2, time.Second)
+	}
+}
+
+// rootCause strips the URL-and-method wrapping of a transport error, which
+// repeats the server's address.
+func rootCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -47,6 +47,9 @@ type planItem struct {
 	drifted bool
 	result  *unstructured.Unstructured // applied object
 	applied bool                       // the apply was made
+	// removed: created to validate the objects in it, then deleted
+	// because one was rejected.
+	removed bool
 	action  Action
 	err     error
 

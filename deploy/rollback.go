@@ -29,6 +29,9 @@ func (s *Syncer) Rollback(ctx context.Context, app App, to string) (Record, erro
 	if err := app.Validate(); err != nil {
 		return Record{}, err
 	}
+	if err := s.reachable(ctx); err != nil {
+		return Record{}, err
+	}
 	st, err := s.readState(ctx, app)
 	if err != nil {
 		return Record{}, err
@@ -49,6 +52,9 @@ func (s *Syncer) Rollback(ctx context.Context, app App, to string) (Record, erro
 // applies the branch head again. It reports whether there was a pin.
 func (s *Syncer) Release(ctx context.Context, app App) (bool, error) {
 	if err := dotferry.CheckAppName(app.Name); err != nil {
+		return false, err
+	}
+	if err := s.reachable(ctx); err != nil {
 		return false, err
 	}
 	released := false

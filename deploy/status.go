@@ -38,6 +38,9 @@ func (s *Syncer) Status(ctx context.Context, app App) (AppStatus, error) {
 		return AppStatus{}, err
 	}
 	out := AppStatus{App: app.Name, InventoryNamespace: app.StateNamespace()}
+	if err := s.reachable(ctx); err != nil {
+		return out, err
+	}
 	st, err := s.readState(ctx, app)
 	if err != nil {
 		return out, err

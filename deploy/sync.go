@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/health"
 	"github.com/ferrygitops/ferry/deploy/inventory"
 )
 
@@ -48,6 +50,9 @@ type syncExtra struct {
 	watch bool // obey Automated and SelfHeal
 	// drift receives the drifted objects (Watch).
 	drift *[]DriftedObject
+	// synced receives the revision the cluster is at after the sync: the
+	// newest that applied everything (Watch).
+	synced *string
 }
 
 // DriftedObject is an object changed in the cluster since Ferry applied
@@ -88,18 +93,28 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if rec.Trigger == "" {
 		rec.Trigger = "sync"
 	}
-	fail := func(err error) (Record, error) {
-		rec.Result, rec.Error, rec.Finished = Failed, err.Error(), now()
+	// Until the lease is held nothing is recorded: the sync has not
+	// started, and another may be writing.
+	var st *inventory.State
+	started := false
+	fail := func(reason Reason, err error) (Record, error) {
+		rec.Result, rec.Reason, rec.Error, rec.Finished = Failed, reason, err.Error(), now()
+		if started {
+			s.record(ctx, app, st, rec, nil, opts.QuietNoop)
+		}
 		return rec, err
 	}
 	if err := app.Validate(); err != nil {
-		return fail(err)
+		return fail("", err)
+	}
+	if err := s.reachable(ctx); err != nil {
+		return fail(inventory.ClusterError, err)
 	}
 	sctx := ctx
 	if !opts.DryRun {
 		lctx, lk, err := s.lock(ctx, app)
 		if err != nil {
-			return fail(err)
+			return fail("", err)
 		}
 		defer lk.unlock()
 		sctx = lctx
@@ -107,40 +122,52 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		// overlap.
 		rec.Started = now()
 	}
-	st, err := s.readState(sctx, app)
+	st, err = s.readState(sctx, app)
 	if err != nil {
-		return fail(err)
+		return fail(inventory.ClusterError, err)
 	}
+	started = !opts.DryRun
+	if x.synced != nil {
+		*x.synced = st.LastRevision()
+		defer func() {
+			if rec.Result != Failed && !rec.DryRun {
+				*x.synced = rec.Revision
+			}
+		}()
+	}
+	ctx = sctx
 
 	// Which revision: explicit, pinned, or the branch head.
 	rev, pinned := opts.Revision, false
 	if rev == "" && st.Pin != nil && x.pin == nil {
 		rev, pinned = st.Pin.Revision, true
 	}
-	rendered, err := s.Render(sctx, app, rev)
+	rendered, err := s.Render(ctx, app, rev)
+	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
 	if err != nil {
-		return fail(err)
+		return fail(inventory.RenderFailed, err)
 	}
 	if pinned && app.ReleasePinOnNewCommit && rendered.BranchHead != st.Pin.BranchHead {
 		s.log.Info("a new commit releases the rollback pin", "app", app.Name, "pinned", short(st.Pin.Revision), "head", short(rendered.BranchHead))
 		if !opts.DryRun {
 			pin := *st.Pin
-			if err := s.updateState(sctx, app, func(cur *inventory.State) bool {
+			if err := s.updateState(ctx, app, func(cur *inventory.State) bool {
 				if cur.Pin == nil || *cur.Pin != pin {
 					return false
 				}
 				cur.Pin = nil
 				return true
 			}); err != nil {
-				return fail(err)
+				return fail(inventory.ClusterError, err)
 			}
 		}
 		pinned = false
-		if rendered, err = s.Render(sctx, app, ""); err != nil {
-			return fail(err)
+		rendered, err = s.Render(ctx, app, "")
+		rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, x.pin != nil
+		if err != nil {
+			return fail(inventory.RenderFailed, err)
 		}
 	}
-	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
 	last := st.LastRevision()
 	dry := opts.DryRun
 	if x.watch {
@@ -153,21 +180,26 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			dry = true
 		}
 	}
+	if dry {
+		// A round that only reports is not recorded.
+		started = false
+	}
 
-	inv, err := s.readInventory(sctx, app)
+	inv, err := s.readInventory(ctx, app)
 	if err != nil {
-		return fail(err)
+		return fail(inventory.ClusterError, err)
 	}
 	if opts.Prune && len(rendered.Manifests) == 0 && len(inv) > 0 && !opts.AllowEmpty {
-		return fail(fmt.Errorf("syncing app %s at %s: %w while the inventory holds %d (allow it with AllowEmpty / --allow-empty)",
+		return fail(inventory.PruneAllRefused, fmt.Errorf("syncing app %s at %s: %w while the inventory holds %d (allow it with AllowEmpty / --allow-empty)",
 			app.Name, short(rendered.Revision), ErrRefusePruneAll, len(inv)))
 	}
-	p, err := s.newPlan(sctx, app, &rendered, inv, planOptions{skipUnchanged: true})
+	p, err := s.newPlan(ctx, app, &rendered, inv, planOptions{skipUnchanged: true})
 	if err != nil {
-		return fail(fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
 	if err := planErrors(p.items, "rejected"); err != nil {
-		return fail(fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+		fillRecord(&rec, p, nil)
+		return fail(inventory.Rejected, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
 	drifted := s.drift(app, p, inv, !dry)
 	if x.drift != nil {
@@ -178,9 +210,9 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		rec.DryRun = true
 		var pruned []ObjectResult
 		if opts.Prune {
-			cands, err := s.pruneCandidates(sctx, app, inv, &rendered)
+			cands, err := s.pruneCandidates(ctx, app, inv, &rendered)
 			if err != nil {
-				return fail(err)
+				return fail(inventory.ClusterError, err)
 			}
 			for _, c := range cands {
 				pruned = append(pruned, pruneResult(c, ""))
@@ -192,25 +224,36 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		return rec, nil
 	}
 
+	// Objects in a Namespace or of a kind this sync creates are validated
+	// after creating just those; if one is rejected they are removed
+	// again and nothing else changes.
+	if err := s.validateDeferred(ctx, app, p, inv); err != nil {
+		fillRecord(&rec, p, nil)
+		reason := inventory.ApplyFailed
+		if errors.Is(err, errRejected) {
+			reason = inventory.Rejected
+		}
+		return fail(reason, fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err))
+	}
+
 	// Track every object before applying it, so one created by a sync
 	// that then fails (or dies) can still be pruned later.
 	grown := maps.Clone(inv)
 	for _, m := range rendered.Manifests {
 		grown[m.Key] = m.Object.GetAPIVersion()
 	}
-	if err := s.writeInventory(sctx, app, grown); err != nil {
-		return fail(fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
+	if err := s.writeInventory(ctx, app, grown); err != nil {
+		fillRecord(&rec, p, nil)
+		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
 	}
 
-	if err := s.applyAll(sctx, p); err != nil {
+	if err := s.applyAll(ctx, p); err != nil {
 		err = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err)
-		if cause := context.Cause(sctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
 			err = fmt.Errorf("%w: %w", err, cause)
 		}
 		fillRecord(&rec, p, nil)
-		rec.Result, rec.Error, rec.Finished = Failed, err.Error(), now()
-		s.saveRecord(sctx, app, rec, nil)
-		return rec, err
+		return fail(inventory.ApplyFailed, err)
 	}
 
 	final := inventory.Inventory{}
@@ -219,10 +262,14 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	}
 	var pruned []ObjectResult
 	var syncErr error
+	var reason Reason
 	if opts.Prune {
 		var keep inventory.Inventory
-		pruned, keep, syncErr = s.prune(sctx, app, inv, &rendered)
+		pruned, keep, syncErr = s.prune(ctx, app, inv, &rendered)
 		maps.Copy(final, keep)
+		if syncErr != nil {
+			reason = inventory.PruneFailed
+		}
 	} else {
 		for k, v := range inv {
 			if _, ok := final[k]; !ok {
@@ -230,40 +277,66 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			}
 		}
 	}
-	if err := s.writeInventory(sctx, app, final); err != nil {
+	if err := s.writeInventory(ctx, app, final); err != nil {
 		syncErr = errors.Join(syncErr, err)
+		reason = cmp.Or(reason, inventory.ClusterError)
 	}
 
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	s.waitHealthy(sctx, p, timeout)
+	s.waitHealthy(ctx, p, timeout)
 	fillRecord(&rec, p, pruned)
 	rec.Finished = now()
 	switch {
 	case syncErr != nil:
 		syncErr = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), syncErr)
-		rec.Result, rec.Error = Failed, syncErr.Error()
+		rec.Result, rec.Reason, rec.Error = Failed, reason, syncErr.Error()
 	case rec.Healthy():
 		rec.Result = Succeeded
+	case timeout < 0 && !anyFailed(&rec):
+		// Not waiting: objects still rolling out are reported, not held
+		// against the sync.
+		rec.Result = Succeeded
 	default:
-		rec.Result = Degraded
+		rec.Result, rec.Reason = Degraded, inventory.HealthTimeout
+		if anyFailed(&rec) {
+			rec.Reason = inventory.Unhealthy
+		}
 		rec.Error = unhealthySummary(&rec)
 	}
 	var pin *Pin
 	if x.pin != nil && rec.Result != Failed {
 		pin = &Pin{Revision: rendered.Revision, BranchHead: rendered.BranchHead, From: x.pin.From, Time: now()}
 	}
-	if pin == nil && opts.QuietNoop && !rec.Counts.Changed() && len(st.History) > 0 &&
-		st.History[0].Revision == rec.Revision && st.History[0].Result == rec.Result && st.History[0].Error == rec.Error {
-		return rec, syncErr
-	}
-	if err := s.saveRecord(sctx, app, rec, pin); err != nil && syncErr == nil {
+	if err := s.record(ctx, app, st, rec, pin, opts.QuietNoop); err != nil && syncErr == nil {
 		syncErr = err
 		rec.Error = err.Error()
 	}
 	return rec, syncErr
+}
+
+// record saves rec (and pin) unless quiet says a round that changed
+// nothing and ended as the previous one did is not worth a record (Watch
+// sets it, so neither a quiet app's history nor that of an app whose
+// branch stays broken is flooded).
+func (s *Syncer) record(ctx context.Context, app App, st *inventory.State, rec Record, pin *Pin, quiet bool) error {
+	if pin == nil && quiet && st != nil && !rec.Counts.Changed() && len(st.History) > 0 &&
+		st.History[0].Revision == rec.Revision && st.History[0].Result == rec.Result && st.History[0].Error == rec.Error {
+		return nil
+	}
+	return s.saveRecord(ctx, app, rec, pin)
+}
+
+// anyFailed reports whether an applied object's health is Failed.
+func anyFailed(r *Record) bool {
+	for _, o := range r.Objects {
+		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Action != ActionRemoved && o.Health == health.Failed {
+			return true
+		}
+	}
+	return false
 }
 
 // saveRecord appends rec to the app's history, and pins it if pin is set.
@@ -332,6 +405,8 @@ func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
 		switch {
 		case it.err != nil:
 			o.Action, o.Message = ActionFailed, it.err.Error()
+		case it.removed:
+			o.Action, o.Message = ActionRemoved, "created to validate the objects in it, removed: one was rejected"
 		case rec.DryRun && it.deferred && o.Action == "":
 			o.Action = ActionCreated // created with its namespace or CRD
 		case !rec.DryRun && (it.changed || it.deferred) && !it.applied:
@@ -349,7 +424,7 @@ func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
 func unhealthySummary(r *Record) string {
 	n, first := 0, ""
 	for _, o := range r.Objects {
-		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {
+		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Action != ActionRemoved && o.Health != "" && o.Health != health.Current {
 			if n == 0 {
 				first = fmt.Sprintf("%s is %s", o.ObjectKey, o.Health)
 				if o.Message != "" {

@@ -36,6 +36,9 @@ const (
 	DefaultConcurrency   = 16
 	DefaultHistory       = 10
 	DefaultRetryTimeout  = time.Minute
+	// DefaultConnectTimeout bounds the wait for an API server that does
+	// not answer at all.
+	DefaultConnectTimeout = 5 * time.Second
 )
 
 // Options configure a Syncer.
@@ -73,6 +76,13 @@ type Options struct {
 	// DefaultRetryTimeout; negative: no retries.
 	RetryTimeout time.Duration
 
+	// ConnectTimeout bounds how long an operation tries to reach an API
+	// server that has not answered lately (connection refused, no route,
+	// TLS handshake, DNS) before failing with ErrUnreachable, naming the
+	// server; default DefaultConnectTimeout. Once it answers, an outage in
+	// the middle of a sync is ridden out for RetryTimeout instead.
+	ConnectTimeout time.Duration
+
 	// Log receives progress and drift reports; default discards.
 	Log *slog.Logger
 	// Now stamps records; default time.Now. Leases always use the real
@@ -102,6 +112,10 @@ type Syncer struct {
 
 	resetMu   sync.Mutex
 	lastReset time.Time
+
+	host       string       // the API server's URL, for errors
+	lastAnswer atomic.Int64 // unix nanoseconds of the last HTTP answer
+	disco      rest.Interface
 }
 
 // New returns a Syncer talking to the cluster of cfg. A cfg without a rate
@@ -124,6 +138,9 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	}
 	if opts.RetryTimeout == 0 {
 		opts.RetryTimeout = DefaultRetryTimeout
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -148,7 +165,10 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "ferry"
 	}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, c: s.calls} })
+	s.host = cfg.Host
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &countingTransport{next: rt, c: s.calls, answered: &s.lastAnswer}
+	})
 	var err error
 	if s.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("deploy: dynamic client: %w", err)
@@ -161,6 +181,7 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 		return nil, fmt.Errorf("deploy: discovery client: %w", err)
 	}
 	s.disc = memory.NewMemCacheClient(dc)
+	s.disco = dc.RESTClient()
 	s.mapper = restmapper.NewDeferredDiscoveryRESTMapper(s.disc)
 
 	dir := opts.WorkDir
@@ -249,8 +270,9 @@ func (c *callCounter) snapshot() Stats {
 }
 
 type countingTransport struct {
-	next http.RoundTripper
-	c    *callCounter
+	next     http.RoundTripper
+	c        *callCounter
+	answered *atomic.Int64
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -263,6 +285,9 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	t.c.byMethod[m]++
 	t.c.mu.Unlock()
 	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		t.answered.Store(time.Now().UnixNano())
+	}
 	if err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 		t.c.errors.Add(1)
 	}

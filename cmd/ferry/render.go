@@ -36,7 +36,7 @@ flags or App documents.`,
 
   # An ad-hoc app from a path
   ferry render demo --repo https://github.com/acme/manifests --app-path apps/demo --namespace demo`,
-		Args:        cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRender(cmd, g, &f, args[0])
 		},

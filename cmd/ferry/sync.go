@@ -39,6 +39,7 @@ type syncFlags struct {
 	dryRun, prune, allowEmpty   bool
 	watch                       bool
 	timeout, interval, lockWait time.Duration
+	connectTimeout              time.Duration
 	to, revision                string
 	release, pr, showSecrets    bool
 }
@@ -51,6 +52,7 @@ func (f *syncFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.contextMap, "context-map", nil, "map an app's destination context to a kubeconfig context: NAME=CONTEXT (repeatable); EKS ARNs, GKE, eksctl and kind context names that end in NAME are found without it")
 	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
 	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", deploy.DefaultConnectTimeout, "how long to try reaching an API server that does not answer before giving up")
 }
 
 // registerSource registers the flags that say where the app and its
@@ -73,7 +75,7 @@ func (f *syncFlags) registerApply(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.BoolVar(&f.prune, "prune", false, "delete the objects of earlier syncs no longer in git (default: the app's syncPolicy.prune)")
 	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "let a pruning sync that renders no object prune every object of the app")
-	fs.DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the applied objects to become healthy; 0s: do not wait")
+	fs.DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the applied objects to become healthy; 0s: do not wait (objects still rolling out are reported, not held against the sync)")
 }
 
 func usageError(format string, args ...any) error {
@@ -228,6 +230,11 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 		return nil, usageError("app %s: %v", app.Name, err)
 	}
 	g.log.Debug("cluster", "app", app.Name, "context", where.Context, "server", where.Server, "how", where.How)
+	if f.connectTimeout <= 0 {
+		res.cleanup()
+		return nil, usageError("invalid --connect-timeout %s", f.connectTimeout)
+	}
+	res.opts.ConnectTimeout = f.connectTimeout
 	s, err := deploy.New(cfg, res.opts)
 	if err != nil {
 		res.cleanup()
@@ -252,12 +259,16 @@ func newSyncCmd(g *globals) *cobra.Command {
   2. render the branch head (or the rollback pin) from git: a kustomization, or every
      YAML/JSON file under the path;
   3. validate every changed object with a server-side dry-run: any error stops here,
-     before anything changes;
+     before anything changes (objects in a new Namespace or of a new CRD's kind are
+     validated once those exist: they are created first, and removed again if an
+     object is rejected);
   4. apply with server-side apply (field manager ferry), Namespaces and CRDs first;
      objects whose rendered hash and live fields are unchanged are skipped;
   5. with --prune, delete the objects of earlier syncs no longer in git (never objects
      Ferry did not apply, nor those annotated ferry.dev/prune: disabled);
-  6. wait for the applied objects to become healthy, and record the sync.
+  6. wait for the applied objects to become healthy, and record the sync (failed syncs
+     too, with their reason: 'ferry status' shows them beside the revision the cluster
+     is at).
 
 With --watch it keeps going: every --interval it syncs new commits and re-applies what
 drifted (when the app self-heals), until interrupted.
@@ -440,6 +451,9 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 			ctx := cmd.Context()
 			rev, note := "", ""
 			st, err := sess.s.Status(ctx, sess.app)
+			if errors.Is(err, deploy.ErrUnreachable) {
+				return err
+			}
 			if err == nil && st.Pin != nil {
 				rev = st.Pin.Revision
 				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, short(rev), releaseHint(cmd, sess.app.Name))
@@ -541,10 +555,11 @@ or (with --namespace alone) one that never synced there; 3 the cluster could not
 
 func printStatus(w io.Writer, st deploy.AppStatus, release string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tREVISION\tRESULT\tLAST SYNC\tPIN\tLOCK")
-	result, last := "-", "-"
+	fmt.Fprintln(tw, "APP\tSYNCED\tLAST SYNC\tRESULT\tREASON\tPIN\tLOCK")
+	result, reason, last := "-", "-", "-"
 	if st.Last != nil {
-		result, last = string(st.Last.Result), st.Last.Finished.Format(time.RFC3339)
+		result, reason = string(st.Last.Result), orDash(string(st.Last.Reason))
+		last = fmt.Sprintf("%s at %s", short(st.Last.Revision), st.Last.Finished.Format(time.RFC3339))
 	}
 	pin, lock := "-", "-"
 	if st.Pin != nil {
@@ -553,21 +568,24 @@ func printStatus(w io.Writer, st deploy.AppStatus, release string) {
 	if st.Lock != nil {
 		lock = fmt.Sprintf("%s until %s", st.Lock.Holder, st.Lock.Until.Format(time.RFC3339))
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), result, last, pin, lock)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), last, result, reason, pin, lock)
 	tw.Flush()
+	if st.Last != nil && st.Last.Result == deploy.Failed && st.Revision != "" {
+		fmt.Fprintf(w, "\nThe last sync (%s) failed: the cluster is still at %s.\n", short(st.Last.Revision), short(st.Revision))
+	}
 	if st.Pin != nil {
 		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `%s`.\n", short(st.Pin.Revision), release)
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
+		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tREASON\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
 		for _, r := range st.History {
 			rev := short(r.Revision)
 			if r.Pinned {
 				rev += " (pinned)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result, orDash(string(r.Reason)),
 				r.Counts.Created, r.Counts.Configured, r.Counts.Pruned, r.Counts.Failed, orDash(oneLine(r.Error)))
 		}
 		tw.Flush()

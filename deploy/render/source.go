@@ -145,7 +145,8 @@ func (e *Clone) Resolve(revision string) (*object.Commit, error) {
 // abbreviated commit hash otherwise), read straight from the git objects
 // of its clone: nothing is written out, kustomize builds included. Kinds
 // neither built in nor defined by a CRD of the render are resolved by
-// scope (nil: left as written).
+// scope (nil: left as written). A failed render still says which
+// revision (and branch head) it was, once known.
 func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, scope Scoper) (Rendered, error) {
 	if err := app.Validate(); err != nil {
 		return Rendered{}, err
@@ -153,11 +154,12 @@ func App(ctx context.Context, clones *Clones, app dotferry.App, revision string,
 	var r Rendered
 	var rev, head string
 	err := clones.With(ctx, app.RepoURL, app.Branch, func(e *Clone) error {
+		head = e.Head()
 		commit, err := e.Resolve(revision)
 		if err != nil {
 			return err
 		}
-		rev, head = commit.Hash.String(), e.Head()
+		rev = commit.Hash.String()
 		tree, err := commit.Tree()
 		if err != nil {
 			return fmt.Errorf("reading commit %s: %w", rev, err)
@@ -168,9 +170,9 @@ func App(ctx context.Context, clones *Clones, app dotferry.App, revision string,
 		}
 		return nil
 	})
-	if err != nil {
-		return Rendered{}, fmt.Errorf("rendering app %s: %w", app.Name, err)
-	}
 	r.Revision, r.BranchHead = rev, head
+	if err != nil {
+		return Rendered{App: app.Name, Path: app.CleanPath(), Revision: rev, BranchHead: head}, fmt.Errorf("rendering app %s: %w", app.Name, err)
+	}
 	return r, nil
 }

@@ -83,6 +83,17 @@ type plan struct {
 	live  *liveSet
 }
 
+// count returns how many items match.
+func (p *plan) count(match func(*planItem) bool) int {
+	n := 0
+	for _, it := range p.items {
+		if match(it) {
+			n++
+		}
+	}
+	return n
+}
+
 type planOptions struct {
 	// skipUnchanged skips the dry-run of objects whose live hash matches
 	// and whose live fields hold every rendered value.
@@ -129,6 +140,10 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (
 	return ls, ctx.Err()
 }
 
+// listPage is the page size of Lists: large, since a sync wants every
+// labelled object and the API server answers a page from its watch cache.
+const listPage = 2000
+
 // list pages through one List; managedFields are dropped to save memory.
 func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstructured.Unstructured, error) {
 	var ri interface {
@@ -140,7 +155,7 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 		ri = s.dyn.Resource(k.gvr)
 	}
 	var out []*unstructured.Unstructured
-	opts := metav1.ListOptions{LabelSelector: selector, Limit: 500}
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: listPage}
 	for restarts := 0; ; {
 		var l *unstructured.UnstructuredList
 		err := s.retry(ctx, func() (err error) {

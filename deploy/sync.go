@@ -110,6 +110,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if err := s.reachable(ctx); err != nil {
 		return fail(inventory.ClusterError, err)
 	}
+	step := s.stepTimer(app)
 	sctx := ctx
 	if !opts.DryRun {
 		lctx, lk, err := s.lock(ctx, app)
@@ -121,6 +122,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		// Times count from holding the lease, so records of one app never
 		// overlap.
 		rec.Started = now()
+		step("locked", "lease", LeasePrefix+app.Name)
 	}
 	st, err = s.readState(sctx, app)
 	if err != nil {
@@ -147,6 +149,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if err != nil {
 		return fail(inventory.RenderFailed, err)
 	}
+	step("rendered", "revision", short(rendered.Revision), "objects", len(rendered.Manifests), "kustomize", rendered.Kustomize)
 	if pinned && app.ReleasePinOnNewCommit && rendered.BranchHead != st.Pin.BranchHead {
 		s.log.Info("a new commit releases the rollback pin", "app", app.Name, "pinned", short(st.Pin.Revision), "head", short(rendered.BranchHead))
 		if !opts.DryRun {
@@ -197,6 +200,8 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if err != nil {
 		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
+	step("planned", "objects", len(p.items), "toApply", p.count(func(it *planItem) bool { return it.changed }),
+		"deferred", p.count(func(it *planItem) bool { return it.deferred }), "rejected", p.count(func(it *planItem) bool { return it.err != nil }))
 	if err := planErrors(p.items, "rejected"); err != nil {
 		fillRecord(&rec, p, nil)
 		return fail(inventory.Rejected, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
@@ -247,6 +252,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
 	}
 
+	step("tracked in the inventory", "objects", len(grown))
 	if err := s.applyAll(ctx, p); err != nil {
 		err = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err)
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
@@ -256,6 +262,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		return fail(inventory.ApplyFailed, err)
 	}
 
+	step("applied", "objects", p.count(func(it *planItem) bool { return it.applied }))
 	final := inventory.Inventory{}
 	for _, m := range rendered.Manifests {
 		final[m.Key] = m.Object.GetAPIVersion()
@@ -282,11 +289,13 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		reason = cmp.Or(reason, inventory.ClusterError)
 	}
 
+	step("pruned", "objects", len(pruned))
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
 	s.waitHealthy(ctx, p, timeout)
+	step("health checked", "timeout", timeout)
 	fillRecord(&rec, p, pruned)
 	rec.Finished = now()
 	switch {
@@ -314,6 +323,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		syncErr = err
 		rec.Error = err.Error()
 	}
+	step("recorded", "result", rec.Result)
 	return rec, syncErr
 }
 
@@ -327,6 +337,17 @@ func (s *Syncer) record(ctx context.Context, app App, st *inventory.State, rec R
 		return nil
 	}
 	return s.saveRecord(ctx, app, rec, pin)
+}
+
+// stepTimer returns a function that logs (at debug level) a step of a
+// sync with the time since the previous one.
+func (s *Syncer) stepTimer(app App) func(msg string, args ...any) {
+	last := time.Now()
+	return func(msg string, args ...any) {
+		now := time.Now()
+		s.log.Debug("sync: "+msg, append([]any{"app", app.Name, "took", now.Sub(last).Round(time.Millisecond)}, args...)...)
+		last = now
+	}
 }
 
 // anyFailed reports whether an applied object's health is Failed.

@@ -40,6 +40,8 @@ type syncFlags struct {
 	watch                       bool
 	timeout, interval, lockWait time.Duration
 	connectTimeout              time.Duration
+	qps                         float32
+	burst, concurrency          int
 	to, revision                string
 	release, pr, showSecrets    bool
 }
@@ -53,6 +55,9 @@ func (f *syncFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
 	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", deploy.DefaultConnectTimeout, "how long to try reaching an API server that does not answer before giving up")
+	fs.Float32Var(&f.qps, "kube-qps", deploy.DefaultQPS, "requests per second to the API server (client-side limit; negative: none)")
+	fs.IntVar(&f.burst, "kube-burst", deploy.DefaultBurst, "requests the client may send at once above --kube-qps")
+	fs.IntVar(&f.concurrency, "concurrency", deploy.DefaultConcurrency, "requests in flight at once (lists, dry-runs, applies, deletes)")
 }
 
 // registerSource registers the flags that say where the app and its
@@ -235,6 +240,11 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 		return nil, usageError("invalid --connect-timeout %s", f.connectTimeout)
 	}
 	res.opts.ConnectTimeout = f.connectTimeout
+	if f.qps == 0 || f.burst < 0 || f.concurrency <= 0 {
+		res.cleanup()
+		return nil, usageError("invalid --kube-qps %g, --kube-burst %d or --concurrency %d", f.qps, f.burst, f.concurrency)
+	}
+	res.opts.QPS, res.opts.Burst, res.opts.Concurrency = f.qps, f.burst, f.concurrency
 	s, err := deploy.New(cfg, res.opts)
 	if err != nil {
 		res.cleanup()

@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -98,15 +101,38 @@ func Render(fsys fs.FS, p string, o Options) (Rendered, error) {
 			return r, err
 		}
 	}
-	for _, f := range files {
-		objs, err := parseManifests(f.Name, f.Data)
-		if err != nil {
-			return r, err
-		}
-		raws = append(raws, objs...)
+	parsed, err := parseFiles(files)
+	if err != nil {
+		return r, err
 	}
+	raws = append(raws, parsed...)
 	r.Manifests, err = prepare(raws, o)
 	return r, err
+}
+
+// parseFiles parses files on every CPU; the objects keep file order, and
+// the error is the first file's.
+func parseFiles(files []File) ([]rawObject, error) {
+	objs := make([][]rawObject, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			objs[i], errs[i] = parseManifests(f.Name, f.Data)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs {
+			if e != nil {
+				return nil, e
+			}
+		}
+	}
+	return slices.Concat(objs...), nil
 }
 
 // prepare turns parsed objects into manifests: List kinds flattened, every

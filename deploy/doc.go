@@ -161,8 +161,10 @@
 //   - The drift check compares rendered values with live ones; values the
 //     server normalises (quantities such as cpu: 0.5 → 500m) always look
 //     different and cost one dry-run per sync to be confirmed unchanged.
-//   - Lease expiry is judged with the local clock against the holder's
-//     renew time.
+//   - The per-app lock is client-go's leader election on a Lease
+//     (resourcelock.LeaseLock); a lease whose holder's renew time is older
+//     than its duration is taken over at once, which judges expiry with
+//     the local clock.
 //   - A CRD changed so that objects of a new version of it validate is
 //     applied with the rest, after validation: such objects are dry-run
 //     against the CRD as it is, and rejected if it does not serve their

@@ -38,10 +38,10 @@ const (
 	// rest.Config that sets none (client-go's own, 5 and 10, would make a
 	// first sync of 4,000 objects take minutes); the API server's
 	// priority and fairness protects it beyond that.
-	DefaultQPS   = 500
-	DefaultBurst = 1000
-	DefaultHistory       = 10
-	DefaultRetryTimeout  = time.Minute
+	DefaultQPS          = 500
+	DefaultBurst        = 1000
+	DefaultHistory      = 10
+	DefaultRetryTimeout = time.Minute
 	// DefaultConnectTimeout bounds the wait for an API server that does
 	// not answer at all.
 	DefaultConnectTimeout = 5 * time.Second

@@ -96,13 +96,7 @@ func (s *Syncer) validateDeferred(ctx context.Context, app App, p *plan, inv inv
 	keep := maps.Clone(inv)
 	for i := len(pre) - 1; i >= 0; i-- {
 		it := pre[i]
-		uid := it.result.GetUID()
-		err := s.retry(ctx, func() error {
-			return s.resource(it.mapping, "").Delete(ctx, it.m.Key.Name, metav1.DeleteOptions{
-				PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
-				Preconditions:     &metav1.Preconditions{UID: &uid},
-			})
-		})
+		err := s.deleteExact(ctx, it.mapping, it.m.Key, it.result.GetUID())
 		if err != nil && !apierrors.IsNotFound(err) {
 			s.log.Error("removing what the rejected sync created failed; the next sync prunes it", "app", app.Name, "object", it.m.Key.String(), "error", err)
 			keep[it.m.Key] = it.m.Object.GetAPIVersion()

@@ -8,9 +8,11 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferrygitops/ferry/deploy/inventory"
 	"github.com/ferrygitops/ferry/deploy/render"
@@ -51,13 +53,7 @@ func (s *Syncer) prune(ctx context.Context, app App, inv inventory.Inventory, r 
 			gv, _ := schema.ParseGroupVersion(c.apiVersion)
 			m, err := s.mapping(gv.WithKind(c.key.Kind))
 			if err == nil {
-				uid := c.live.GetUID()
-				err = s.retry(ctx, func() error {
-					return s.resource(m, c.key.Namespace).Delete(ctx, c.key.Name, metav1.DeleteOptions{
-						PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
-						Preconditions:     &metav1.Preconditions{UID: &uid},
-					})
-				})
+				err = s.deleteExact(ctx, m, c.key, c.live.GetUID())
 				// Gone already, or replaced by another object of the name.
 				if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 					err = nil
@@ -88,6 +84,18 @@ func (s *Syncer) prune(ctx context.Context, app App, inv inventory.Inventory, r 
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// deleteExact deletes the object key names if it is still the one of uid
+// (a precondition, so a namesake created since is kept), in the
+// background: its dependents go after it.
+func (s *Syncer) deleteExact(ctx context.Context, m *meta.RESTMapping, key ObjectKey, uid types.UID) error {
+	return s.retry(ctx, func() error {
+		return s.resource(m, key.Namespace).Delete(ctx, key.Name, metav1.DeleteOptions{
+			PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
+			Preconditions:     &metav1.Preconditions{UID: &uid},
+		})
+	})
+}
 
 // pruneResult reports a prune candidate; action "" means the dry-run
 // verdict (pruned or skipped).

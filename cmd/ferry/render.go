@@ -26,7 +26,7 @@ written with (a warning says so).
 
 Secret values (data, stringData) are replaced by *** unless --show-secrets.
 
-Exit codes: 0 rendered; 1 the manifests could not be fetched, read or built; 2 invalid
+Exit codes: 0 rendered; 3 the manifests could not be fetched, read or built; 2 invalid
 flags or App documents.`,
 		Example: `  # What a sync of web-staging would apply
   ferry render web-staging --repo https://github.com/acme/manifests

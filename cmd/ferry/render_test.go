@@ -86,7 +86,7 @@ func TestRenderCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"render", "web", "--repo", url, "--revision", "0123456789ab"}, 1, `revision "0123456789ab" not found`},
+		{[]string{"render", "web", "--repo", url, "--revision", "0123456789ab"}, exitFailure, `revision "0123456789ab" not found`},
 		{[]string{"render", "web"}, 2, "--repo is required"},
 		{[]string{"render", "nope", "--repo", url}, 2, `no app "nope"`},
 	} {

@@ -55,7 +55,7 @@ func TestFailedSyncsAreRecorded(t *testing.T) {
 	}
 
 	broken := git.Commit("manifests", "main", "broken YAML", map[string]string{"app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b\n"})
-	if code, out, errs := run(t, cmd("sync", "web")...); code != 1 || !strings.Contains(errs, "app/b.yaml:") {
+	if code, out, errs := run(t, cmd("sync", "web")...); code != exitFailure || !strings.Contains(errs, "app/b.yaml:") {
 		t.Fatalf("sync of broken YAML: exit %d\n%s\n%s", code, out, errs)
 	}
 	st := status()
@@ -65,7 +65,7 @@ func TestFailedSyncsAreRecorded(t *testing.T) {
 	}
 
 	rejected := git.Commit("manifests", "main", "rejected", map[string]string{"app/b.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {ports: [{port: 70000}]}\n"})
-	if code, out, errs := run(t, cmd("sync", "web")...); code != 1 || !strings.Contains(errs, "nothing applied") {
+	if code, out, errs := run(t, cmd("sync", "web")...); code != exitFailure || !strings.Contains(errs, "nothing applied") {
 		t.Fatalf("sync of a rejected object: exit %d\n%s\n%s", code, out, errs)
 	}
 	st = status()
@@ -153,7 +153,7 @@ current-context: gone
 		start := time.Now()
 		code, out, errs := run(t, append(tc.args, "--repo", url, "--kubeconfig", kubeconfig)...)
 		took := time.Since(start)
-		if code != 1 || took > tc.limit || !strings.Contains(errs, addr) || !strings.Contains(errs, "cannot reach the Kubernetes API server") ||
+		if code != exitFailure || took > tc.limit || !strings.Contains(errs, addr) || !strings.Contains(errs, "cannot reach the Kubernetes API server") ||
 			strings.Contains(errs, "kustomize") {
 			t.Errorf("%v: exit %d after %v\n%s\n%s", tc.args, code, took, out, errs)
 			continue

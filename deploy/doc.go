@@ -4,6 +4,21 @@
 // deleted from git, waits for health, records the result in the cluster,
 // and can roll back.
 //
+// It is a thin composition of one package per question a sync asks, as
+// Argo CD's gitops-engine is:
+//
+//   - render: what should be there (git, kustomize, namespaces, order),
+//     without a cluster; `ferry render` prints it;
+//   - diff: what differs, Secret values masked;
+//   - health: is it ready (kstatus);
+//   - inventory: what Ferry applied, and what each sync did (ConfigMaps
+//     in the cluster).
+//
+// This package holds what needs the cluster: the plan (live objects and
+// dry-runs), apply, prune, the health wait, the per-app lock, Watch and
+// Rollback. The rules of each step are documented in its package; the
+// rules of a sync as a whole are here.
+//
 // # Apps
 //
 // An app is a path in a branch of a git repository, applied to one
@@ -35,69 +50,70 @@
 // document.Errors located to file and line. An App can also be built in
 // code (from flags).
 //
-// # Rendering
-//
-// Render reads the app's path at a commit straight from the git objects of
-// a clone kept in Options.WorkDir (fetched on every render). A directory
-// holding kustomization.yaml is built with kustomize (krusty, plugins
-// off, on a copy of the commit's tree on disk); any other directory
-// contributes every *.yaml, *.yml and *.json file below it, recursively,
-// in path order, each possibly holding several documents, with List
-// kinds flattened. Hidden files and directories and symbolic links are
-// skipped. Namespaced objects without a namespace get the app's
-// destination namespace; every object gets the label ferry.dev/app=NAME
-// and the annotation ferry.dev/applied-hash, a hash of the rendered
-// object. Objects come out in apply order: Namespaces, CRDs, then by kind
-// priority (policies, ServiceAccounts, Secrets, ConfigMaps, storage, RBAC,
-// Services, workloads, Ingresses, webhooks; custom resources last), then by
-// namespace and name. The same commit always renders the same bytes.
-//
 // # Syncing
 //
 //	s, err := deploy.New(restConfig, deploy.Options{WorkDir: dir})
 //	rec, err := s.Sync(ctx, app, deploy.SyncOptions{Prune: true})
 //
-// A sync takes the app's Lease (ferry-sync-NAME, renewed while it runs; a
-// second sync waits up to Options.LockTimeout, then fails with ErrLocked;
-// a sync that cannot renew its lease stops), renders, and plans: one
+// A sync first makes sure the API server answers (GET /version, for up to
+// Options.ConnectTimeout, 5 s by default, unless it answered in the last
+// few seconds): an unreachable server fails the sync at once with
+// ErrUnreachable, naming it. It then takes the app's Lease
+// (ferry-sync-NAME, renewed while it runs; a second sync waits up to
+// Options.LockTimeout, then fails with ErrLocked; a sync that cannot renew
+// its lease stops), renders (package render; kinds the render does not
+// know are resolved through the cluster's RESTMapper), and plans: one
 // labelled List per resource and namespace fetches the live objects; an
 // object whose live applied-hash equals the rendered one and whose live
 // fields hold every rendered value is unchanged and costs nothing more;
-// every other object is server-side applied with dry-run. Any render
-// error, invalid object or dry-run rejection stops the sync here, before
-// any change: the inventory and the record are left as they were.
-// (Objects in a namespace, or of a kind, that the same sync creates can
-// only be dry-run after the Namespaces and CRDs are applied.)
+// every other object is server-side applied with dry-run, in parallel.
 //
-// Then the inventory (ConfigMap ferry-inventory-NAME) is extended with
-// every rendered object, the changed objects are applied (field manager
-// "ferry"; Force for objects Ferry already owns, so a field another
-// manager changed is taken back, but not for objects it never applied,
-// whose conflicting fields make the sync fail instead of being
-// overwritten) in parallel within each kind-priority group, Namespaces
-// and CRDs first (CRDs waited for until Established). With Prune, the
-// inventory objects no longer rendered are deleted (reverse order,
-// Background propagation, UID precondition), except objects whose live
-// label ferry.dev/app is not the app's, objects annotated ferry.dev/prune:
-// disabled (both are dropped from the inventory and reported as skipped),
-// and anything never in the inventory, such as an object created by hand
-// with the app's label. A pruning sync that renders nothing while the
-// inventory holds objects fails with ErrRefusePruneAll unless AllowEmpty.
+// Validation precedes change. Any render error, invalid object or dry-run
+// rejection stops the sync before any change: nothing is applied and the
+// inventory is left as it was. Objects in a Namespace, or of a kind, that
+// the same sync creates cannot be dry-run before it exists; for them, and
+// only for them, the new Namespaces and CRDs they need are created first
+// (tracked in the inventory first; CRDs waited for until Established),
+// then those objects are dry-run; if one is rejected, the Namespaces and
+// CRDs just created are deleted again (UID precondition; a Namespace stays
+// Terminating until the namespace controller empties it) and reported as
+// "removed", the inventory is put back, and nothing else is applied. A
+// Namespace or CRD that already exists is never changed before
+// validation.
 //
-// Health is kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status): the sync
-// waits (SyncOptions.Timeout) for the applied objects to be Current,
-// polling with labelled Lists; unchanged objects are judged from the
-// plan's lists without waiting, so a sync with nothing to do makes no
-// request after planning. The result is Succeeded, Degraded (applied, not
-// all Current) or Failed.
+// Then the inventory is extended with every rendered object, the changed
+// objects are applied (field manager "ferry"; Force for objects Ferry
+// already owns, so a field another manager changed is taken back, but not
+// for objects it never applied, whose conflicting fields make the sync
+// fail instead of being overwritten) in parallel (Options.Concurrency)
+// within each kind-priority group, Namespaces and CRDs first (CRDs waited
+// for until Established). With Prune, the inventory objects no longer
+// rendered are deleted (reverse order, Background propagation, UID
+// precondition), except objects whose live label ferry.dev/app is not the
+// app's, objects annotated ferry.dev/prune: disabled (both are dropped
+// from the inventory and reported as skipped), and anything never in the
+// inventory, such as an object created by hand with the app's label. A
+// pruning sync that renders nothing while the inventory holds objects
+// fails with ErrRefusePruneAll unless AllowEmpty.
 //
-// Every sync that gets past planning is recorded in ConfigMap
-// ferry-app-NAME: the revision, times, result, counts and the objects
-// that were not unchanged (at most 100 per record), newest first, the
-// last Options.History (10) syncs, plus the distinct revisions that
-// synced and the rollback pin. Status reads it back with the lease holder
-// and the live health of the inventory objects. The inventory, record and
-// lease live in the app's inventory namespace, created if missing.
+// The sync then waits (SyncOptions.Timeout) for the applied objects to be
+// Current (package health), polling with labelled Lists; unchanged objects
+// are judged from the plan's lists without waiting, so a sync with nothing
+// to do makes no request after planning. The result is Succeeded,
+// Degraded (applied, but not all Current before the timeout, or one
+// Failed) or Failed. A negative timeout (`--timeout 0s`) does not wait:
+// objects still rolling out are reported as InProgress and do not make the
+// sync Degraded; only an object already Failed does.
+//
+// Every sync that starts (holds the lease) is recorded (package
+// inventory), failed ones included, with the reason of the failure:
+// RenderFailed, Rejected, PruneAllRefused, ApplyFailed, PruneFailed,
+// ClusterError, or for a Degraded sync HealthTimeout or Unhealthy. Status
+// reads the record back, with the revision the cluster is at (the newest
+// sync that applied everything) beside the last attempt, the lease holder
+// and the live health of the inventory objects; Watch reports the same
+// through Options.OnTick (Tick.Record, Tick.Synced). The inventory, record
+// and lease live in the app's inventory namespace, created if missing.
 //
 // A sync that fails while applying (the API server going away for longer
 // than Options.RetryTimeout, say) leaves the objects it applied in place,
@@ -109,17 +125,17 @@
 // # Diff, drift and Watch
 //
 // Diff dry-runs every object (Force) and returns a unified diff of the
-// live object against the result per object ("+" whole objects to create,
-// "-" objects to prune), without status, managedFields, resourceVersion,
-// generation, uid and creationTimestamp, and with Secret data and
-// stringData replaced by markers saying only whether each value changed.
-// An object whose live hash equals the render's but whose fields differ
-// has drifted: someone changed it since Ferry applied it.
+// live object against the result per object (package diff): "+" whole
+// objects to create, "-" objects to prune. An object whose live hash
+// equals the render's but whose fields differ has drifted: someone
+// changed it since Ferry applied it.
 //
 // Watch polls the branch every interval, syncs new commits (automated),
 // re-applies drifted objects (selfHeal; each logged with the paths of the
 // changed fields, never their values), and records only rounds that
-// changed something. The long-running `ferry run` calls it per app.
+// changed something or ended differently from the last record (a branch
+// that stays broken is recorded once). The long-running `ferry run` calls
+// it per app.
 //
 // # Rollback
 //
@@ -145,6 +161,12 @@
 //   - The drift check compares rendered values with live ones; values the
 //     server normalises (quantities such as cpu: 0.5 → 500m) always look
 //     different and cost one dry-run per sync to be confirmed unchanged.
-//   - Lease expiry is judged with the local clock against the holder's
-//     renew time, as client-go leader election does.
+//   - The per-app lock is client-go's leader election on a Lease
+//     (resourcelock.LeaseLock); a lease whose holder's renew time is older
+//     than its duration is taken over at once, which judges expiry with
+//     the local clock.
+//   - A CRD changed so that objects of a new version of it validate is
+//     applied with the rest, after validation: such objects are dry-run
+//     against the CRD as it is, and rejected if it does not serve their
+//     version yet.
 package deploy

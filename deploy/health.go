@@ -4,33 +4,8 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"github.com/ferrygitops/ferry/deploy/health"
 )
-
-// Health returns the kstatus status of a live object (Current,
-// InProgress, Failed, Terminating, Unknown; NotFound for nil) and, unless
-// Current, kstatus's message: Current means Deployments rolled out,
-// StatefulSets and DaemonSets updated, Jobs complete, CRDs established,
-// objects with a Ready condition ready, and so on.
-func Health(u *unstructured.Unstructured) (string, string) {
-	if u == nil {
-		return string(status.NotFoundStatus), ""
-	}
-	r, err := status.Compute(u)
-	if err != nil {
-		return string(status.UnknownStatus), err.Error()
-	}
-	if r.Status == status.CurrentStatus {
-		return string(r.Status), ""
-	}
-	return string(r.Status), r.Message
-}
-
-// settled reports whether waiting for an object longer is pointless.
-func settled(h string) bool {
-	return h == string(status.CurrentStatus) || h == string(status.FailedStatus)
-}
 
 // evaluateHealth sets every item's health from what the sync already has
 // (the apply result, else the listed live object), making no request.
@@ -44,7 +19,7 @@ func (s *Syncer) evaluateHealth(p *plan) {
 			it.health, it.healthMsg = "", ""
 			continue
 		}
-		it.health, it.healthMsg = Health(obj)
+		it.health, it.healthMsg = health.Of(obj)
 	}
 }
 
@@ -61,7 +36,7 @@ func (s *Syncer) waitHealthy(ctx context.Context, p *plan, timeout time.Duration
 	var pending []*planItem
 	app := ""
 	for _, it := range p.items {
-		if it.result != nil && !settled(it.health) && it.m.mapping != nil {
+		if it.result != nil && !health.Settled(it.health) && it.mapping != nil {
 			pending = append(pending, it)
 			app = it.m.Object.GetLabels()[LabelApp]
 		}
@@ -85,7 +60,7 @@ func (s *Syncer) waitHealthy(ctx context.Context, p *plan, timeout time.Duration
 		}
 		keys := map[listKey]bool{}
 		for _, it := range pending {
-			keys[listKey{gvr: it.m.mapping.Resource, namespace: scopedNamespace(it.m.mapping, it.namespace())}] = true
+			keys[listKey{gvr: it.mapping.Resource, namespace: scopedNamespace(it.mapping, it.namespace())}] = true
 		}
 		live, err := s.listLive(ctx, App{Name: app}, keys)
 		if err != nil {
@@ -94,8 +69,8 @@ func (s *Syncer) waitHealthy(ctx context.Context, p *plan, timeout time.Duration
 		}
 		next := pending[:0]
 		for _, it := range pending {
-			it.health, it.healthMsg = Health(live.get(it.m.Key))
-			if !settled(it.health) {
+			it.health, it.healthMsg = health.Of(live.get(it.m.Key))
+			if !health.Settled(it.health) {
 				next = append(next, it)
 			}
 		}

@@ -6,13 +6,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/ferrygitops/ferry/deploy/inventory"
 )
 
 // ErrLocked is returned (wrapped, with the holder) when another sync of
@@ -32,11 +40,12 @@ type LockInfo struct {
 
 // syncLock is a held lease.
 type syncLock struct {
-	s        *Syncer
-	app      App
-	identity string
-	cancel   context.CancelCauseFunc
-	done     chan struct{}
+	s         *Syncer
+	app       App
+	lock      *resourcelock.LeaseLock
+	stopElect context.CancelFunc // stops the elector
+	stopped   chan struct{}      // closed when the elector stopped
+	unlocking atomic.Bool
 }
 
 func randomSuffix() string {
@@ -72,91 +81,123 @@ func (s *Syncer) ensureNamespace(ctx context.Context, app App) error {
 	return nil
 }
 
-// lock acquires the app's Lease, waiting up to LockTimeout for another
-// holder, and keeps renewing it. The returned context is cancelled (with
-// cause ErrLeaseLost) if the lease is lost; unlock releases it.
+// lock acquires the app's Lease with client-go's leader election (a
+// resourcelock.LeaseLock), waiting up to LockTimeout for another holder,
+// and keeps renewing it (every LeaseDuration/15, between 100 ms and 2 s,
+// giving up after two thirds of LeaseDuration without a renewal). The
+// returned context is cancelled, with cause ErrLeaseLost, when renewing
+// fails; unlock releases the lease.
+//
+// Leader election judges a holder expired once it has watched the lease
+// unchanged for its duration; a sync also takes over at once a lease whose
+// holder's renew time is older than its duration (a process that died),
+// as this package always did.
 func (s *Syncer) lock(ctx context.Context, app App) (context.Context, *syncLock, error) {
 	if err := s.ensureNamespace(ctx, app); err != nil {
 		return nil, nil, err
 	}
-	l := &syncLock{s: s, app: app, identity: s.opts.Identity + "-" + randomSuffix(), done: make(chan struct{})}
-	leases := s.core.CoordinationV1().Leases(app.StateNamespace())
-	name := LeasePrefix + app.Name
-	dur := int32((s.opts.LeaseDuration + time.Second - 1) / time.Second)
-	deadline := time.Now().Add(max(s.opts.LockTimeout, 0))
-	wait := 100 * time.Millisecond
+	ns, name := app.StateNamespace(), LeasePrefix+app.Name
+	if err := s.freeExpiredLease(ctx, ns, name); err != nil {
+		return nil, nil, err
+	}
+	l := &syncLock{s: s, app: app, stopped: make(chan struct{}), lock: &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: ns, Name: name},
+		Client:     s.core.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: s.opts.Identity + "-" + randomSuffix()},
+		Labels:     map[string]string{"app.kubernetes.io/managed-by": "ferry", inventory.LabelOwner: app.Name},
+	}}
+	lease := s.opts.LeaseDuration
+	retry := min(max(lease/15, 100*time.Millisecond), 2*time.Second)
+	started := make(chan context.Context, 1)
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:          l.lock,
+		LeaseDuration: lease,
+		RenewDeadline: lease * 2 / 3,
+		RetryPeriod:   retry,
+		Name:          ns + "/" + name,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) { started <- ctx },
+			OnStoppedLeading: func() { close(l.stopped) },
+		},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("lease %s/%s: %w", ns, name, err)
+	}
+	ectx, cancel := context.WithCancel(klog.NewContext(ctx, logr.FromSlogHandler(s.log.Handler())))
+	l.stopElect = cancel
+	go le.Run(ectx)
+
+	timeout := time.NewTimer(max(s.opts.LockTimeout, 0))
+	defer timeout.Stop()
+	waiting := time.NewTicker(5 * time.Second)
+	defer waiting.Stop()
 	for {
-		now := metav1.NewMicroTime(time.Now())
-		var cur *coordinationv1.Lease
-		err := s.retry(ctx, func() (err error) {
-			cur, err = leases.Get(ctx, name, metav1.GetOptions{})
-			return err
-		})
-		switch {
-		case apierrors.IsNotFound(err):
-			err = s.retry(ctx, func() error {
-				_, err := leases.Create(ctx, &coordinationv1.Lease{
-					ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "ferry", labelOwner: app.Name}},
-					Spec: coordinationv1.LeaseSpec{
-						HolderIdentity: &l.identity, LeaseDurationSeconds: &dur,
-						AcquireTime: &now, RenewTime: &now, LeaseTransitions: ptr.To[int32](0),
-					},
-				}, metav1.CreateOptions{FieldManager: FieldManager})
-				return err
-			})
-			if err == nil {
-				return l.start(ctx)
-			}
-			if !apierrors.IsAlreadyExists(err) {
-				return nil, nil, fmt.Errorf("creating lease %s/%s: %w", app.StateNamespace(), name, err)
-			}
-		case err != nil:
-			return nil, nil, fmt.Errorf("reading lease %s/%s: %w", app.StateNamespace(), name, err)
-		default:
-			info, held := leaseHeld(cur)
-			if !held {
-				next := cur.DeepCopy()
-				next.Spec.HolderIdentity = &l.identity
-				next.Spec.LeaseDurationSeconds = &dur
-				next.Spec.AcquireTime, next.Spec.RenewTime = &now, &now
-				next.Spec.LeaseTransitions = ptr.To(ptr.Deref(cur.Spec.LeaseTransitions, 0) + 1)
-				err = s.retry(ctx, func() error {
-					_, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
-					return err
-				})
-				if err == nil {
-					return l.start(ctx)
-				}
-				if !apierrors.IsConflict(err) {
-					return nil, nil, fmt.Errorf("taking lease %s/%s: %w", app.StateNamespace(), name, err)
-				}
-				continue // someone else took it first: look again
-			}
-			if time.Now().After(deadline) {
-				return nil, nil, fmt.Errorf("syncing app %s: %w: lease %s/%s is held by %s since %s, until %s unless renewed",
-					app.Name, ErrLocked, app.StateNamespace(), name, info.Holder,
-					info.Since.Format(time.RFC3339), info.Until.Format(time.RFC3339))
-			}
-			s.log.Info("waiting for another sync of the app", "app", app.Name, "holder", info.Holder)
-		}
-		t := time.NewTimer(wait)
 		select {
+		case <-started:
+			sctx, cancelSync := context.WithCancelCause(ctx)
+			go func() {
+				<-l.stopped
+				if !l.unlocking.Load() {
+					cancelSync(fmt.Errorf("%w: could not renew it for %s", ErrLeaseLost, lease*2/3))
+				}
+			}()
+			return sctx, l, nil
+		case <-l.stopped:
+			return nil, nil, fmt.Errorf("taking lease %s/%s: %w", ns, name, context.Cause(ectx))
+		case <-waiting.C:
+			s.log.Info("waiting for another sync of the app", "app", app.Name, "holder", le.GetLeader())
+			continue
+		case <-timeout.C:
 		case <-ctx.Done():
-			t.Stop()
+		}
+		cancel()
+		<-l.stopped
+		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
-		case <-t.C:
 		}
-		if wait *= 2; wait > time.Second {
-			wait = time.Second
+		info, err := s.lockInfo(ctx, app)
+		if err != nil || info == nil {
+			return nil, nil, fmt.Errorf("syncing app %s: %w: lease %s/%s could not be taken in %s", app.Name, ErrLocked, ns, name, s.opts.LockTimeout)
 		}
+		return nil, nil, fmt.Errorf("syncing app %s: %w: lease %s/%s is held by %s since %s, until %s unless renewed",
+			app.Name, ErrLocked, ns, name, info.Holder, info.Since.Format(time.RFC3339), info.Until.Format(time.RFC3339))
 	}
 }
 
-// leaseHeld reports whether a lease is held and unexpired.
+// freeExpiredLease releases a lease whose holder has not renewed it within
+// its duration, judged by the holder's renew time (resourceVersion as
+// precondition, so a holder renewing meanwhile keeps it).
+func (s *Syncer) freeExpiredLease(ctx context.Context, ns, name string) error {
+	leases := s.core.CoordinationV1().Leases(ns)
+	var cur *coordinationv1.Lease
+	err := s.retry(ctx, func() (err error) {
+		cur, err = leases.Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading lease %s/%s: %w", ns, name, err)
+	}
+	if info, held := leaseHeld(cur); held || info.Holder == "" {
+		return nil
+	}
+	s.log.Info("taking over an expired sync lease", "lease", ns+"/"+name, "holder", ptr.Deref(cur.Spec.HolderIdentity, ""))
+	cur.Spec.HolderIdentity, cur.Spec.RenewTime = nil, nil
+	_, err = leases.Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+	if err != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("taking over lease %s/%s: %w", ns, name, err)
+	}
+	return nil
+}
+
+// leaseHeld reports whether a lease is held and unexpired, by its renew
+// time; the info names the holder either way.
 func leaseHeld(l *coordinationv1.Lease) (LockInfo, bool) {
 	holder := ptr.Deref(l.Spec.HolderIdentity, "")
 	if holder == "" || l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
-		return LockInfo{}, false
+		return LockInfo{Holder: holder}, false
 	}
 	info := LockInfo{Holder: holder, Until: l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)}
 	if l.Spec.AcquireTime != nil {
@@ -165,77 +206,19 @@ func leaseHeld(l *coordinationv1.Lease) (LockInfo, bool) {
 	return info, time.Now().Before(info.Until)
 }
 
-// start runs the renewal loop and returns the sync's context.
-func (l *syncLock) start(parent context.Context) (context.Context, *syncLock, error) {
-	ctx, cancel := context.WithCancelCause(parent)
-	l.cancel = cancel
-	go l.renew(ctx)
-	return ctx, l, nil
-}
-
-func (l *syncLock) renew(ctx context.Context) {
-	defer close(l.done)
-	s := l.s
-	leases := s.core.CoordinationV1().Leases(l.app.StateNamespace())
-	name := LeasePrefix + l.app.Name
-	every := s.opts.LeaseDuration / 3
-	lastRenew := time.Now()
-	var lastWarn time.Time
-	t := time.NewTicker(every / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if time.Since(lastRenew) < every {
-			continue
-		}
-		rctx, cancel := context.WithTimeout(ctx, every)
-		cur, err := leases.Get(rctx, name, metav1.GetOptions{})
-		if err == nil {
-			if ptr.Deref(cur.Spec.HolderIdentity, "") != l.identity {
-				cancel()
-				l.cancel(fmt.Errorf("%w: now held by %q", ErrLeaseLost, ptr.Deref(cur.Spec.HolderIdentity, "")))
-				return
-			}
-			now := metav1.NewMicroTime(time.Now())
-			cur.Spec.RenewTime = &now
-			_, err = leases.Update(rctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
-		}
-		cancel()
-		if err == nil {
-			lastRenew = time.Now()
-			continue
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(lastWarn) >= every {
-			lastWarn = time.Now()
-			s.log.Warn("renewing the sync lease failed; retrying", "app", l.app.Name, "error", err)
-		}
-		// Stop before the lease can expire and someone else apply.
-		if time.Since(lastRenew) > s.opts.LeaseDuration-every/2 {
-			l.cancel(fmt.Errorf("%w: could not renew it: %v", ErrLeaseLost, err))
-			return
-		}
-	}
-}
-
-// unlock stops renewing and releases the lease if still held.
+// unlock stops the elector and releases the lease if still held: the
+// holder is cleared, so the next sync takes it at once.
 func (l *syncLock) unlock() {
-	l.cancel(nil)
-	<-l.done
+	l.unlocking.Store(true)
+	l.stopElect()
+	<-l.stopped
 	s := l.s
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	leases := s.core.CoordinationV1().Leases(l.app.StateNamespace())
-	name := LeasePrefix + l.app.Name
+	leases := s.core.CoordinationV1().Leases(l.lock.LeaseMeta.Namespace)
 	err := s.retry(ctx, func() error {
-		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
-		if err != nil || ptr.Deref(cur.Spec.HolderIdentity, "") != l.identity {
+		cur, err := leases.Get(ctx, l.lock.LeaseMeta.Name, metav1.GetOptions{})
+		if err != nil || ptr.Deref(cur.Spec.HolderIdentity, "") != l.lock.Identity() {
 			return err
 		}
 		cur.Spec.HolderIdentity = nil

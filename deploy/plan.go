@@ -16,14 +16,21 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/inventory"
+	"github.com/ferrygitops/ferry/deploy/render"
 )
 
 // planItem is one manifest's state through a sync or diff.
 type planItem struct {
-	m     *Manifest
-	body  []byte                     // the apply patch
-	live  *unstructured.Unstructured // from the labelled lists (or fetched), nil if absent there
-	force bool
+	m *Manifest
+	// mapping is nil for a kind a CRD of the same render defines and the
+	// cluster does not serve yet.
+	mapping *meta.RESTMapping
+	body    []byte                     // the apply patch
+	live    *unstructured.Unstructured // from the labelled lists (or fetched), nil if absent there
+	force   bool
 
 	// exists: the object is in the cluster (labelled or not).
 	exists bool
@@ -40,6 +47,9 @@ type planItem struct {
 	drifted bool
 	result  *unstructured.Unstructured // applied object
 	applied bool                       // the apply was made
+	// removed: created to validate the objects in it, then deleted
+	// because one was rejected.
+	removed bool
 	action  Action
 	err     error
 
@@ -71,6 +81,17 @@ func (l *liveSet) get(k ObjectKey) *unstructured.Unstructured {
 type plan struct {
 	items []*planItem
 	live  *liveSet
+}
+
+// count returns how many items match.
+func (p *plan) count(match func(*planItem) bool) int {
+	n := 0
+	for _, it := range p.items {
+		if match(it) {
+			n++
+		}
+	}
+	return n
 }
 
 type planOptions struct {
@@ -119,6 +140,10 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (
 	return ls, ctx.Err()
 }
 
+// listPage is the page size of Lists: large, since a sync wants every
+// labelled object and the API server answers a page from its watch cache.
+const listPage = 2000
+
 // list pages through one List; managedFields are dropped to save memory.
 func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstructured.Unstructured, error) {
 	var ri interface {
@@ -130,7 +155,7 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 		ri = s.dyn.Resource(k.gvr)
 	}
 	var out []*unstructured.Unstructured
-	opts := metav1.ListOptions{LabelSelector: selector, Limit: 500}
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: listPage}
 	for restarts := 0; ; {
 		var l *unstructured.UnstructuredList
 		err := s.retry(ctx, func() (err error) {
@@ -183,11 +208,21 @@ func (s *Syncer) forEach(ctx context.Context, n int, stop *atomic.Bool, fn func(
 // whether applying it would change anything: unchanged hash and fields
 // skip it; otherwise a server-side dry-run tells. Per-object failures are
 // in the items' err; the error is for failures to list.
-func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventory, po planOptions) (*plan, error) {
+func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventory.Inventory, po planOptions) (*plan, error) {
 	p := &plan{}
 	lists := map[listKey]bool{}
 	newNamespaces := map[string]bool{}
 	newKinds := map[schema.GroupKind]bool{}
+	for i := range r.Manifests {
+		m := &r.Manifests[i]
+		switch m.Key.GroupKind() {
+		case render.GKNamespace:
+			newNamespaces[m.Key.Name] = true
+		case render.GKCRD:
+			gk, _ := render.CRDKind(m.Object)
+			newKinds[gk] = true
+		}
+	}
 	for i := range r.Manifests {
 		m := &r.Manifests[i]
 		body, err := json.Marshal(m.Object.Object)
@@ -196,19 +231,20 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 		}
 		it := &planItem{m: m, body: body}
 		p.items = append(p.items, it)
-		switch m.Key.groupKind() {
-		case gkNamespace:
-			newNamespaces[m.Key.Name] = true
-		case gkCRD:
-			group, _, _ := unstructured.NestedString(m.Object.Object, "spec", "group")
-			kind, _, _ := unstructured.NestedString(m.Object.Object, "spec", "names", "kind")
-			newKinds[schema.GroupKind{Group: group, Kind: kind}] = true
-		}
-		if m.mapping == nil {
-			it.deferred = true
+		it.mapping, err = s.mapping(m.Object.GroupVersionKind())
+		switch {
+		case err == nil:
+		case meta.IsNoMatchError(err) && newKinds[m.Key.GroupKind()]:
+			it.deferred = true // defined by a CRD of this render
 			continue
+		case meta.IsNoMatchError(err):
+			gvk := m.Object.GroupVersionKind()
+			it.err = fmt.Errorf("%s (%s): the cluster has no kind %s in %s (is its CRD installed?)", m.Key, m.Source, gvk.Kind, gvk.GroupVersion())
+			continue
+		default:
+			return nil, fmt.Errorf("%s: %w", m.Key, err)
 		}
-		lists[listKey{gvr: m.mapping.Resource, namespace: scopedNamespace(m.mapping, m.Key.Namespace)}] = true
+		lists[listKey{gvr: it.mapping.Resource, namespace: scopedNamespace(it.mapping, m.Key.Namespace)}] = true
 	}
 	live, err := s.listLive(ctx, app, lists)
 	if err != nil {
@@ -222,11 +258,11 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 		_, owned := inv[it.m.Key]
 		it.force = po.forceAll || owned || it.live != nil
 		it.exists = it.live != nil
-		if it.deferred {
+		if it.deferred || it.err != nil {
 			continue
 		}
 		if po.skipUnchanged && it.live != nil && it.live.GetAnnotations()[AnnotationAppliedHash] == it.m.Hash &&
-			subset(desiredForCompare(it.m), it.live.Object) {
+			diff.Subset(diff.Desired(it.m), it.live.Object) {
 			it.skipped = true
 			it.action = ActionUnchanged
 			continue
@@ -244,7 +280,7 @@ func (s *Syncer) dryRun(ctx context.Context, items []*planItem, newNamespaces ma
 		dry, err := s.applyOne(ctx, it, true)
 		if err != nil {
 			if isNamespaceMissing(err, it.namespace()) && newNamespaces[it.namespace()] ||
-				meta.IsNoMatchError(err) && newKinds[it.m.Key.groupKind()] {
+				meta.IsNoMatchError(err) && newKinds[it.m.Key.GroupKind()] {
 				it.deferred = true
 				return
 			}
@@ -257,7 +293,7 @@ func (s *Syncer) dryRun(ctx context.Context, items []*planItem, newNamespaces ma
 			if po.fetchUnlabelled {
 				var got *unstructured.Unstructured
 				err := s.retry(ctx, func() (err error) {
-					got, err = s.resource(it.m.mapping, it.namespace()).Get(ctx, it.m.Key.Name, metav1.GetOptions{})
+					got, err = s.resource(it.mapping, it.namespace()).Get(ctx, it.m.Key.Name, metav1.GetOptions{})
 					return err
 				})
 				if err == nil {
@@ -279,7 +315,7 @@ func (s *Syncer) classify(it *planItem) {
 		// Exists but not labelled as the app's: the apply adds the label.
 		it.changed, it.action = true, ActionConfigured
 	default:
-		it.changed = !equalObjects(it.live, it.dry)
+		it.changed = !diff.Equal(it.live, it.dry)
 		it.action = ActionUnchanged
 		if it.changed {
 			it.action = ActionConfigured
@@ -296,14 +332,14 @@ func (s *Syncer) applyOne(ctx context.Context, it *planItem, dryRun bool) (*unst
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	if it.m.mapping == nil {
+	if it.mapping == nil {
 		m, err := s.mapping(it.m.Object.GroupVersionKind())
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", it.m.Key, it.m.Source, err)
 		}
-		it.m.mapping = m
+		it.mapping = m
 	}
-	ri := s.resource(it.m.mapping, it.namespace())
+	ri := s.resource(it.mapping, it.namespace())
 	var out *unstructured.Unstructured
 	err := s.retry(ctx, func() (err error) {
 		out, err = ri.Patch(ctx, it.m.Key.Name, types.ApplyPatchType, it.body, opts)
@@ -317,13 +353,6 @@ func (s *Syncer) applyOne(ctx context.Context, it *planItem, dryRun bool) (*unst
 	}
 	unstructured.RemoveNestedField(out.Object, "metadata", "managedFields")
 	return out, nil
-}
-
-func scopedNamespace(m *meta.RESTMapping, ns string) string {
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return ns
-	}
-	return ""
 }
 
 // isNamespaceMissing reports whether err says namespace ns does not exist.

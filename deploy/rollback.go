@@ -13,12 +13,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/ferrygitops/ferry/deploy/inventory"
+	"github.com/ferrygitops/ferry/deploy/render"
 	"github.com/ferrygitops/ferry/dotferry"
 )
-
-// ErrNoPreviousRevision is returned by Rollback without a target when the
-// record holds no earlier successful revision.
-var ErrNoPreviousRevision = errors.New("no earlier successful revision to roll back to")
 
 // Rollback applies the app's manifests at revision to (a full or
 // abbreviated commit hash; "" means the newest successful revision before
@@ -31,13 +29,16 @@ func (s *Syncer) Rollback(ctx context.Context, app App, to string) (Record, erro
 	if err := app.Validate(); err != nil {
 		return Record{}, err
 	}
+	if err := s.reachable(ctx); err != nil {
+		return Record{}, err
+	}
 	st, err := s.readState(ctx, app)
 	if err != nil {
 		return Record{}, err
 	}
-	current := st.lastRevision()
+	current := st.LastRevision()
 	if to == "" {
-		if to, err = previousRevision(st, current); err != nil {
+		if to, err = st.PreviousRevision(current); err != nil {
 			return Record{}, fmt.Errorf("rolling back app %s: %w", app.Name, err)
 		}
 	}
@@ -47,24 +48,17 @@ func (s *Syncer) Rollback(ctx context.Context, app App, to string) (Record, erro
 	}, syncExtra{pin: &Pin{From: current}})
 }
 
-// previousRevision is the newest successful revision other than current.
-func previousRevision(st *appState, current string) (string, error) {
-	for _, r := range st.Succeeded {
-		if r.Revision != current {
-			return r.Revision, nil
-		}
-	}
-	return "", ErrNoPreviousRevision
-}
-
 // Release removes the app's rollback pin, so the next Sync or Watch round
 // applies the branch head again. It reports whether there was a pin.
 func (s *Syncer) Release(ctx context.Context, app App) (bool, error) {
 	if err := dotferry.CheckAppName(app.Name); err != nil {
 		return false, err
 	}
+	if err := s.reachable(ctx); err != nil {
+		return false, err
+	}
 	released := false
-	err := s.updateState(ctx, app, func(st *appState) bool {
+	err := s.updateState(ctx, app, func(st *inventory.State) bool {
 		released = st.Pin != nil
 		st.Pin = nil
 		return released
@@ -121,17 +115,17 @@ func (s *Syncer) RevertPR(ctx context.Context, app App, to string) (string, erro
 		if err != nil {
 			return "", err
 		}
-		if to, err = previousRevision(st, st.lastRevision()); err != nil {
+		if to, err = st.PreviousRevision(st.LastRevision()); err != nil {
 			return "", fmt.Errorf("reverting app %s: %w", app.Name, err)
 		}
 	}
 	req := RevertRequest{App: app, Files: map[string][]byte{}}
-	err := s.git.with(ctx, app.RepoURL, app.Branch, func(e *gitEntry) error {
-		head, err := e.resolve("")
+	err := s.clones.With(ctx, app.RepoURL, app.Branch, func(e *render.Clone) error {
+		head, err := e.Resolve("")
 		if err != nil {
 			return err
 		}
-		target, err := e.resolve(to)
+		target, err := e.Resolve(to)
 		if err != nil {
 			return err
 		}
@@ -152,11 +146,11 @@ func (s *Syncer) RevertPR(ctx context.Context, app App, to string) (string, erro
 			if err != nil {
 				return err
 			}
-			data, err := readBlob(f)
+			data, err := f.Contents()
 			if err != nil {
 				return err
 			}
-			req.Files[name] = data
+			req.Files[name] = []byte(data)
 		}
 		for name := range before {
 			if _, ok := after[name]; !ok {

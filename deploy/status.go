@@ -38,11 +38,14 @@ func (s *Syncer) Status(ctx context.Context, app App) (AppStatus, error) {
 		return AppStatus{}, err
 	}
 	out := AppStatus{App: app.Name, InventoryNamespace: app.StateNamespace()}
+	if err := s.reachable(ctx); err != nil {
+		return out, err
+	}
 	st, err := s.readState(ctx, app)
 	if err != nil {
 		return out, err
 	}
-	out.Revision, out.Pin, out.History, out.Succeeded = st.lastRevision(), st.Pin, st.History, st.Succeeded
+	out.Revision, out.Pin, out.History, out.Succeeded = st.LastRevision(), st.Pin, st.History, st.Succeeded
 	if out.History == nil {
 		out.History = []Record{}
 	}
@@ -75,6 +78,6 @@ func (s *Syncer) Status(ctx context.Context, app App) (AppStatus, error) {
 		h, msg := Health(live.get(k))
 		out.Objects = append(out.Objects, ObjectResult{ObjectKey: k, APIVersion: av, Health: h, Message: msg})
 	}
-	slices.SortFunc(out.Objects, func(a, b ObjectResult) int { return a.ObjectKey.compare(b.ObjectKey) })
+	slices.SortFunc(out.Objects, func(a, b ObjectResult) int { return a.ObjectKey.Compare(b.ObjectKey) })
 	return out, nil
 }

@@ -1,17 +1,16 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"sync/atomic"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/health"
+	"github.com/ferrygitops/ferry/deploy/inventory"
 )
 
 // ErrRefusePruneAll is returned (wrapped) when a pruning sync renders no
@@ -51,6 +50,9 @@ type syncExtra struct {
 	watch bool // obey Automated and SelfHeal
 	// drift receives the drifted objects (Watch).
 	drift *[]DriftedObject
+	// synced receives the revision the cluster is at after the sync: the
+	// newest that applied everything (Watch).
+	synced *string
 }
 
 // DriftedObject is an object changed in the cluster since Ferry applied
@@ -91,60 +93,85 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if rec.Trigger == "" {
 		rec.Trigger = "sync"
 	}
-	fail := func(err error) (Record, error) {
-		rec.Result, rec.Error, rec.Finished = Failed, err.Error(), now()
+	// Until the lease is held nothing is recorded: the sync has not
+	// started, and another may be writing.
+	var st *inventory.State
+	started := false
+	fail := func(reason Reason, err error) (Record, error) {
+		rec.Result, rec.Reason, rec.Error, rec.Finished = Failed, reason, err.Error(), now()
+		if started {
+			s.record(ctx, app, st, rec, nil, opts.QuietNoop)
+		}
 		return rec, err
 	}
 	if err := app.Validate(); err != nil {
-		return fail(err)
+		return fail("", err)
 	}
+	if err := s.reachable(ctx); err != nil {
+		return fail(inventory.ClusterError, err)
+	}
+	step := s.stepTimer(app)
 	sctx := ctx
 	if !opts.DryRun {
 		lctx, lk, err := s.lock(ctx, app)
 		if err != nil {
-			return fail(err)
+			return fail("", err)
 		}
 		defer lk.unlock()
 		sctx = lctx
 		// Times count from holding the lease, so records of one app never
 		// overlap.
 		rec.Started = now()
+		step("locked", "lease", LeasePrefix+app.Name)
 	}
-	st, err := s.readState(sctx, app)
+	st, err = s.readState(sctx, app)
 	if err != nil {
-		return fail(err)
+		return fail(inventory.ClusterError, err)
 	}
+	started = !opts.DryRun
+	if x.synced != nil {
+		*x.synced = st.LastRevision()
+		defer func() {
+			if rec.Result != Failed && !rec.DryRun {
+				*x.synced = rec.Revision
+			}
+		}()
+	}
+	ctx = sctx
 
 	// Which revision: explicit, pinned, or the branch head.
 	rev, pinned := opts.Revision, false
 	if rev == "" && st.Pin != nil && x.pin == nil {
 		rev, pinned = st.Pin.Revision, true
 	}
-	rendered, err := s.Render(sctx, app, rev)
+	rendered, err := s.Render(ctx, app, rev)
+	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
 	if err != nil {
-		return fail(err)
+		return fail(inventory.RenderFailed, err)
 	}
+	step("rendered", "revision", short(rendered.Revision), "objects", len(rendered.Manifests), "kustomize", rendered.Kustomize)
 	if pinned && app.ReleasePinOnNewCommit && rendered.BranchHead != st.Pin.BranchHead {
 		s.log.Info("a new commit releases the rollback pin", "app", app.Name, "pinned", short(st.Pin.Revision), "head", short(rendered.BranchHead))
 		if !opts.DryRun {
 			pin := *st.Pin
-			if err := s.updateState(sctx, app, func(cur *appState) bool {
+			if err := s.updateState(ctx, app, func(cur *inventory.State) bool {
 				if cur.Pin == nil || *cur.Pin != pin {
 					return false
 				}
 				cur.Pin = nil
 				return true
 			}); err != nil {
-				return fail(err)
+				return fail(inventory.ClusterError, err)
 			}
 		}
 		pinned = false
-		if rendered, err = s.Render(sctx, app, ""); err != nil {
-			return fail(err)
+		rendered, err = s.Render(ctx, app, "")
+		rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, x.pin != nil
+		if err != nil {
+			return fail(inventory.RenderFailed, err)
 		}
 	}
-	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
-	last := st.lastRevision()
+	last := st.LastRevision()
 	dry := opts.DryRun
 	if x.watch {
 		newRev := rendered.Revision != last
@@ -156,21 +183,28 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			dry = true
 		}
 	}
+	if dry {
+		// A round that only reports is not recorded.
+		started = false
+	}
 
-	inv, err := s.readInventory(sctx, app)
+	inv, err := s.readInventory(ctx, app)
 	if err != nil {
-		return fail(err)
+		return fail(inventory.ClusterError, err)
 	}
 	if opts.Prune && len(rendered.Manifests) == 0 && len(inv) > 0 && !opts.AllowEmpty {
-		return fail(fmt.Errorf("syncing app %s at %s: %w while the inventory holds %d (allow it with AllowEmpty / --allow-empty)",
+		return fail(inventory.PruneAllRefused, fmt.Errorf("syncing app %s at %s: %w while the inventory holds %d (allow it with AllowEmpty / --allow-empty)",
 			app.Name, short(rendered.Revision), ErrRefusePruneAll, len(inv)))
 	}
-	p, err := s.newPlan(sctx, app, &rendered, inv, planOptions{skipUnchanged: true})
+	p, err := s.newPlan(ctx, app, &rendered, inv, planOptions{skipUnchanged: true})
 	if err != nil {
-		return fail(fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
+	step("planned", "objects", len(p.items), "toApply", p.count(func(it *planItem) bool { return it.changed }),
+		"deferred", p.count(func(it *planItem) bool { return it.deferred }), "rejected", p.count(func(it *planItem) bool { return it.err != nil }))
 	if err := planErrors(p.items, "rejected"); err != nil {
-		return fail(fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+		fillRecord(&rec, p, nil)
+		return fail(inventory.Rejected, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
 	drifted := s.drift(app, p, inv, !dry)
 	if x.drift != nil {
@@ -181,9 +215,9 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		rec.DryRun = true
 		var pruned []ObjectResult
 		if opts.Prune {
-			cands, err := s.pruneCandidates(sctx, app, inv, &rendered)
+			cands, err := s.pruneCandidates(ctx, app, inv, &rendered)
 			if err != nil {
-				return fail(err)
+				return fail(inventory.ClusterError, err)
 			}
 			for _, c := range cands {
 				pruned = append(pruned, pruneResult(c, ""))
@@ -195,37 +229,54 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		return rec, nil
 	}
 
+	// Objects in a Namespace or of a kind this sync creates are validated
+	// after creating just those; if one is rejected they are removed
+	// again and nothing else changes.
+	if err := s.validateDeferred(ctx, app, p, inv); err != nil {
+		fillRecord(&rec, p, nil)
+		reason := inventory.ApplyFailed
+		if errors.Is(err, errRejected) {
+			reason = inventory.Rejected
+		}
+		return fail(reason, fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err))
+	}
+
 	// Track every object before applying it, so one created by a sync
 	// that then fails (or dies) can still be pruned later.
 	grown := maps.Clone(inv)
 	for _, m := range rendered.Manifests {
 		grown[m.Key] = m.Object.GetAPIVersion()
 	}
-	if err := s.writeInventory(sctx, app, grown); err != nil {
-		return fail(fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
+	if err := s.writeInventory(ctx, app, grown); err != nil {
+		fillRecord(&rec, p, nil)
+		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
 	}
 
-	if err := s.applyAll(sctx, p); err != nil {
+	step("tracked in the inventory", "objects", len(grown))
+	if err := s.applyAll(ctx, p); err != nil {
 		err = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err)
-		if cause := context.Cause(sctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
 			err = fmt.Errorf("%w: %w", err, cause)
 		}
 		fillRecord(&rec, p, nil)
-		rec.Result, rec.Error, rec.Finished = Failed, err.Error(), now()
-		s.saveRecord(sctx, app, rec, nil)
-		return rec, err
+		return fail(inventory.ApplyFailed, err)
 	}
 
-	final := inventory{}
+	step("applied", "objects", p.count(func(it *planItem) bool { return it.applied }))
+	final := inventory.Inventory{}
 	for _, m := range rendered.Manifests {
 		final[m.Key] = m.Object.GetAPIVersion()
 	}
 	var pruned []ObjectResult
 	var syncErr error
+	var reason Reason
 	if opts.Prune {
-		var keep inventory
-		pruned, keep, syncErr = s.prune(sctx, app, inv, &rendered)
+		var keep inventory.Inventory
+		pruned, keep, syncErr = s.prune(ctx, app, inv, &rendered)
 		maps.Copy(final, keep)
+		if syncErr != nil {
+			reason = inventory.PruneFailed
+		}
 	} else {
 		for k, v := range inv {
 			if _, ok := final[k]; !ok {
@@ -233,40 +284,80 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			}
 		}
 	}
-	if err := s.writeInventory(sctx, app, final); err != nil {
+	if err := s.writeInventory(ctx, app, final); err != nil {
 		syncErr = errors.Join(syncErr, err)
+		reason = cmp.Or(reason, inventory.ClusterError)
 	}
 
+	step("pruned", "objects", len(pruned))
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	s.waitHealthy(sctx, p, timeout)
+	s.waitHealthy(ctx, p, timeout)
+	step("health checked", "timeout", timeout)
 	fillRecord(&rec, p, pruned)
 	rec.Finished = now()
 	switch {
 	case syncErr != nil:
 		syncErr = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), syncErr)
-		rec.Result, rec.Error = Failed, syncErr.Error()
-	case rec.healthy():
+		rec.Result, rec.Reason, rec.Error = Failed, reason, syncErr.Error()
+	case rec.Healthy():
+		rec.Result = Succeeded
+	case timeout < 0 && !anyFailed(&rec):
+		// Not waiting: objects still rolling out are reported, not held
+		// against the sync.
 		rec.Result = Succeeded
 	default:
-		rec.Result = Degraded
-		rec.Error = rec.unhealthySummary()
+		rec.Result, rec.Reason = Degraded, inventory.HealthTimeout
+		if anyFailed(&rec) {
+			rec.Reason = inventory.Unhealthy
+		}
+		rec.Error = unhealthySummary(&rec)
 	}
 	var pin *Pin
 	if x.pin != nil && rec.Result != Failed {
 		pin = &Pin{Revision: rendered.Revision, BranchHead: rendered.BranchHead, From: x.pin.From, Time: now()}
 	}
-	if pin == nil && opts.QuietNoop && !rec.Counts.Changed() && len(st.History) > 0 &&
-		st.History[0].Revision == rec.Revision && st.History[0].Result == rec.Result && st.History[0].Error == rec.Error {
-		return rec, syncErr
-	}
-	if err := s.saveRecord(sctx, app, rec, pin); err != nil && syncErr == nil {
+	if err := s.record(ctx, app, st, rec, pin, opts.QuietNoop); err != nil && syncErr == nil {
 		syncErr = err
 		rec.Error = err.Error()
 	}
+	step("recorded", "result", rec.Result)
 	return rec, syncErr
+}
+
+// record saves rec (and pin) unless quiet says a round that changed
+// nothing and ended as the previous one did is not worth a record (Watch
+// sets it, so neither a quiet app's history nor that of an app whose
+// branch stays broken is flooded).
+func (s *Syncer) record(ctx context.Context, app App, st *inventory.State, rec Record, pin *Pin, quiet bool) error {
+	if pin == nil && quiet && st != nil && !rec.Counts.Changed() && len(st.History) > 0 &&
+		st.History[0].Revision == rec.Revision && st.History[0].Result == rec.Result && st.History[0].Error == rec.Error {
+		return nil
+	}
+	return s.saveRecord(ctx, app, rec, pin)
+}
+
+// stepTimer returns a function that logs (at debug level) a step of a
+// sync with the time since the previous one.
+func (s *Syncer) stepTimer(app App) func(msg string, args ...any) {
+	last := time.Now()
+	return func(msg string, args ...any) {
+		now := time.Now()
+		s.log.Debug("sync: "+msg, append([]any{"app", app.Name, "took", now.Sub(last).Round(time.Millisecond)}, args...)...)
+		last = now
+	}
+}
+
+// anyFailed reports whether an applied object's health is Failed.
+func anyFailed(r *Record) bool {
+	for _, o := range r.Objects {
+		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Action != ActionRemoved && o.Health == health.Failed {
+			return true
+		}
+	}
+	return false
 }
 
 // saveRecord appends rec to the app's history, and pins it if pin is set.
@@ -277,8 +368,8 @@ func (s *Syncer) saveRecord(ctx context.Context, app App, rec Record, pin *Pin) 
 		s.log.Warn("not recording the sync: its context ended", "app", app.Name, "error", context.Cause(ctx))
 		return nil
 	}
-	err := s.updateState(ctx, app, func(st *appState) bool {
-		appendRecord(st, rec, s.opts.History)
+	err := s.updateState(ctx, app, func(st *inventory.State) bool {
+		st.Append(rec, s.opts.History)
 		if pin != nil {
 			st.Pin = pin
 		}
@@ -300,14 +391,14 @@ func short(rev string) string {
 
 // drift reports (and logs) the objects someone changed since Ferry applied
 // them.
-func (s *Syncer) drift(app App, p *plan, inv inventory, healing bool) []DriftedObject {
+func (s *Syncer) drift(app App, p *plan, inv inventory.Inventory, healing bool) []DriftedObject {
 	var out []DriftedObject
 	for _, it := range p.items {
 		_, tracked := inv[it.m.Key]
 		var d DriftedObject
 		switch {
 		case it.drifted:
-			d = DriftedObject{ObjectKey: it.m.Key, Paths: changedPaths(stripped(it.live.Object), stripped(it.dry.Object), 8)}
+			d = DriftedObject{ObjectKey: it.m.Key, Paths: diff.ChangedPaths(diff.Strip(it.live.Object), diff.Strip(it.dry.Object), 8)}
 		case tracked && it.live == nil && !it.deferred && it.err == nil:
 			d = DriftedObject{ObjectKey: it.m.Key, Missing: true}
 		default:
@@ -327,217 +418,6 @@ func (s *Syncer) drift(app App, p *plan, inv inventory, healing bool) []DriftedO
 	return out
 }
 
-// applyAll applies the changed items: Namespaces and CRDs first (waiting
-// for CRDs to be Established), then the rest in kind-priority groups. It
-// stops after the first group with a failure.
-func (s *Syncer) applyAll(ctx context.Context, p *plan) error {
-	var first, rest []*planItem
-	for _, it := range p.items {
-		if it.skipped || !it.changed && !it.deferred {
-			continue
-		}
-		if firstPhase(it.m.Key.groupKind()) {
-			first = append(first, it)
-		} else {
-			rest = append(rest, it)
-		}
-	}
-	if err := s.applyItems(ctx, first); err != nil {
-		return err
-	}
-	var crds []*planItem
-	for _, it := range first {
-		if it.m.Key.groupKind() == gkCRD {
-			crds = append(crds, it)
-		}
-	}
-	if len(crds) > 0 {
-		if err := s.waitEstablished(ctx, crds); err != nil {
-			return err
-		}
-		s.resetMapper(true)
-	}
-	var deferred []*planItem
-	for _, it := range rest {
-		if it.deferred {
-			it.deferred = false
-			deferred = append(deferred, it)
-		}
-	}
-	if len(deferred) > 0 {
-		s.dryRun(ctx, deferred, nil, nil, planOptions{})
-		if err := planErrors(deferred, "rejected"); err != nil {
-			return fmt.Errorf("after creating namespaces and CRDs: %w", err)
-		}
-		kept := rest[:0]
-		for _, it := range rest {
-			if it.changed {
-				kept = append(kept, it)
-			}
-		}
-		rest = kept
-	}
-	for start := 0; start < len(rest); {
-		end := start + 1
-		prio := kindPriority(rest[start].m.Key.groupKind())
-		for end < len(rest) && kindPriority(rest[end].m.Key.groupKind()) == prio {
-			end++
-		}
-		if err := s.applyItems(ctx, rest[start:end]); err != nil {
-			return err
-		}
-		start = end
-	}
-	return nil
-}
-
-// applyItems applies items in parallel; after a failure no new apply
-// starts.
-func (s *Syncer) applyItems(ctx context.Context, items []*planItem) error {
-	var stop atomic.Bool
-	s.forEach(ctx, len(items), &stop, func(i int) {
-		it := items[i]
-		res, err := s.applyOne(ctx, it, false)
-		if err != nil {
-			it.err = err
-			stop.Store(true)
-			return
-		}
-		it.result, it.applied = res, true
-		if it.live != nil && res.GetResourceVersion() == it.live.GetResourceVersion() {
-			it.action = ActionUnchanged
-		}
-	})
-	if err := planErrors(items, "failed to apply"); err != nil {
-		return err
-	}
-	return ctx.Err()
-}
-
-// waitEstablished waits (up to a minute) for CRDs to be Established.
-func (s *Syncer) waitEstablished(ctx context.Context, crds []*planItem) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for _, it := range crds {
-		ri := s.resource(it.m.mapping, "")
-		for {
-			var u *unstructured.Unstructured
-			err := s.retry(ctx, func() (err error) {
-				u, err = ri.Get(ctx, it.m.Key.Name, metav1.GetOptions{})
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("waiting for %s to be established: %w", it.m.Key, err)
-			}
-			if conditionTrue(u, "Established") {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s to be established: %w", it.m.Key, ctx.Err())
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}
-
-func conditionTrue(u *unstructured.Unstructured, typ string) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == typ && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
-}
-
-// prune deletes the inventory objects no longer rendered (reverse apply
-// order, Background propagation, only if the live object is still the one
-// Ferry applied: labelled as the app's, not opted out, same UID). It
-// returns what it did and the objects to keep in the inventory (those it
-// failed to delete).
-func (s *Syncer) prune(ctx context.Context, app App, inv inventory, r *Rendered) ([]ObjectResult, inventory, error) {
-	cands, err := s.pruneCandidates(ctx, app, inv, r)
-	keep := inventory{}
-	if err != nil {
-		// Unknown state: keep tracking every candidate.
-		for k, v := range inv {
-			keep[k] = v
-		}
-		return nil, keep, fmt.Errorf("pruning: %w", err)
-	}
-	results := make([]ObjectResult, len(cands))
-	errs := make([]error, len(cands))
-	for start := 0; start < len(cands); {
-		end := start + 1
-		prio := kindPriority(cands[start].key.groupKind())
-		for end < len(cands) && kindPriority(cands[end].key.groupKind()) == prio {
-			end++
-		}
-		group := cands[start:end]
-		s.forEach(ctx, len(group), nil, func(i int) {
-			c := group[i]
-			idx := start + i
-			if c.skip != "" {
-				results[idx] = pruneResult(c, ActionSkipped)
-				s.log.Info("not pruning", "app", app.Name, "object", c.key.String(), "reason", c.skip)
-				return
-			}
-			gv, _ := schema.ParseGroupVersion(c.apiVersion)
-			m, err := s.mapping(gv.WithKind(c.key.Kind))
-			if err == nil {
-				uid := c.live.GetUID()
-				err = s.retry(ctx, func() error {
-					return s.resource(m, c.key.Namespace).Delete(ctx, c.key.Name, metav1.DeleteOptions{
-						PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
-						Preconditions:     &metav1.Preconditions{UID: &uid},
-					})
-				})
-				// Gone already, or replaced by another object of the name.
-				if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-					err = nil
-				}
-			}
-			if err != nil {
-				errs[idx] = fmt.Errorf("deleting %s: %w", c.key, err)
-				results[idx] = ObjectResult{ObjectKey: c.key, APIVersion: c.apiVersion, Action: ActionFailed, Message: err.Error()}
-				return
-			}
-			results[idx] = pruneResult(c, ActionPruned)
-			s.log.Info("pruned", "app", app.Name, "object", c.key.String())
-		})
-		start = end
-	}
-	var out []ObjectResult
-	for i, r := range results {
-		if r.Kind == "" { // not reached: ctx ended
-			keep[cands[i].key] = cands[i].apiVersion
-			continue
-		}
-		if r.Action == ActionFailed {
-			keep[r.ObjectKey] = r.APIVersion
-		}
-		out = append(out, r)
-	}
-	return out, keep, errors.Join(append(errs, ctx.Err())...)
-}
-
-func ptrTo[T any](v T) *T { return &v }
-
-// pruneResult reports a prune candidate; action "" means the dry-run
-// verdict (pruned or skipped).
-func pruneResult(c *pruneCandidate, action Action) ObjectResult {
-	if action == "" {
-		action = ActionPruned
-		if c.skip != "" {
-			action = ActionSkipped
-		}
-	}
-	return ObjectResult{ObjectKey: c.key, APIVersion: c.apiVersion, Action: action, Message: c.skip}
-}
-
 // fillRecord sets the record's objects and counts from a plan and prunes.
 func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
 	rec.Objects, rec.Counts = nil, Counts{}
@@ -546,33 +426,26 @@ func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
 		switch {
 		case it.err != nil:
 			o.Action, o.Message = ActionFailed, it.err.Error()
+		case it.removed:
+			o.Action, o.Message = ActionRemoved, "created to validate the objects in it, removed: one was rejected"
 		case rec.DryRun && it.deferred && o.Action == "":
 			o.Action = ActionCreated // created with its namespace or CRD
 		case !rec.DryRun && (it.changed || it.deferred) && !it.applied:
 			o.Action, o.Message = "", "not applied: the sync stopped before"
 		}
 		rec.Objects = append(rec.Objects, o)
-		rec.Counts.add(o.Action)
+		rec.Counts.Add(o.Action)
 	}
 	for _, o := range pruned {
 		rec.Objects = append(rec.Objects, o)
-		rec.Counts.add(o.Action)
+		rec.Counts.Add(o.Action)
 	}
 }
 
-func (r *Record) healthy() bool {
-	for _, o := range r.Objects {
-		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *Record) unhealthySummary() string {
+func unhealthySummary(r *Record) string {
 	n, first := 0, ""
 	for _, o := range r.Objects {
-		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Health != "" && o.Health != "Current" {
+		if o.Action != ActionPruned && o.Action != ActionSkipped && o.Action != ActionRemoved && o.Health != "" && o.Health != health.Current {
 			if n == 0 {
 				first = fmt.Sprintf("%s is %s", o.ObjectKey, o.Health)
 				if o.Message != "" {

@@ -10,6 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/inventory"
 )
 
 // TestSyncDiffPrune: a plain directory (multi-document files, a List,
@@ -182,9 +185,11 @@ metadata: {name: web}
 }
 
 // TestBrokenManifestAborts: invalid YAML, and an object the API server
-// rejects, stop the sync before any change: the inventory and record keep
-// their resourceVersion, the changed object keeps its old data, and the
-// object removed from git is not pruned.
+// rejects, stop the sync before any change: the inventory keeps its
+// resourceVersion, the changed object keeps its old data, and the object
+// removed from git is not pruned. The failed sync is recorded (issue 17:
+// failed syncs are visible), with its reason, beside the revision that
+// last synced.
 func TestBrokenManifestAborts(t *testing.T) {
 	e := newEnv(t, map[string]string{
 		"app/a.yaml": configMapYAML("a", map[string]string{"k": "1"}),
@@ -195,7 +200,8 @@ func TestBrokenManifestAborts(t *testing.T) {
 	invRV := e.mustConfigMap(InventoryPrefix + "broken").ResourceVersion
 	recRV := e.mustConfigMap(RecordPrefix + "broken").ResourceVersion
 
-	check := func(t *testing.T, wantErr string) {
+	synced := e.head()
+	check := func(t *testing.T, wantErr string, reason Reason) {
 		t.Helper()
 		rec, err := e.s.Sync(e.ctx, app, SyncOptions{Prune: true})
 		if err == nil || !strings.Contains(err.Error(), wantErr) || rec.Result != Failed {
@@ -205,8 +211,13 @@ func TestBrokenManifestAborts(t *testing.T) {
 		if rv := e.mustConfigMap(InventoryPrefix + "broken").ResourceVersion; rv != invRV {
 			t.Error("the inventory changed")
 		}
-		if rv := e.mustConfigMap(RecordPrefix + "broken").ResourceVersion; rv != recRV {
-			t.Error("the record changed")
+		if rv := e.mustConfigMap(RecordPrefix + "broken").ResourceVersion; rv == recRV {
+			t.Error("the failed sync was not recorded")
+		}
+		recRV = e.mustConfigMap(RecordPrefix + "broken").ResourceVersion
+		st, err := e.s.Status(e.ctx, app)
+		if err != nil || st.Last.Result != Failed || st.Last.Reason != reason || st.Last.Revision != e.head() || st.Revision != synced {
+			t.Errorf("status after the failure: %v, last %+v, revision %s", err, st.Last, st.Revision)
 		}
 		if got := e.mustConfigMap("a").Data["k"]; got != "1" {
 			t.Errorf("a was applied: k=%s", got)
@@ -220,7 +231,7 @@ func TestBrokenManifestAborts(t *testing.T) {
 		"app/a.yaml":      configMapYAML("a", map[string]string{"k": "2"}),
 		"app/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: [unclosed\n",
 	}, "app/b.yaml")
-	t.Run("invalid YAML", func(t *testing.T) { check(t, "app/broken.yaml:") })
+	t.Run("invalid YAML", func(t *testing.T) { check(t, "app/broken.yaml:", inventory.RenderFailed) })
 
 	e.commit("rejected object", map[string]string{
 		"app/broken.yaml": `apiVersion: apps/v1
@@ -233,12 +244,14 @@ spec:
       containers: [{name: c, image: nginx}]
 `,
 	})
-	t.Run("rejected by the API server", func(t *testing.T) { check(t, "Deployment.apps/"+e.ns+"/no-selector (app/broken.yaml:1)") })
+	t.Run("rejected by the API server", func(t *testing.T) {
+		check(t, "Deployment.apps/"+e.ns+"/no-selector (app/broken.yaml:1)", inventory.Rejected)
+	})
 
 	e.commit("unknown kind", map[string]string{
 		"app/broken.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
 	})
-	t.Run("unknown kind", func(t *testing.T) { check(t, "no kind Widget") })
+	t.Run("unknown kind", func(t *testing.T) { check(t, "no kind Widget", inventory.RenderFailed) })
 
 	e.commit("fixed", nil, "app/broken.yaml")
 	rec := e.sync(app, SyncOptions{Prune: true})
@@ -304,8 +317,8 @@ stringData:
 	}
 	text := d.Changed()[0].Diff
 	t.Logf("diff:\n%s", text)
-	if !strings.Contains(text, "-  password: '"+maskBefore+"'") || !strings.Contains(text, "+  password: '"+maskAfter+"'") ||
-		!strings.Contains(text, "  user: '"+maskUnchanged+"'") {
+	if !strings.Contains(text, "-  password: '"+diff.MaskBefore+"'") || !strings.Contains(text, "+  password: '"+diff.MaskAfter+"'") ||
+		!strings.Contains(text, "  user: '"+diff.MaskUnchanged+"'") {
 		t.Errorf("markers missing")
 	}
 	rec = e.sync(app, SyncOptions{})

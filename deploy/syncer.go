@@ -1,23 +1,17 @@
 package deploy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -26,22 +20,13 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/ferrygitops/ferry/deploy/inventory"
+	"github.com/ferrygitops/ferry/deploy/render"
 	"github.com/ferrygitops/ferry/gitrepo"
 )
 
 // FieldManager is the server-side apply field manager of every write.
 const FieldManager = "ferry"
-
-// Labels and annotations Ferry reads and writes.
-const (
-	// LabelApp marks every object a sync applies with the app's name.
-	LabelApp = "ferry.dev/app"
-	// AnnotationAppliedHash holds a hash of the object as rendered; a
-	// sync skips objects whose hash and live fields are unchanged.
-	AnnotationAppliedHash = "ferry.dev/applied-hash"
-	// AnnotationPrune set to "disabled" keeps an object from being pruned.
-	AnnotationPrune = "ferry.dev/prune"
-)
 
 // Defaults of Options and SyncOptions.
 const (
@@ -49,8 +34,17 @@ const (
 	DefaultLeaseDuration = 30 * time.Second
 	DefaultLockTimeout   = 2 * time.Minute
 	DefaultConcurrency   = 16
-	DefaultHistory       = 10
-	DefaultRetryTimeout  = time.Minute
+	// DefaultQPS and DefaultBurst are the client-side rate limit of a
+	// rest.Config that sets none (client-go's own, 5 and 10, would make a
+	// first sync of 4,000 objects take minutes); the API server's
+	// priority and fairness protects it beyond that.
+	DefaultQPS          = 500
+	DefaultBurst        = 1000
+	DefaultHistory      = 10
+	DefaultRetryTimeout = time.Minute
+	// DefaultConnectTimeout bounds the wait for an API server that does
+	// not answer at all.
+	DefaultConnectTimeout = 5 * time.Second
 )
 
 // Options configure a Syncer.
@@ -77,9 +71,14 @@ type Options struct {
 	// finish; default DefaultLockTimeout; negative: do not wait.
 	LockTimeout time.Duration
 
-	// Concurrency is the number of parallel dry-runs, applies and
+	// Concurrency is the number of parallel lists, dry-runs, applies and
 	// deletes; default DefaultConcurrency.
 	Concurrency int
+	// QPS and Burst override the rest.Config's client-side rate limit;
+	// when both are 0 and the rest.Config sets none, DefaultQPS and
+	// DefaultBurst apply. A negative QPS turns the limit off.
+	QPS   float32
+	Burst int
 	// History is the number of sync records kept per app; default
 	// DefaultHistory.
 	History int
@@ -87,6 +86,13 @@ type Options struct {
 	// errors (connection refused or reset, 429, 5xx, timeouts); default
 	// DefaultRetryTimeout; negative: no retries.
 	RetryTimeout time.Duration
+
+	// ConnectTimeout bounds how long an operation tries to reach an API
+	// server that has not answered lately (connection refused, no route,
+	// TLS handshake, DNS) before failing with ErrUnreachable, naming the
+	// server; default DefaultConnectTimeout. Once it answers, an outage in
+	// the middle of a sync is ridden out for RetryTimeout instead.
+	ConnectTimeout time.Duration
 
 	// Log receives progress and drift reports; default discards.
 	Log *slog.Logger
@@ -111,15 +117,20 @@ type Syncer struct {
 	disc    discovery.CachedDiscoveryInterface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	calls   *callCounter
-	git     *gitCache
+	clones  *render.Clones
+	store   inventory.Store
 	tempDir string
 
 	resetMu   sync.Mutex
 	lastReset time.Time
+
+	host       string       // the API server's URL, for errors
+	lastAnswer atomic.Int64 // unix nanoseconds of the last HTTP answer
+	disco      rest.Interface
 }
 
-// New returns a Syncer talking to the cluster of cfg. A cfg without a rate
-// limit (QPS 0) gets QPS 100, burst 200 instead of client-go's 5 and 10.
+// New returns a Syncer talking to the cluster of cfg, with the rate limit
+// of Options.QPS and Burst, else cfg's, else DefaultQPS and DefaultBurst.
 func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	if cfg == nil {
 		return nil, errors.New("deploy: nil rest.Config")
@@ -139,6 +150,9 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	if opts.RetryTimeout == 0 {
 		opts.RetryTimeout = DefaultRetryTimeout
 	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -156,13 +170,22 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	s := &Syncer{opts: opts, log: log, calls: newCallCounter()}
 
 	cfg = rest.CopyConfig(cfg)
-	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 100, 200
+	switch {
+	case opts.QPS != 0:
+		cfg.QPS, cfg.Burst = opts.QPS, max(opts.Burst, int(opts.QPS))
+	case cfg.QPS == 0:
+		cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
+	}
+	if opts.Burst > 0 {
+		cfg.Burst = opts.Burst
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "ferry"
 	}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, c: s.calls} })
+	s.host = cfg.Host
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &countingTransport{next: rt, c: s.calls, answered: &s.lastAnswer}
+	})
 	var err error
 	if s.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("deploy: dynamic client: %w", err)
@@ -175,6 +198,7 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 		return nil, fmt.Errorf("deploy: discovery client: %w", err)
 	}
 	s.disc = memory.NewMemCacheClient(dc)
+	s.disco = dc.RESTClient()
 	s.mapper = restmapper.NewDeferredDiscoveryRESTMapper(s.disc)
 
 	dir := opts.WorkDir
@@ -184,7 +208,8 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 		}
 		s.tempDir = dir
 	}
-	s.git = newGitCache(dir, opts.GitAuth, opts.GitDepth)
+	s.clones = render.NewClones(dir, opts.GitAuth, opts.GitDepth)
+	s.store = inventory.Store{Client: s.core.CoreV1(), Retry: s.retry, FieldManager: FieldManager}
 	return s, nil
 }
 
@@ -262,8 +287,9 @@ func (c *callCounter) snapshot() Stats {
 }
 
 type countingTransport struct {
-	next http.RoundTripper
-	c    *callCounter
+	next     http.RoundTripper
+	c        *callCounter
+	answered *atomic.Int64
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -276,98 +302,11 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	t.c.byMethod[m]++
 	t.c.mu.Unlock()
 	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		t.answered.Store(time.Now().UnixNano())
+	}
 	if err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 		t.c.errors.Add(1)
 	}
 	return resp, err
-}
-
-// mapping returns the REST mapping of gvk, refreshing discovery once when
-// the kind is unknown (a CRD installed since).
-func (s *Syncer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil && meta.IsNoMatchError(err) && s.resetMapper(false) {
-		m, err = s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
-	return m, err
-}
-
-// resetMapper drops the cached discovery, at most once a second unless
-// forced; it reports whether it did.
-func (s *Syncer) resetMapper(force bool) bool {
-	s.resetMu.Lock()
-	defer s.resetMu.Unlock()
-	if !force && time.Since(s.lastReset) < time.Second {
-		return false
-	}
-	s.lastReset = time.Now()
-	s.mapper.Reset()
-	return true
-}
-
-func (s *Syncer) resource(m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		return s.dyn.Resource(m.Resource).Namespace(namespace)
-	}
-	return s.dyn.Resource(m.Resource)
-}
-
-// retry runs fn until it succeeds, fails for good, or the retry budget is
-// spent; transient failures (the API server restarting, overloaded, or
-// timing out) are retried with backoff.
-func (s *Syncer) retry(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(s.opts.RetryTimeout)
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || ctx.Err() != nil || s.opts.RetryTimeout < 0 || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		// A 500 may be an etcd hiccup or a real failure (a full service
-		// IP range): worth three tries, not the whole budget.
-		if retry, limited := transient(err); !retry || limited && attempt >= 3 {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		if wait *= 2; wait > 2*time.Second {
-			wait = 2 * time.Second
-		}
-	}
-}
-
-// transient reports whether err is worth retrying, and whether only a few
-// times (limited).
-func transient(err error) (retry, limited bool) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false, false
-	}
-	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsServiceUnavailable(err) {
-		return true, false
-	}
-	var st apierrors.APIStatus
-	if errors.As(err, &st) {
-		return st.Status().Code >= 500, true
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
-		return true, false
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true, false
-	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "connection reset", "http2: client connection lost", "http2: server sent GOAWAY", "use of closed network connection", "TLS handshake", "EOF"} {
-		if strings.Contains(msg, s) {
-			return true, false
-		}
-	}
-	return false, false
 }

@@ -15,7 +15,13 @@ type Tick struct {
 	// Drifted lists the objects someone changed since Ferry applied
 	// them; re-applied when the app self-heals.
 	Drifted []DriftedObject `json:"drifted,omitempty"`
-	Err     error           `json:"-"`
+	// Synced is the revision the cluster is at after the round: the
+	// newest whose sync applied everything, which a failed round leaves
+	// where it was; "" before the first.
+	Synced string `json:"synced,omitempty"`
+	// Err is the round's error; Record.Reason says what kind of failure
+	// it was (render error, rejected object, apply failure, ...).
+	Err error `json:"-"`
 }
 
 // Watch keeps an app in sync until ctx ends (then it returns nil): every
@@ -69,7 +75,7 @@ func (s *Syncer) tick(ctx context.Context, app App) Tick {
 	tk := Tick{App: app.Name, Time: s.opts.Now()}
 	rec, err := s.sync(ctx, app, SyncOptions{
 		Prune: app.Prune, AllowEmpty: app.AllowEmpty, Timeout: app.Timeout, Trigger: "watch", QuietNoop: true,
-	}, syncExtra{watch: true, drift: &tk.Drifted})
+	}, syncExtra{watch: true, drift: &tk.Drifted, synced: &tk.Synced})
 	tk.Record, tk.Err = rec, err
 	switch {
 	case err != nil && ctx.Err() == nil:

@@ -54,8 +54,9 @@ type App struct {
 	// Interval is how often Watch polls the branch; 0 means the
 	// engine's default.
 	Interval time.Duration `json:"interval,omitempty"`
-	// Timeout bounds the health wait of automated syncs; 0 means the
-	// engine's default.
+	// Timeout bounds the health wait of syncs; 0 means the engine's
+	// default; negative (only flags can ask for it: --timeout 0s) means
+	// do not wait.
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// ReleasePinOnNewCommit makes a new commit on the branch release a
 	// rollback pin, so the next sync applies it.
@@ -91,8 +92,8 @@ func (a App) Validate() error {
 			return fmt.Errorf("app %s: invalid namespace %q", a.Name, ns)
 		}
 	}
-	if a.Interval < 0 || a.Timeout < 0 {
-		return fmt.Errorf("app %s: negative interval or timeout", a.Name)
+	if a.Interval < 0 {
+		return fmt.Errorf("app %s: negative interval", a.Name)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@
 # them outside the repository so that every clone on the machine reuses them.
 #
 #   hack/testbin.sh            # build if missing, print the cache path
+#   hack/testbin.sh kubectl    # also kubectl, of the same Kubernetes version
+#                              # (hack/bench-sync.sh compares ferry sync with it)
 #   FERRY_TESTBIN=/some/dir hack/testbin.sh
 #
 # Cache: ${FERRY_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry/testbin/k8s-v1.36.3}
@@ -28,8 +30,12 @@ bins_ok() {
 		"$CACHE/etcd" --version >/dev/null 2>&1
 }
 
+WANT_KUBECTL=
+[ "${1:-}" = kubectl ] && WANT_KUBECTL=1
+kubectl_ok() { [ -z "$WANT_KUBECTL" ] || { [ -x "$CACHE/kubectl" ] && "$CACHE/kubectl" version --client >/dev/null 2>&1; }; }
+
 echo "testbin: $CACHE"
-if bins_ok; then
+if bins_ok && kubectl_ok; then
 	log "cached: $("$CACHE/kube-apiserver" --version), etcd $("$CACHE/etcd" --version | sed -n 's/^etcd Version: //p')"
 	exit 0
 fi
@@ -47,7 +53,7 @@ if command -v flock >/dev/null 2>&1 && [ -z "${FERRY_TESTBIN_LOCKED:-}" ]; then
 		flock 9
 	fi
 	export FERRY_TESTBIN_LOCKED=1
-	if bins_ok; then
+	if bins_ok && kubectl_ok; then
 		log "built by the other run"
 		exit 0
 	fi
@@ -110,10 +116,23 @@ build() {
 }
 
 V=k8s.io/component-base/version
+KLDFLAGS_BASE="-s -w -X $V.gitVersion=$K8S_VERSION -X $V.gitMajor=1 -X $V.gitMinor=$K8S_MINOR -X $V.gitTreeState=clean"
 KLDFLAGS="-s -w -X $V.gitVersion=$K8S_VERSION -X $V.gitMajor=1 -X $V.gitMinor=$K8S_MINOR -X $V.gitTreeState=clean -X $V.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 TMP_API="$CACHE/.kube-apiserver.tmp.$$"
 TMP_ETCD="$CACHE/.etcd.tmp.$$"
 trap 'rm -f "$TMP_API" "$TMP_ETCD"' EXIT
+
+if bins_ok; then
+	# Only kubectl is missing.
+	TMP_KUBECTL="$CACHE/.kubectl.tmp.$$"
+	trap 'rm -f "$TMP_KUBECTL"' EXIT
+	log "build kubectl (k8s.io/kubernetes/cmd/kubectl $K8S_VERSION; ~5 CPU-minutes)"
+	build k8s.io/kubernetes/cmd/kubectl "$TMP_KUBECTL" "$KLDFLAGS_BASE"
+	"$TMP_KUBECTL" version --client >/dev/null || die "the built kubectl does not run"
+	mv -f "$TMP_KUBECTL" "$CACHE/kubectl"
+	log "done: $("$CACHE/kubectl" version --client | head -1) in $CACHE"
+	exit 0
+fi
 
 log "step 3/4: build etcd (go.etcd.io/etcd/server/v3, the version kubernetes $K8S_VERSION requires; ~30s)"
 build go.etcd.io/etcd/server/v3 "$TMP_ETCD" "-s -w"
@@ -126,4 +145,9 @@ build k8s.io/kubernetes/cmd/kube-apiserver "$TMP_API" "$KLDFLAGS"
 mv -f "$TMP_ETCD" "$CACHE/etcd"
 mv -f "$TMP_API" "$CACHE/kube-apiserver"
 bins_ok || die "installed binaries in $CACHE do not run"
+if [ -n "$WANT_KUBECTL" ]; then
+	log "build kubectl (k8s.io/kubernetes/cmd/kubectl $K8S_VERSION; ~5 CPU-minutes)"
+	build k8s.io/kubernetes/cmd/kubectl "$CACHE/.kubectl.tmp" "$KLDFLAGS_BASE"
+	mv -f "$CACHE/.kubectl.tmp" "$CACHE/kubectl"
+fi
 log "done: $("$CACHE/kube-apiserver" --version), etcd $("$CACHE/etcd" --version | sed -n 's/^etcd Version: //p') in $CACHE"

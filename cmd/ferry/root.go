@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
@@ -138,6 +139,9 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", g.logLevel)}
 			}
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			// client-go logs through klog: send it to the same logger, so
+			// --log-level governs it too.
+			klog.SetSlogLogger(g.log)
 			switch g.output {
 			case "table", "text", "json", "yaml":
 			default:

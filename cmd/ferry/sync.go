@@ -39,34 +39,48 @@ type syncFlags struct {
 	dryRun, prune, allowEmpty   bool
 	watch                       bool
 	timeout, interval, lockWait time.Duration
-	to                          string
-	release, pr                 bool
+	connectTimeout              time.Duration
+	qps                         float32
+	burst, concurrency          int
+	to, revision                string
+	release, pr, showSecrets    bool
 }
 
 func (f *syncFlags) register(cmd *cobra.Command) {
+	f.registerSource(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.repo, "repo", "", "the manifest repository, whose .ferry/ declares the apps: its clone URL (https://, ssh://, git@host:..., file://) or a local clone's directory")
-	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in-cluster when unset in a pod and no context is named)")
 	fs.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the app's spec.destination.context or .server, else the current context)")
 	fs.StringArrayVar(&f.contextMap, "context-map", nil, "map an app's destination context to a kubeconfig context: NAME=CONTEXT (repeatable); EKS ARNs, GKE, eksctl and kind context names that end in NAME are found without it")
+	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
+	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", deploy.DefaultConnectTimeout, "how long to try reaching an API server that does not answer before giving up")
+	fs.Float32Var(&f.qps, "kube-qps", deploy.DefaultQPS, "requests per second to the API server (client-side limit; negative: none)")
+	fs.IntVar(&f.burst, "kube-burst", deploy.DefaultBurst, "requests the client may send at once above --kube-qps")
+	fs.IntVar(&f.concurrency, "concurrency", deploy.DefaultConcurrency, "requests in flight at once (lists, dry-runs, applies, deletes)")
+}
+
+// registerSource registers the flags that say where the app and its
+// manifests are.
+func (f *syncFlags) registerSource(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.repo, "repo", "", "the manifest repository, whose .ferry/ declares the apps: its clone URL (https://, ssh://, git@host:..., file://) or a local clone's directory")
+	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
 	fs.StringVar(&f.appPath, "app-path", "", "deploy this path of --repo as an ad-hoc app named APP instead of reading .ferry/")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "destination namespace (overrides the app's)")
-	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
 	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
 	fs.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding the token for git over HTTPS (default: $GITHUB_TOKEN)")
 	fs.StringVar(&f.sshKey, "ssh-key", "", "private key for git over SSH")
 	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for git over SSH (default: ~/.ssh/known_hosts)")
-	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
 }
 
 func (f *syncFlags) registerApply(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.BoolVar(&f.prune, "prune", false, "delete the objects of earlier syncs no longer in git (default: the app's syncPolicy.prune)")
 	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "let a pruning sync that renders no object prune every object of the app")
-	fs.DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the applied objects to become healthy; 0s: do not wait")
+	fs.DurationVar(&f.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the applied objects to become healthy; 0s: do not wait (objects still rolling out are reported, not held against the sync)")
 }
 
 func usageError(format string, args ...any) error {
@@ -80,10 +94,18 @@ type session struct {
 	cleanup func()
 }
 
-// open resolves the app (from .ferry/ of --repo, or from the flags) and
-// builds a Syncer for its cluster. needGit is false for commands that only
+// resolved is a command's app, read from .ferry/ or made from the flags,
+// and the work directory and git options to render it with.
+type resolved struct {
+	app     deploy.App
+	opts    deploy.Options
+	cleanup func()
+}
+
+// resolve reads the app (from .ferry/ of --repo, or from the flags) and
+// prepares the work directory. needGit is false for commands that only
 // read the cluster, which then accept --namespace without --repo.
-func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
+func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*resolved, error) {
 	ctx := cmd.Context()
 	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
 	if f.gitTokenFile != "" {
@@ -100,7 +122,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 	if f.repo, err = cloneURL(f.repo); err != nil {
 		return nil, err
 	}
-	sess := &session{cleanup: func() {}}
+	res := &resolved{cleanup: func() {}}
 	workdir := f.workdir
 	if workdir == "" {
 		tmp, err := os.MkdirTemp("", "ferry-sync-")
@@ -108,15 +130,15 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			return nil, err
 		}
 		workdir = tmp
-		sess.cleanup = func() { _ = os.RemoveAll(tmp) }
+		res.cleanup = func() { _ = os.RemoveAll(tmp) }
 	}
-	fail := func(err error) (*session, error) {
-		sess.cleanup()
+	fail := func(err error) (*resolved, error) {
+		res.cleanup()
 		return nil, err
 	}
-	opts := deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
+	res.opts = deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
 	if f.lockWait == 0 {
-		opts.LockTimeout = -1
+		res.opts.LockTimeout = -1
 	}
 
 	var app deploy.App
@@ -128,7 +150,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 		app = deploy.App{Name: name, RepoURL: f.repo, Branch: f.branch, Path: f.appPath, SelfHeal: true}
 	case f.repo != "":
 		g.log.Info("reading apps", "repo", gitrepo.RedactURL(f.repo), "branch", f.branch)
-		ro := opts
+		ro := res.opts
 		if !needGit && ro.GitDepth == 0 && f.workdir == "" {
 			ro.GitDepth = 1 // only .ferry/ at the head is read, from a clone thrown away after
 		}
@@ -164,7 +186,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 	if fl.Changed("namespace") {
 		app.Namespace = f.namespace
 	}
-	if fl.Changed("inventory-namespace") {
+	if fl.Lookup("inventory-namespace") != nil && fl.Changed("inventory-namespace") {
 		app.InventoryNamespace = f.invNS
 	}
 	if fl.Lookup("prune") != nil && (fl.Changed("prune") || f.appPath != "") {
@@ -187,31 +209,52 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 			return fail(usageError("%v", err))
 		}
 	}
+	res.app = app
+	return res, nil
+}
+
+// open resolves the app and builds a Syncer for its cluster.
+func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
+	res, err := f.resolve(cmd, g, name, needGit, onTick)
+	if err != nil {
+		return nil, err
+	}
+	app := res.app
 	aliases, err := cluster.ParseAliases(f.contextMap)
 	if err != nil {
-		return fail(usageError("%v", err))
+		res.cleanup()
+		return nil, usageError("%v", err)
 	}
 	dest := cluster.Destination{Context: app.Context, Server: app.Server}
 	if f.kubeContext != "" {
 		dest = cluster.Destination{Context: f.kubeContext}
 	}
-	cfg, resolved, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
+	cfg, where, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
 	if err != nil {
-		return fail(usageError("app %s: %v", app.Name, err))
+		res.cleanup()
+		return nil, usageError("app %s: %v", app.Name, err)
 	}
-	g.log.Debug("cluster", "app", app.Name, "context", resolved.Context, "server", resolved.Server, "how", resolved.How)
-	s, err := deploy.New(cfg, opts)
+	g.log.Debug("cluster", "app", app.Name, "context", where.Context, "server", where.Server, "how", where.How)
+	if f.connectTimeout <= 0 {
+		res.cleanup()
+		return nil, usageError("invalid --connect-timeout %s", f.connectTimeout)
+	}
+	res.opts.ConnectTimeout = f.connectTimeout
+	if f.qps == 0 || f.burst < 0 || f.concurrency <= 0 {
+		res.cleanup()
+		return nil, usageError("invalid --kube-qps %g, --kube-burst %d or --concurrency %d", f.qps, f.burst, f.concurrency)
+	}
+	res.opts.QPS, res.opts.Burst, res.opts.Concurrency = f.qps, f.burst, f.concurrency
+	s, err := deploy.New(cfg, res.opts)
 	if err != nil {
-		return fail(err)
+		res.cleanup()
+		return nil, err
 	}
-	sess.app, sess.s = app, s
-	inner := sess.cleanup
-	sess.cleanup = func() { _ = s.Close(); inner() }
-	return sess, nil
+	return &session{app: res.app, s: s, cleanup: func() { _ = s.Close(); res.cleanup() }}, nil
 }
 
 func newSyncCmds(g *globals) []*cobra.Command {
-	return []*cobra.Command{newSyncCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g)}
+	return []*cobra.Command{newSyncCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g), newRenderCmd(g)}
 }
 
 func newSyncCmd(g *globals) *cobra.Command {
@@ -226,12 +269,16 @@ func newSyncCmd(g *globals) *cobra.Command {
   2. render the branch head (or the rollback pin) from git: a kustomization, or every
      YAML/JSON file under the path;
   3. validate every changed object with a server-side dry-run: any error stops here,
-     before anything changes;
+     before anything changes (objects in a new Namespace or of a new CRD's kind are
+     validated once those exist: they are created first, and removed again if an
+     object is rejected);
   4. apply with server-side apply (field manager ferry), Namespaces and CRDs first;
      objects whose rendered hash and live fields are unchanged are skipped;
   5. with --prune, delete the objects of earlier syncs no longer in git (never objects
      Ferry did not apply, nor those annotated ferry.dev/prune: disabled);
-  6. wait for the applied objects to become healthy, and record the sync.
+  6. wait for the applied objects to become healthy, and record the sync (failed syncs
+     too, with their reason: 'ferry status' shows them beside the revision the cluster
+     is at).
 
 With --watch it keeps going: every --interval it syncs new commits and re-applies what
 drifted (when the app self-heals), until interrupted.
@@ -409,6 +456,9 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 			ctx := cmd.Context()
 			rev, note := "", ""
 			st, err := sess.s.Status(ctx, sess.app)
+			if errors.Is(err, deploy.ErrUnreachable) {
+				return err
+			}
 			if err == nil && st.Pin != nil {
 				rev = st.Pin.Revision
 				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, short(rev), releaseHint(cmd, sess.app.Name))
@@ -510,10 +560,11 @@ or (with --namespace alone) one that never synced there; 3 the cluster could not
 
 func printStatus(w io.Writer, st deploy.AppStatus, release string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tREVISION\tRESULT\tLAST SYNC\tPIN\tLOCK")
-	result, last := "-", "-"
+	fmt.Fprintln(tw, "APP\tSYNCED\tLAST SYNC\tRESULT\tREASON\tPIN\tLOCK")
+	result, reason, last := "-", "-", "-"
 	if st.Last != nil {
-		result, last = string(st.Last.Result), st.Last.Finished.Format(time.RFC3339)
+		result, reason = string(st.Last.Result), orDash(string(st.Last.Reason))
+		last = fmt.Sprintf("%s at %s", short(st.Last.Revision), st.Last.Finished.Format(time.RFC3339))
 	}
 	pin, lock := "-", "-"
 	if st.Pin != nil {
@@ -522,21 +573,24 @@ func printStatus(w io.Writer, st deploy.AppStatus, release string) {
 	if st.Lock != nil {
 		lock = fmt.Sprintf("%s until %s", st.Lock.Holder, st.Lock.Until.Format(time.RFC3339))
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), result, last, pin, lock)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), last, result, reason, pin, lock)
 	tw.Flush()
+	if st.Last != nil && st.Last.Result == deploy.Failed && st.Revision != "" {
+		fmt.Fprintf(w, "\nThe last sync (%s) failed: the cluster is still at %s.\n", short(st.Last.Revision), short(st.Revision))
+	}
 	if st.Pin != nil {
 		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `%s`.\n", short(st.Pin.Revision), release)
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
+		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tREASON\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
 		for _, r := range st.History {
 			rev := short(r.Revision)
 			if r.Pinned {
 				rev += " (pinned)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result, orDash(string(r.Reason)),
 				r.Counts.Created, r.Counts.Configured, r.Counts.Pruned, r.Counts.Failed, orDash(oneLine(r.Error)))
 		}
 		tw.Flush()

@@ -1,0 +1,180 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// mapping returns the REST mapping of gvk, refreshing discovery once when
+// the kind is unknown (a CRD installed since).
+func (s *Syncer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil && meta.IsNoMatchError(err) && s.resetMapper(false) {
+		m, err = s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	return m, err
+}
+
+// resetMapper drops the cached discovery, at most once a second unless
+// forced; it reports whether it did.
+func (s *Syncer) resetMapper(force bool) bool {
+	s.resetMu.Lock()
+	defer s.resetMu.Unlock()
+	if !force && time.Since(s.lastReset) < time.Second {
+		return false
+	}
+	s.lastReset = time.Now()
+	s.mapper.Reset()
+	return true
+}
+
+func (s *Syncer) resource(m *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return s.dyn.Resource(m.Resource).Namespace(namespace)
+	}
+	return s.dyn.Resource(m.Resource)
+}
+
+// retry runs fn until it succeeds, fails for good, or the retry budget is
+// spent; transient failures (the API server restarting, overloaded, or
+// timing out) are retried with backoff.
+func (s *Syncer) retry(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(s.opts.RetryTimeout)
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || ctx.Err() != nil || s.opts.RetryTimeout < 0 || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		// A 500 may be an etcd hiccup or a real failure (a full service
+		// IP range): worth three tries, not the whole budget.
+		if retry, limited := transient(err); !retry || limited && attempt >= 3 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		if wait *= 2; wait > 2*time.Second {
+			wait = 2 * time.Second
+		}
+	}
+}
+
+// transient reports whether err is worth retrying, and whether only a few
+// times (limited).
+func transient(err error) (retry, limited bool) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false, false
+	}
+	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) {
+		return true, false
+	}
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return st.Status().Code >= 500, true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
+		return true, false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true, false
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connection reset", "http2: client connection lost", "http2: server sent GOAWAY", "use of closed network connection", "TLS handshake", "EOF"} {
+		if strings.Contains(msg, s) {
+			return true, false
+		}
+	}
+	return false, false
+}
+
+// scoper resolves the scope of the kinds a render does not know through
+// the cluster's RESTMapper.
+type scoper struct{ s *Syncer }
+
+func (sc scoper) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
+	m, err := sc.s.mapping(gvk)
+	if meta.IsNoMatchError(err) {
+		return false, fmt.Errorf("the cluster has no kind %s in %s (is its CRD installed?)", gvk.Kind, gvk.GroupVersion())
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+}
+
+func scopedNamespace(m *meta.RESTMapping, ns string) string {
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return ns
+	}
+	return ""
+}
+
+// ErrUnreachable is returned (wrapped, naming the server) when the API
+// server does not answer within Options.ConnectTimeout.
+var ErrUnreachable = errors.New("cannot reach the Kubernetes API server")
+
+// recentAnswer is how recent an answer of the API server must be for an
+// operation to skip the reachability probe.
+const recentAnswer = 10 * time.Second
+
+// reachable probes the API server (GET /version) unless it answered in the
+// last few seconds, retrying for up to Options.ConnectTimeout while it
+// does not answer at all; any HTTP answer, an error status included,
+// means it is there.
+func (s *Syncer) reachable(ctx context.Context) error {
+	if time.Since(time.Unix(0, s.lastAnswer.Load())) < recentAnswer {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := s.disco.Get().AbsPath("/version").Do(ctx).Error()
+		var st apierrors.APIStatus
+		if err == nil || errors.As(err, &st) && st.Status().Code != 0 {
+			return nil
+		}
+		s.log.Debug("the API server does not answer; retrying", "server", s.host, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if parent := context.Cause(ctx); parent != nil && !errors.Is(parent, context.DeadlineExceeded) {
+				return parent
+			}
+			return fmt.Errorf("%w at %s (tried for %s): %w", ErrUnreachable, s.host, s.opts.ConnectTimeout, rootCause(err))
+		case <-t.C:
+		}
+		wait = min(wait*2, time.Second)
+	}
+}
+
+// rootCause strips the URL-and-method wrapping of a transport error, which
+// repeats the server's address.
+func rootCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/service"
 )
 
 // revertPRHook opens revert pull requests for `ferry rollback --pr`;
@@ -87,7 +88,7 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 	ctx := cmd.Context()
 	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
 	if f.gitTokenFile != "" {
-		t, err := readSecretFile(f.gitTokenFile)
+		t, err := service.ReadSecretFile(f.gitTokenFile)
 		if err != nil {
 			return nil, usageError("%v", err)
 		}

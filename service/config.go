@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 	"github.com/ferrygitops/ferry/bot"
 )
 
-// runConfig is the file `ferry run --config` reads. Secrets are never
-// inline: the file names files that hold them (mounted Secrets).
-type runConfig struct {
+// Config is the file `ferry run --config` reads (kind: RunConfig). Secrets
+// are never inline: the file names files that hold them (mounted Secrets).
+type Config struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 	Listen     string `yaml:"listen"`
@@ -24,7 +24,7 @@ type runConfig struct {
 		Cron     string `yaml:"cron"`     // or a five-field cron expression
 		Jitter   string `yaml:"jitter"`
 	} `yaml:"schedule"`
-	Repos    []repoConfig `yaml:"repos"`
+	Repos    []RepoConfig `yaml:"repos"`
 	Webhooks struct {
 		GitHubSecretFile  string `yaml:"githubSecretFile"`
 		ECRTokenFile      string `yaml:"ecrTokenFile"`
@@ -53,7 +53,8 @@ type runConfig struct {
 	} `yaml:"registry"`
 }
 
-type repoConfig struct {
+// RepoConfig is one manifest repository of a Config.
+type RepoConfig struct {
 	URL     string `yaml:"url"`
 	Branch  string `yaml:"branch"`
 	Mode    string `yaml:"mode"`
@@ -80,25 +81,26 @@ type repoConfig struct {
 	} `yaml:"author"`
 }
 
-// loadRunConfig reads and validates the file; errors name the file and line.
-func loadRunConfig(path string) (*runConfig, error) {
+// LoadConfig reads and validates the file; errors name the file and line.
+func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the config: %w", err)
 	}
-	var c runConfig
+	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &c, nil
 }
 
-func (c *runConfig) validate() error {
+// Validate checks the values a decoder cannot.
+func (c *Config) Validate() error {
 	var errs []error
 	if c.APIVersion != "" && c.APIVersion != "ferry.dev/v1alpha1" {
 		errs = append(errs, fmt.Errorf("apiVersion %q: want ferry.dev/v1alpha1", c.APIVersion))
@@ -132,6 +134,7 @@ func (c *runConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// duration parses a validated duration, def when empty.
 func duration(s string, def time.Duration) time.Duration {
 	if s == "" {
 		return def

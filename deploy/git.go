@@ -28,7 +28,7 @@ import (
 // gitCache keeps one clone per repository URL and branch under root.
 type gitCache struct {
 	root  string
-	auth  gitrepo.Auth
+	creds *gitrepo.Credentials
 	depth int
 
 	mu      sync.Mutex
@@ -45,8 +45,8 @@ type gitEntry struct {
 	trees       []string // extracted tree directories, most recent last
 }
 
-func newGitCache(root string, auth gitrepo.Auth, depth int) *gitCache {
-	return &gitCache{root: root, auth: auth, depth: depth, entries: map[string]*gitEntry{}}
+func newGitCache(root string, creds *gitrepo.Credentials, depth int) *gitCache {
+	return &gitCache{root: root, creds: creds, depth: depth, entries: map[string]*gitEntry{}}
 }
 
 func (c *gitCache) entry(url, branch string) *gitEntry {
@@ -74,7 +74,18 @@ func (c *gitCache) with(ctx context.Context, url, branch string, fn func(e *gitE
 	return fn(e)
 }
 
+// refresh fetches the clone, or clones it, with the credentials the
+// repository's host may receive; when it gets none, a failure says why.
 func (e *gitEntry) refresh(ctx context.Context, c *gitCache) error {
+	auth, why := c.creds.For(e.url)
+	err := e.refreshWith(ctx, c, auth)
+	if err != nil && why != "" {
+		err = fmt.Errorf("%w (%s)", err, why)
+	}
+	return err
+}
+
+func (e *gitEntry) refreshWith(ctx context.Context, c *gitCache, auth gitrepo.Auth) error {
 	if e.repo != nil {
 		if err := e.repo.Refresh(ctx); err != nil {
 			return fmt.Errorf("fetching %s: %w", gitrepo.RedactURL(e.url), err)
@@ -91,7 +102,7 @@ func (e *gitEntry) refresh(ctx context.Context, c *gitCache) error {
 	var r *gitrepo.Repo
 	var err error
 	if _, statErr := os.Stat(filepath.Join(e.dir, ".git")); statErr == nil {
-		r, err = gitrepo.Open(ctx, e.url, e.branch, e.dir, c.auth, c.depth)
+		r, err = gitrepo.Open(ctx, e.url, e.branch, e.dir, auth, c.depth)
 		if err != nil && ctx.Err() == nil {
 			// Not a usable clone (another URL, half written): start over.
 			if rmErr := os.RemoveAll(e.dir); rmErr != nil {
@@ -104,7 +115,7 @@ func (e *gitEntry) refresh(ctx context.Context, c *gitCache) error {
 		if err := os.MkdirAll(filepath.Dir(e.dir), 0o700); err != nil {
 			return fmt.Errorf("cloning %s: %w", gitrepo.RedactURL(e.url), err)
 		}
-		r, err = gitrepo.Clone(ctx, e.url, e.branch, e.dir, c.auth, c.depth)
+		r, err = gitrepo.Clone(ctx, e.url, e.branch, e.dir, auth, c.depth)
 		if err != nil {
 			_ = os.RemoveAll(e.dir)
 		}
@@ -319,7 +330,7 @@ func ReadApps(ctx context.Context, repoURL, branch string, opts Options) ([]App,
 		defer os.RemoveAll(tmp)
 		root = tmp
 	}
-	c := newGitCache(root, opts.GitAuth, opts.GitDepth)
+	c := newGitCache(root, opts.GitCredentials, opts.GitDepth)
 	var set *dotferry.Set
 	var head string
 	err := c.with(ctx, repoURL, branch, func(e *gitEntry) error {

@@ -115,7 +115,15 @@ func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bo
 		sess.cleanup()
 		return nil, err
 	}
-	opts := deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
+	// The credentials are for --repo's host only: an App naming another
+	// host is cloned without them.
+	var creds gitrepo.Credentials
+	if f.repo != "" {
+		if err := creds.Add(f.repo, auth); err != nil {
+			return fail(usageError("--repo: %v", err))
+		}
+	}
+	opts := deploy.Options{WorkDir: workdir, GitCredentials: &creds, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
 	if f.lockWait == 0 {
 		opts.LockTimeout = -1
 	}

@@ -19,13 +19,13 @@ type Config struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 	Listen     string `yaml:"listen"`
-	Schedule   struct {
-		Interval string `yaml:"interval"` // Go duration, e.g. 5m
-		Cron     string `yaml:"cron"`     // or a five-field cron expression
-		Jitter   string `yaml:"jitter"`
-	} `yaml:"schedule"`
-	Repos    []RepoConfig `yaml:"repos"`
-	Webhooks struct {
+	// Schedule is every repository's, unless the repository has its own.
+	Schedule Schedule `yaml:"schedule"`
+	// Concurrency is how many repositories' cycles may run at once;
+	// default 4.
+	Concurrency int          `yaml:"concurrency"`
+	Repos       []RepoConfig `yaml:"repos"`
+	Webhooks    struct {
 		GitHubSecretFile  string `yaml:"githubSecretFile"`
 		ECRTokenFile      string `yaml:"ecrTokenFile"`
 		RegistryTokenFile string `yaml:"registryTokenFile"`
@@ -53,13 +53,24 @@ type Config struct {
 	} `yaml:"registry"`
 }
 
+// Schedule says when cycles run: every interval, or at the times of a cron
+// expression, each plus a random delay of up to jitter.
+type Schedule struct {
+	Interval string `yaml:"interval"` // Go duration, e.g. 5m
+	Cron     string `yaml:"cron"`     // or a five-field cron expression
+	Jitter   string `yaml:"jitter"`
+}
+
 // RepoConfig is one manifest repository of a Config.
 type RepoConfig struct {
 	URL     string `yaml:"url"`
 	Branch  string `yaml:"branch"`
 	Mode    string `yaml:"mode"`
 	Workdir string `yaml:"workdir"`
-	Git     struct {
+	// Schedule overrides the Config's: an interval or cron given here
+	// replaces both of the Config's, a jitter its jitter.
+	Schedule Schedule `yaml:"schedule"`
+	Git      struct {
 		Username       string `yaml:"username"`
 		TokenFile      string `yaml:"tokenFile"`
 		SSHKeyFile     string `yaml:"sshKeyFile"`
@@ -108,12 +119,21 @@ func (c *Config) Validate() error {
 	if c.Kind != "" && c.Kind != "RunConfig" {
 		errs = append(errs, fmt.Errorf("kind %q: want RunConfig", c.Kind))
 	}
-	for _, d := range []struct{ name, v string }{{"schedule.interval", c.Schedule.Interval}, {"schedule.jitter", c.Schedule.Jitter}, {"sync.interval", c.Sync.Interval}} {
+	durations := []struct{ name, v string }{{"schedule.interval", c.Schedule.Interval}, {"schedule.jitter", c.Schedule.Jitter}, {"sync.interval", c.Sync.Interval}}
+	for i, r := range c.Repos {
+		durations = append(durations,
+			struct{ name, v string }{fmt.Sprintf("repos[%d].schedule.interval", i), r.Schedule.Interval},
+			struct{ name, v string }{fmt.Sprintf("repos[%d].schedule.jitter", i), r.Schedule.Jitter})
+	}
+	for _, d := range durations {
 		if d.v != "" {
 			if _, err := time.ParseDuration(d.v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
 			}
 		}
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("concurrency %d: must not be negative", c.Concurrency))
 	}
 	if len(c.Repos) == 0 {
 		errs = append(errs, errors.New("repos: name at least one manifest repository"))
@@ -132,6 +152,23 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("leaderElection.namespace: required when enabled"))
 	}
 	return errors.Join(errs...)
+}
+
+// schedule is the repository's schedule: its own where it has one, else
+// the Config's, with the defaults (every 5m, jitter 30s).
+func (c *Config) schedule(r RepoConfig) (bot.Schedule, error) {
+	s := c.Schedule
+	if r.Schedule.Interval != "" || r.Schedule.Cron != "" {
+		s.Interval, s.Cron = r.Schedule.Interval, r.Schedule.Cron
+	}
+	if r.Schedule.Jitter != "" {
+		s.Jitter = r.Schedule.Jitter
+	}
+	interval := time.Duration(0)
+	if s.Cron == "" {
+		interval = duration(s.Interval, 5*time.Minute)
+	}
+	return bot.ParseSchedule(interval, s.Cron, duration(s.Jitter, 30*time.Second))
 }
 
 // duration parses a validated duration, def when empty.

@@ -2,14 +2,19 @@ package service
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/server"
 )
 
 // ReadSecretFile returns the content of a file holding a secret (a mounted
@@ -90,4 +95,112 @@ func BumpOptions(rc RepoConfig, dryRun bool, getenv func(string) string) (bot.Bu
 		return bot.BumpOptions{}, err
 	}
 	return opts, nil
+}
+
+// repo is one configured repository and what the service knows of it.
+type repo struct {
+	i        int
+	url      string // without credentials: shown, logged, a metrics label
+	fullName string // "owner/name" on GitHub, lower case; "" when unknown
+	opts     bot.BumpOptions
+	sched    bot.Schedule
+
+	mu        sync.Mutex
+	last      *bot.BumpResult   // of the last cycle that completed
+	botBranch bot.RepoConfig    // the last completed cycle's .ferry/config.yaml
+	lastCycle *server.CycleInfo // the last cycle, completed or not
+	apps      []deploy.App      // the apps being watched
+	appsRead  bool              // this term read the apps once (or tried to)
+}
+
+// governs reports whether a pushed image is the image of one of the
+// repository's policies in its last completed cycle; before the first,
+// every image counts.
+func (r *repo) governs(img string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil || r.last.Scan == nil || r.last.Scan.Set == nil {
+		return true
+	}
+	for _, p := range r.last.Scan.Set.Policies {
+		if p.Image == img {
+			return true
+		}
+	}
+	return false
+}
+
+// isBotBranch reports whether branch is one of the repository's bot
+// branches, by its branch template (.ferry/config.yaml spec.branch, as the
+// last completed cycle read it; the default before).
+func (r *repo) isBotBranch(branch string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.botBranch.IsBotBranch(branch)
+}
+
+// cycle is one bump cycle of the repository; at most Config.Concurrency
+// run at once.
+func (s *Service) cycle(r *repo) func(ctx context.Context, reason string) error {
+	log := s.log.With("repo", r.url)
+	return func(ctx context.Context, reason string) error {
+		select {
+		case s.cycles <- struct{}{}:
+			defer func() { <-s.cycles }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		opts := r.opts
+		opts.Now, opts.Log = s.now(), log
+		start, t0 := s.now(), time.Now()
+		res, err := bot.Bump(ctx, s.reg, opts)
+		took := time.Since(t0)
+		s.metrics.ObserveCycle(cycleMetrics(r.url, res, took))
+		info := &server.CycleInfo{Time: start, Duration: took, Trigger: reason}
+		switch {
+		case err != nil:
+			info.Error = err.Error()
+			s.events.Add("cycle", r.url+": bump failed: "+err.Error(), true)
+		default:
+			for _, gr := range res.Groups {
+				if gr.Action != "unchanged" && gr.Action != "up-to-date" && gr.Action != "declined" {
+					s.events.Add("bump", fmt.Sprintf("%s: %s: %s %s", r.url, gr.Group, gr.Action, gr.Title), gr.Error != "")
+				}
+			}
+			if res.Failed() {
+				err = fmt.Errorf("%s: some groups failed", r.url)
+			}
+			log.Debug("cycle done", "reason", reason, "took", took.Round(time.Millisecond), "groups", len(res.Groups), "failed", res.Failed())
+		}
+		r.mu.Lock()
+		r.lastCycle = info
+		if res != nil {
+			r.last = res
+			if res.Scan != nil {
+				if c, cerr := bot.LoadRepoConfig(res.Scan.Set); cerr == nil {
+					r.botBranch = c
+				}
+			}
+		}
+		r.mu.Unlock()
+		return err
+	}
+}
+
+// cycleMetrics is what the metrics count of a cycle.
+func cycleMetrics(repo string, res *bot.BumpResult, took time.Duration) server.Cycle {
+	c := server.Cycle{Repo: repo, Duration: took, Completed: res != nil}
+	if res == nil {
+		return c
+	}
+	c.Failed, c.Holds, c.TagsSeen = res.Failed(), len(res.Holds), map[string]int{}
+	for _, g := range res.Groups {
+		c.Actions = append(c.Actions, g.Action)
+	}
+	if res.Scan != nil {
+		for _, p := range res.Scan.Policies {
+			c.TagsSeen[p.Name] = p.TagsSeen
+		}
+	}
+	return c
 }

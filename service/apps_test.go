@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,36 @@ spec:
 	}
 	if h := ptr.Deref(lease.Spec.HolderIdentity, ""); h != "" {
 		t.Errorf("Run returned while a sync still holds the app's lease (%s)", h)
+	}
+}
+
+// No log line, event or status field carries a repository URL's
+// credentials, not even when reading the apps fails.
+func TestNoCredentialsInLogsOrStatus(t *testing.T) {
+	c := kube.Shared(t)
+	f := newFixture(t)
+	f.repo("one", map[string]string{".ferry/apps.yaml": "apiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: broken}\nspec: {colour: blue}\n"})
+	const secret = "url-secret-0123456789"
+	withUserinfo := strings.Replace(f.git.RepoURL("one"), "http://", "http://x-access-token:"+secret+"@", 1)
+	r := f.start(fmt.Sprintf(`kind: RunConfig
+listen: LISTEN
+schedule: {interval: 1h, jitter: 0s}
+repos: [{url: %s, github: {url: %s, repo: acme/one, tokenFile: %s}}]
+sync: {enabled: true, kubeconfig: %s, interval: 1h}
+`, withUserinfo, f.gh.BaseURL(), f.token(), c.Kubeconfig()), Options{})
+	waitFor(t, "the failed read of the apps", func() bool { return strings.Contains(r.status(), "reading apps failed") })
+	r.waitReady()
+	page := r.status()
+	_, html := get(r.base + "/")
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for what, s := range map[string]string{"the logs": r.logs.String(), "status.json": page, "the status page": html} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s hold the URL's password", what)
+		}
+		if !strings.Contains(s, f.git.RepoURL("one")) {
+			t.Errorf("%s do not name the repository", what)
+		}
 	}
 }

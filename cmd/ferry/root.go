@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
@@ -43,8 +44,9 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // globals are the flags every command shares.
 type globals struct {
-	output   string
-	logLevel string
+	output    string
+	logLevel  string
+	logFormat string
 	stdout   io.Writer
 	stderr   io.Writer
 	log      *slog.Logger
@@ -137,7 +139,18 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", g.logLevel)}
 			}
-			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			ho := &slog.HandlerOptions{Level: level}
+			switch g.logFormat {
+			case "text":
+				g.log = slog.New(slog.NewTextHandler(g.stderr, ho))
+			case "json":
+				g.log = slog.New(slog.NewJSONHandler(g.stderr, ho))
+			default:
+				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-format %q: use text or json", g.logFormat)}
+			}
+			// client-go logs through klog: through the same handler, at
+			// the same level, instead of klog's own lines on stderr.
+			klog.SetSlogLogger(g.log)
 			switch g.output {
 			case "table", "text", "json", "yaml":
 			default:
@@ -148,6 +161,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 	}
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people), json or yaml (for scripts)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text (key=value) or json (one object a line); client-go's logs too")
 	root.AddGroup(
 		&cobra.Group{ID: "images", Title: "Image updates:"},
 		&cobra.Group{ID: "sync", Title: "The sync loop (git to the cluster):"},

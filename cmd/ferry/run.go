@@ -129,7 +129,11 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 	if err != nil {
 		return serviceError(f.config, err)
 	}
-	fmt.Fprintf(g.stderr, "ferry: serving on %s; %d repositories; first cycle now\n", svc.Listen(), svc.Repos())
+	if g.logFormat == "json" {
+		g.log.Info("serving", "addr", svc.Listen(), "repositories", svc.Repos())
+	} else {
+		fmt.Fprintf(g.stderr, "ferry: serving on %s; %d repositories; first cycle now\n", svc.Listen(), svc.Repos())
+	}
 	return serviceError(f.config, svc.Run(cmd.Context()))
 }
 

@@ -112,7 +112,7 @@ func TestRunConfigErrors(t *testing.T) {
 // one config, each bumped and synced on its own schedule and its own
 // webhooks.
 func TestRunThreeRepositories(t *testing.T) {
-	cluster := kube.Start(t)
+	cluster := kube.Shared(t)
 	cs := kubernetes.NewForConfigOrDie(cluster.Config())
 	ctx := context.Background()
 	reg := seededRegistry(t)

@@ -47,7 +47,10 @@ leaderElection: {enabled: true, namespace: %s, name: %s}
 			go func() {
 				done <- Main(ctx, []string{"run", "--config", cfg, "--kubeconfig", cluster.Kubeconfig(), "--log-format", "json", "--log-level", tc.level}, &out, &errs)
 			}()
-			waitFor(t, "the first cycle", func() bool { _, body := get(t, "http://"+addr+"/status.json"); return strings.Contains(body, `"lastCycle"`) })
+			waitFor(t, "the first cycle", func() bool {
+				_, body := get(t, "http://"+addr+"/status.json")
+				return strings.Contains(body, `"lastCycle"`)
+			})
 			cancel()
 			if code := <-done; code != 0 {
 				t.Fatalf("exit %d:\n%s", code, errs.String())

@@ -47,10 +47,10 @@ type globals struct {
 	output    string
 	logLevel  string
 	logFormat string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
-	now      func() time.Time
+	stdout    io.Writer
+	stderr    io.Writer
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // progress tells a person at a terminal what a long command is doing, on

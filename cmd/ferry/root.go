@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"k8s.io/klog/v2"
 
 	"github.com/ferrygitops/ferry/bot"
@@ -51,6 +53,12 @@ type globals struct {
 	stderr    io.Writer
 	log       *slog.Logger
 	now       func() time.Time
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // progress tells a person at a terminal what a long command is doing, on
@@ -130,8 +138,11 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
   # Rewrite the manifests in place, showing the diff first
   ferry update --repo ./manifests --dry-run
 
-  # The whole loop on an embedded example, no cloud account needed
-  ferry demo`,
+  # Pull requests for a GitHub repository: what would change, writing nothing
+  GITHUB_TOKEN=... ferry bump --repo https://github.com/OWNER/REPO --dry-run
+
+  # The whole loop on an embedded example, no cloud account needed: from a
+  # clone of the repository, run make demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -175,7 +186,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 		c.GroupID = "sync"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newRunCmd(g), newDemoCmd(g)} {
+	for _, c := range []*cobra.Command{newRunCmd(g), newDemoCmd()} {
 		c.GroupID = "service"
 		root.AddCommand(c)
 	}

@@ -30,18 +30,20 @@ func newRunCmd(g *globals) *cobra.Command {
 		Use:   "run --config FILE",
 		Short: "Run Ferry as a service: bump on a schedule and on webhooks, serve health, metrics and a status page",
 		Long: `Run is the long-running mode (a Deployment): one process that runs the bump cycle of
-'ferry bump' for each configured repository on an interval or cron schedule (with jitter),
-right away when a webhook says an image was pushed or a pull request was merged, and serves:
+'ferry bump' for each configured repository on its interval or cron schedule (with jitter),
+right away when a webhook says one of its images was pushed or one of its pull requests was
+merged, keeps the repositories' apps in sync (sync.enabled), and serves:
 
-  /healthz, /readyz      liveness; ready once the first cycle completed
+  /healthz, /readyz      liveness; ready once every repository's first cycle completed
   /metrics               Prometheus metrics
   /webhooks/ecr          ECR push events from EventBridge (shared-secret header)
   /webhooks/registry     Docker distribution registry notifications (bearer token)
   /webhooks/github       GitHub push and pull_request events (X-Hub-Signature-256)
   /                      a read-only status page (/status.json for scripts)
 
-With leader election on, only the replica holding the Lease runs cycles; the others serve
-health and metrics. SIGTERM lets the cycle in progress finish its current step.
+With leader election on, only the replica holding the Lease works; the others serve health
+and metrics and answer webhooks 503. SIGTERM lets the cycle in progress finish its current
+step.
 
 Every flag can also be set from the environment: FERRY_<FLAG> with dashes as
 underscores (FERRY_LISTEN=:9090). Flags override the config file.`,

@@ -254,7 +254,7 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 	applyHolds(rep.Decisions, holds, policies)
 	rep.fillReferences()
 	opts.Log.Debug("scanned", "base", repo.BaseHead().String()[:12], "files", rep.Files, "policies", len(rep.Policies),
-		"fileErrors", len(rep.FileErrors), "holds", len(holds), "branchTemplate", cfg.Spec.Branch)
+		"fileErrors", len(rep.FileErrors), "holds", len(holds), "branchTemplate", cfg.Branch)
 	for _, p := range rep.Policies {
 		opts.Log.Debug("policy", "policy", p.Name, "image", p.Image, "tag", p.Tag, "tagsSeen", p.TagsSeen, "tagsMatched", p.TagsMatched,
 			"references", len(p.References), "error", p.Error)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/server"
@@ -107,7 +108,7 @@ type repo struct {
 
 	mu        sync.Mutex
 	last      *bot.BumpResult   // of the last cycle that completed
-	botBranch bot.RepoConfig    // the last completed cycle's .ferry/config.yaml
+	config    dotferry.Config   // the last completed cycle's Config document (the defaults before)
 	lastCycle *server.CycleInfo // the last cycle, completed or not
 	apps      []deploy.App      // the apps being watched
 	appsRead  bool              // this term read the apps once (or tried to)
@@ -136,7 +137,8 @@ func (r *repo) governs(img string) bool {
 func (r *repo) isBotBranch(branch string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.botBranch.IsBotBranch(branch)
+	_, ok := r.config.BotBranch(branch)
+	return ok
 }
 
 // cycle is one bump cycle of the repository; at most Config.Concurrency
@@ -176,10 +178,8 @@ func (s *Service) cycle(r *repo) func(ctx context.Context, reason string) error 
 		r.lastCycle = info
 		if res != nil {
 			r.last = res
-			if res.Scan != nil {
-				if c, cerr := bot.LoadRepoConfig(res.Scan.Set); cerr == nil {
-					r.botBranch = c
-				}
+			if res.Scan != nil && res.Scan.Set != nil {
+				r.config = res.Scan.Set.Config
 			}
 		}
 		r.mu.Unlock()

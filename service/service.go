@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/registry"
@@ -136,7 +137,8 @@ func New(cfg *Config, opts Options) (*Service, error) {
 		if err := s.creds.Add(rc.URL, bo.Auth); err != nil {
 			return nil, configErrorf("repos[%d].url: %w", i, err)
 		}
-		r := &repo{i: i, url: gitrepo.StripCredentials(rc.URL), opts: bo, sched: sched, fullName: strings.ToLower(rc.GitHub.Repo)}
+		r := &repo{i: i, url: gitrepo.StripCredentials(rc.URL), opts: bo, sched: sched, fullName: strings.ToLower(rc.GitHub.Repo),
+			config: dotferry.Config{Branch: dotferry.DefaultBranchTemplate}}
 		if r.fullName == "" {
 			if owner, name, err := forge.ParseRepoURL(rc.URL); err == nil {
 				r.fullName = strings.ToLower(owner + "/" + name)

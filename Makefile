@@ -19,7 +19,8 @@ build:
 ## (the sync step uses the local API server when `make testbin` built it)
 demo:
 	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends git; }
-	$(GO) run ./cmd/ferry demo
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
+	$(GO) run ./cmd/ferry-demo --ferry bin/ferry
 
 ## test: install what the tests need, then run every test with the race detector
 test: test-deps testbin lint

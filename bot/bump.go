@@ -253,6 +253,12 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 	}
 	applyHolds(rep.Decisions, holds, policies)
 	rep.fillReferences()
+	opts.Log.Debug("scanned", "base", repo.BaseHead().String()[:12], "files", rep.Files, "policies", len(rep.Policies),
+		"fileErrors", len(rep.FileErrors), "holds", len(holds), "branchTemplate", cfg.Branch)
+	for _, p := range rep.Policies {
+		opts.Log.Debug("policy", "policy", p.Name, "image", p.Image, "tag", p.Tag, "tagsSeen", p.TagsSeen, "tagsMatched", p.TagsMatched,
+			"references", len(p.References), "error", p.Error)
+	}
 
 	res := &BumpResult{Repo: rep.Repo, Base: opts.Branch, BaseCommit: repo.BaseHead().String(), Mode: opts.Mode, DryRun: opts.DryRun, Holds: holds, Scan: rep}
 
@@ -311,6 +317,8 @@ func bumpOnce(ctx context.Context, reg Registry, repo *gitrepo.Repo, opts BumpOp
 			g.Error = err.Error()
 			opts.Log.Error("group failed", "group", name, "error", err)
 		}
+		opts.Log.Debug("group done", "group", name, "branch", g.Branch, "changes", len(g.Changes), "action", g.Action,
+			"pull", g.PullNumber, "took", g.Took.Round(time.Millisecond))
 		if opts.Progress != nil {
 			opts.Progress(g)
 		}

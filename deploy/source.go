@@ -43,7 +43,7 @@ func ReadApps(ctx context.Context, repoURL, branch string, opts Options) ([]App,
 		defer os.RemoveAll(tmp)
 		root = tmp
 	}
-	c := render.NewClones(root, opts.GitAuth, opts.GitDepth)
+	c := render.NewClones(root, opts.GitCredentials, opts.GitDepth)
 	var set *dotferry.Set
 	var head string
 	err := c.With(ctx, repoURL, branch, func(e *render.Clone) error {

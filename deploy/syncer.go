@@ -54,8 +54,10 @@ type Options struct {
 	// removes. Two Syncers (or ReadApps) must not use one WorkDir at the
 	// same time.
 	WorkDir string
-	// GitAuth authenticates every clone and fetch.
-	GitAuth gitrepo.Auth
+	// GitCredentials authenticate clones and fetches, each repository
+	// with the credentials of its host only (an App naming another host
+	// is cloned without any, and a failure says why).
+	GitCredentials *gitrepo.Credentials
 	// GitDepth limits clones to that many commits; 0 clones the whole
 	// history, which Rollback to old revisions needs.
 	GitDepth int
@@ -208,7 +210,7 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 		}
 		s.tempDir = dir
 	}
-	s.clones = render.NewClones(dir, opts.GitAuth, opts.GitDepth)
+	s.clones = render.NewClones(dir, opts.GitCredentials, opts.GitDepth)
 	s.store = inventory.Store{Client: s.core.CoreV1(), Retry: s.retry, FieldManager: FieldManager}
 	return s, nil
 }

@@ -20,7 +20,8 @@ const DefaultUsername = "x-access-token"
 
 // Auth holds the credentials of a remote. The URL's scheme decides which
 // fields are used: http(s) URLs use basic authentication with Username and
-// Token (the token is the password); ssh URLs (ssh://... or user@host:path)
+// Token (the token is the password), never over plain http:// except to a
+// loopback address (see IsLoopback); ssh URLs (ssh://... or user@host:path)
 // use the private key in SSHKeyFile, checking the server's host key against
 // SSHKnownHostsFile (default: go-git's, i.e. $SSH_KNOWN_HOSTS or
 // ~/.ssh/known_hosts) unless InsecureIgnoreHostKey; file URLs use nothing.
@@ -92,6 +93,18 @@ type remote struct {
 	url     string // the URL without secrets: stored in .git/config and used in errors
 	method  transport.AuthMethod
 	secrets secrets
+	// withheld says why credentials given for the remote are not sent.
+	withheld string
+}
+
+// fail returns err of an operation on the remote without secrets and, when
+// credentials were withheld, saying so.
+func (r *remote) fail(err error) error {
+	err = r.secrets.scrub(err)
+	if err != nil && r.withheld != "" {
+		err = fmt.Errorf("%w (%s)", err, r.withheld)
+	}
+	return err
 }
 
 // newRemote splits the credentials off rawURL and builds the transport
@@ -120,6 +133,12 @@ func newRemote(rawURL string, auth Auth) (*remote, error) {
 	switch ep.Protocol {
 	case "http", "https":
 		r.url = stripUserinfo(rawURL)
+		if ep.Protocol == "http" && !IsLoopback(ep.Host) {
+			if auth.Token != "" || auth.Username != "" || urlUser != "" || urlPass != "" {
+				r.withheld = "no credentials were sent to " + ep.Host + " over plain http://: use https://"
+			}
+			break
+		}
 		switch {
 		case auth.Token != "" || auth.Username != "":
 			user := auth.Username

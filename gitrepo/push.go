@@ -259,7 +259,7 @@ func (r *Repo) pushError(ctx context.Context, err error, progress string, lease 
 		}
 		return fmt.Errorf("%w: %s", ErrRejected, detail)
 	}
-	err = r.remote.secrets.scrub(err)
+	err = r.remote.fail(err)
 	if msgs != "" {
 		return fmt.Errorf("%w (remote: %s)", err, msgs)
 	}

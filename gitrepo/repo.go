@@ -74,7 +74,7 @@ func Clone(ctx context.Context, rawURL, branch, dir string, auth Auth, depth int
 		if errors.Is(err, git.NoMatchingRefSpecError{}) || errors.Is(err, plumbing.ErrReferenceNotFound) {
 			err = fmt.Errorf("%w: %w", ErrBranchNotFound, err)
 		}
-		return nil, fmt.Errorf("cloning branch %s of %s: %w", branch, rem.url, rem.secrets.scrub(err))
+		return nil, fmt.Errorf("cloning branch %s of %s: %w", branch, rem.url, rem.fail(err))
 	}
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	if err != nil {
@@ -122,7 +122,7 @@ func (r *Repo) lsRemote(ctx context.Context, branch string) (plumbing.Hash, bool
 	}
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.remote.method})
 	if err != nil {
-		return plumbing.ZeroHash, false, r.remote.secrets.scrub(err)
+		return plumbing.ZeroHash, false, r.remote.fail(err)
 	}
 	name := plumbing.NewBranchReferenceName(branch)
 	for _, ref := range refs {
@@ -168,7 +168,7 @@ func (r *Repo) fetch(ctx context.Context, branch string, depth int) (plumbing.Ha
 		return plumbing.ZeroHash, fmt.Errorf("%w: %w", ErrBranchNotFound, err)
 	}
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return plumbing.ZeroHash, r.remote.secrets.scrub(err)
+		return plumbing.ZeroHash, r.remote.fail(err)
 	}
 	ref, err := r.repo.Storer.Reference(trackingRef(branch))
 	if err != nil {

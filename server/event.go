@@ -22,11 +22,13 @@ const (
 	// KindImage: a tag was pushed to Repository. A bump cycle may now find
 	// a newer image.
 	KindImage = "image"
-	// KindPush: the base branch moved to Commit. Apps should sync it, and
-	// open pull requests may have become stale.
+	// KindPush: Branch of Repo moved to Commit. When it is a configured
+	// base branch, its apps should sync it, and open pull requests may have
+	// become stale.
 	KindPush = "push"
-	// KindMerged: one of Ferry's pull requests (Branch) was merged into the
-	// base branch as Commit.
+	// KindMerged: a pull request from Branch was merged into Base as
+	// Commit; when Branch is one of Ferry's bot branches, one of its pull
+	// requests was merged.
 	KindMerged = "merged"
 )
 
@@ -45,7 +47,8 @@ type Event struct {
 
 	// GitHub events (KindPush, KindMerged).
 	Repo       string `json:"repo,omitempty"`       // the GitHub repository, "owner/name"
-	Branch     string `json:"branch,omitempty"`     // KindPush: the base branch; KindMerged: the bot branch
+	Branch     string `json:"branch,omitempty"`     // KindPush: the branch pushed to; KindMerged: the pull request's head branch
+	Base       string `json:"base,omitempty"`       // KindMerged: the branch merged into
 	Commit     string `json:"commit,omitempty"`     // KindPush: the new head; KindMerged: the merge commit
 	PullNumber int    `json:"pullNumber,omitempty"` // KindMerged
 }
@@ -61,13 +64,20 @@ func (e Event) Summary() string {
 		}
 		return s
 	case KindPush:
-		s := "push to " + e.Branch
+		s := "push to "
+		if e.Repo != "" {
+			s += e.Repo + " "
+		}
+		s += e.Branch
 		if e.Commit != "" {
 			s += " at " + gitrepo.ShortRevision(e.Commit)
 		}
 		return s
 	case KindMerged:
 		s := fmt.Sprintf("pull request #%d (%s) merged", e.PullNumber, e.Branch)
+		if e.Repo != "" {
+			s = e.Repo + " " + s
+		}
 		if e.Commit != "" {
 			s += " as " + gitrepo.ShortRevision(e.Commit)
 		}

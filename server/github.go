@@ -122,11 +122,11 @@ func (s *Server) githubPush(w http.ResponseWriter, r *http.Request, delivery str
 	}
 	branch, isBranch := strings.CutPrefix(p.Ref, "refs/heads/")
 	switch {
-	case !isBranch || branch != s.opts.BaseBranch:
-		s.dispatch(w, r, SourceGitHub, nil, 1, "push to another ref than the base branch")
+	case !isBranch:
+		s.dispatch(w, r, SourceGitHub, nil, 1, "push to a ref that is not a branch")
 		return
 	case p.Deleted:
-		s.dispatch(w, r, SourceGitHub, nil, 1, "the base branch was deleted")
+		s.dispatch(w, r, SourceGitHub, nil, 1, "the branch was deleted")
 		return
 	case !shaRE.MatchString(p.After):
 		s.reject(w, r, SourceGitHub, http.StatusBadRequest, webhookInvalid, "push event without a valid after commit")
@@ -155,12 +155,6 @@ func (s *Server) githubPullRequest(w http.ResponseWriter, r *http.Request, deliv
 	case !pr.Merged:
 		s.dispatch(w, r, SourceGitHub, nil, 1, "pull request closed without merging")
 		return
-	case !strings.HasPrefix(pr.Head.Ref, s.opts.BotBranchPrefix):
-		s.dispatch(w, r, SourceGitHub, nil, 1, "not a Ferry branch")
-		return
-	case pr.Base.Ref != s.opts.BaseBranch:
-		s.dispatch(w, r, SourceGitHub, nil, 1, "merged into another branch than the base branch")
-		return
 	}
 	number := p.Number
 	if number == 0 {
@@ -175,6 +169,7 @@ func (s *Server) githubPullRequest(w http.ResponseWriter, r *http.Request, deliv
 		ID:         delivery,
 		Repo:       p.Repository.FullName,
 		Branch:     pr.Head.Ref,
+		Base:       pr.Base.Ref,
 		Commit:     commit,
 		PullNumber: number,
 	}}, 0, "")

@@ -8,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/ferrygitops/ferry/bot"
 )
 
 const namespace = "ferry"
@@ -18,7 +16,7 @@ const namespace = "ferry"
 const (
 	ResultSuccess = "success" // the cycle completed and nothing in it failed
 	ResultFailed  = "failed"  // the cycle completed, but a policy, a file or a group failed
-	ResultError   = "error"   // the cycle did not complete (BumpResult is nil)
+	ResultError   = "error"   // the cycle did not complete
 )
 
 // prActions are the group actions counted by ferry_pull_requests_total.
@@ -31,20 +29,18 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	buildInfo        *prometheus.GaugeVec
-	scans            prometheus.Counter
-	scanDuration     prometheus.Histogram
 	registryRequests *prometheus.CounterVec
 	registryErrors   *prometheus.CounterVec
 	tagsSeen         *prometheus.GaugeVec
 	unverified       *prometheus.GaugeVec
 	pullRequests     *prometheus.CounterVec
 	bumpCycles       *prometheus.CounterVec
-	bumpDuration     prometheus.Histogram
-	lastBumpSuccess  prometheus.Gauge
+	bumpDuration     *prometheus.HistogramVec
+	lastBumpSuccess  *prometheus.GaugeVec
 	syncs            *prometheus.CounterVec
 	syncDuration     *prometheus.HistogramVec
 	drift            *prometheus.CounterVec
-	holds            prometheus.Gauge
+	holds            *prometheus.GaugeVec
 	webhooks         *prometheus.CounterVec
 }
 
@@ -57,14 +53,6 @@ func NewMetrics() *Metrics {
 			Namespace: namespace, Name: "build_info",
 			Help: "Always 1; the version label is Ferry's version.",
 		}, []string{"version"}),
-		scans: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "scans_total",
-			Help: "Scans run outside bump cycles (ObserveScan).",
-		}),
-		scanDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "scan_duration_seconds",
-			Help: "How long a scan took.", Buckets: long,
-		}),
 		registryRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "registry_requests_total",
 			Help: "Registry HTTP requests by host and status code (\"error\" when no response), retries included.",
@@ -75,28 +63,28 @@ func NewMetrics() *Metrics {
 		}, []string{"registry"}),
 		unverified: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "unverified_candidates",
-			Help: "Candidate tags newer than the current ones that a policy's spec.verify skipped in the last scan, by reason (unsigned, wrong-key, identity-mismatch, digest-mismatch, tlog-missing, untrusted, invalid).",
-		}, []string{"policy", "reason"}),
+			Help: "Candidate tags newer than the current ones that a policy's spec.verify skipped in the repository's last cycle, by reason (unsigned, wrong-key, identity-mismatch, digest-mismatch, tlog-missing, untrusted, invalid).",
+		}, []string{"repo", "policy", "reason"}),
 		tagsSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "tags_seen",
-			Help: "Tags the registry listed for a policy's image in the last scan.",
-		}, []string{"policy"}),
+			Help: "Tags the registry listed for a policy's image in the repository's last cycle.",
+		}, []string{"repo", "policy"}),
 		pullRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "pull_requests_total",
 			Help: "Pull-request writes by action (created, updated, closed, unchanged).",
 		}, []string{"action"}),
 		bumpCycles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "bump_cycles_total",
-			Help: "Bump cycles by result (success, failed, error).",
-		}, []string{"result"}),
-		bumpDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "Bump cycles by repository and result (success, failed, error).",
+		}, []string{"repo", "result"}),
+		bumpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "bump_duration_seconds",
-			Help: "How long a bump cycle took.", Buckets: long,
-		}),
-		lastBumpSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "How long a repository's bump cycle took.", Buckets: long,
+		}, []string{"repo"}),
+		lastBumpSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "last_successful_bump_timestamp_seconds",
-			Help: "Unix time of the end of the last bump cycle that succeeded.",
-		}),
+			Help: "Unix time of the end of the repository's last bump cycle that succeeded.",
+		}, []string{"repo"}),
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "sync_total",
 			Help: "App syncs by app and result.",
@@ -109,26 +97,24 @@ func NewMetrics() *Metrics {
 			Namespace: namespace, Name: "drift_detected_total",
 			Help: "Syncs that found the cluster differing from git.",
 		}, []string{"app"}),
-		holds: prometheus.NewGauge(prometheus.GaugeOpts{
+		holds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "holds_active",
-			Help: "References held back by rollbacks in the last bump cycle.",
-		}),
+			Help: "References held back by rollbacks in the repository's last bump cycle.",
+		}, []string{"repo"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "webhooks_total",
-			Help: "Webhook deliveries by source and result (accepted, duplicate, ignored, ping, unauthorized, invalid, too_large, unsupported_media_type, disabled).",
+			Help: "Webhook deliveries by source and result (accepted, duplicate, ignored, ping, unauthorized, invalid, too_large, unsupported_media_type, disabled, standby).",
 		}, []string{"source", "result"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.buildInfo, m.scans, m.scanDuration, m.registryRequests, m.registryErrors,
+		m.buildInfo, m.registryRequests, m.registryErrors,
 		m.tagsSeen, m.unverified, m.pullRequests, m.bumpCycles, m.bumpDuration, m.lastBumpSuccess,
 		m.syncs, m.syncDuration, m.drift, m.holds, m.webhooks,
 	)
-	// Series that rate() and absent() alerts rely on exist from the start.
-	for _, r := range []string{ResultSuccess, ResultFailed, ResultError} {
-		m.bumpCycles.WithLabelValues(r)
-	}
+	// Series that rate() and absent() alerts rely on exist from the start
+	// (a repository's cycles from AddRepo on).
 	for _, a := range prActions {
 		m.pullRequests.WithLabelValues(a)
 	}
@@ -160,63 +146,69 @@ func (m *Metrics) SetVersion(version string) {
 	m.buildInfo.WithLabelValues(version).Set(1)
 }
 
-// ObserveScan records a scan run on its own (not part of a bump cycle):
-// ferry_scans_total, its duration, and each policy's tag count. rep may be
-// nil when the scan failed outright.
-func (m *Metrics) ObserveScan(rep *bot.Report, d time.Duration) {
+// AddRepo creates the series of a repository's cycles, zero, so that
+// rate() and absent() alerts see them before its first cycle.
+func (m *Metrics) AddRepo(repo string) {
 	if m == nil {
 		return
 	}
-	m.scans.Inc()
-	m.scanDuration.Observe(d.Seconds())
-	m.setTags(rep)
+	for _, r := range []string{ResultSuccess, ResultFailed, ResultError} {
+		m.bumpCycles.WithLabelValues(repo, r)
+	}
 }
 
-// ObserveBump records a bump cycle that took d: its result (nil: the cycle
-// did not complete), the pull-request actions of its groups, the tags its
-// scan saw and the holds in force. It does not count the cycle's scan in
-// ferry_scans_total.
-func (m *Metrics) ObserveBump(res *bot.BumpResult, d time.Duration) {
+// Cycle is what one bump cycle of a repository did, as the metrics count
+// it.
+type Cycle struct {
+	Repo     string        // the repository, as shown (credentials removed)
+	Duration time.Duration // how long it took
+	// Completed: the cycle ran to its end; Failed: it did, but a policy,
+	// a file or a group failed.
+	Completed, Failed bool
+	Actions           []string       // each pull-request group's action
+	Holds             int            // references held back by rollbacks
+	TagsSeen          map[string]int // tags listed, by policy name
+	// Unverified counts the candidate tags spec.verify skipped, by policy
+	// and reason (unsigned, wrong-key, ...).
+	Unverified map[string]map[string]int
+}
+
+// ObserveCycle records a repository's bump cycle: its result, the
+// pull-request actions of its groups, the tags its scan saw and the holds
+// in force. The repository's tag counts of earlier cycles are replaced, so
+// removed policies disappear.
+func (m *Metrics) ObserveCycle(c Cycle) {
 	if m == nil {
 		return
 	}
-	m.bumpDuration.Observe(d.Seconds())
+	m.bumpDuration.WithLabelValues(c.Repo).Observe(c.Duration.Seconds())
 	switch {
-	case res == nil:
-		m.bumpCycles.WithLabelValues(ResultError).Inc()
+	case !c.Completed:
+		m.bumpCycles.WithLabelValues(c.Repo, ResultError).Inc()
 		return
-	case res.Failed():
-		m.bumpCycles.WithLabelValues(ResultFailed).Inc()
+	case c.Failed:
+		m.bumpCycles.WithLabelValues(c.Repo, ResultFailed).Inc()
 	default:
-		m.bumpCycles.WithLabelValues(ResultSuccess).Inc()
-		m.lastBumpSuccess.SetToCurrentTime()
+		m.bumpCycles.WithLabelValues(c.Repo, ResultSuccess).Inc()
+		m.lastBumpSuccess.WithLabelValues(c.Repo).SetToCurrentTime()
 	}
-	for _, g := range res.Groups {
+	for _, action := range c.Actions {
 		for _, a := range prActions {
-			if g.Action == a {
+			if action == a {
 				m.pullRequests.WithLabelValues(a).Inc()
 			}
 		}
 	}
-	m.holds.Set(float64(len(res.Holds)))
-	m.setTags(res.Scan)
-}
-
-// setTags replaces ferry_tags_seen with the policies of rep, so removed
-// policies disappear.
-func (m *Metrics) setTags(rep *bot.Report) {
-	if rep == nil {
-		return
-	}
-	m.tagsSeen.Reset()
-	m.unverified.Reset()
-	for _, p := range rep.Policies {
-		m.tagsSeen.WithLabelValues(p.Name).Set(float64(p.TagsSeen))
-		if p.Verify != nil {
-			for _, r := range p.Verify.Rejected {
-				m.unverified.WithLabelValues(p.Name, string(r.Reason)).Inc()
-			}
+	m.holds.WithLabelValues(c.Repo).Set(float64(c.Holds))
+	m.tagsSeen.DeletePartialMatch(prometheus.Labels{"repo": c.Repo})
+	m.unverified.DeletePartialMatch(prometheus.Labels{"repo": c.Repo})
+	for policy, reasons := range c.Unverified {
+		for reason, n := range reasons {
+			m.unverified.WithLabelValues(c.Repo, policy, reason).Set(float64(n))
 		}
+	}
+	for policy, n := range c.TagsSeen {
+		m.tagsSeen.WithLabelValues(c.Repo, policy).Set(float64(n))
 	}
 }
 

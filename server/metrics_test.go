@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ferrygitops/ferry/bot"
 )
 
 func TestMetricsExposition(t *testing.T) {
@@ -20,17 +18,14 @@ func TestMetricsExposition(t *testing.T) {
 	}
 
 	m.SetVersion("v1.2.3")
-	scan := &bot.Report{Policies: []bot.PolicyReport{{Name: "web", TagsSeen: 12}, {Name: "api", TagsSeen: 3}}}
-	m.ObserveScan(scan, 1500*time.Millisecond)
-	m.ObserveBump(&bot.BumpResult{
-		Scan: &bot.Report{Policies: []bot.PolicyReport{{Name: "web", TagsSeen: 13, Verify: &bot.VerifyReport{Rejected: []bot.Rejection{
-			{Tag: "v3", Reason: "unsigned"}, {Tag: "v2", Reason: "unsigned"}, {Tag: "v1.9", Reason: "wrong-key"},
-		}}}}},
-		Groups: []bot.GroupResult{{Action: "created"}, {Action: "updated"}, {Action: "up-to-date"}, {Action: "created"}},
-		Holds:  []bot.Hold{{Policy: "web"}, {Policy: "api"}},
-	}, 3*time.Second)
-	m.ObserveBump(&bot.BumpResult{Groups: []bot.GroupResult{{Action: "skipped", Error: "registry down"}}, Holds: []bot.Hold{{Policy: "web"}}}, time.Second)
-	m.ObserveBump(nil, time.Second)
+	const repo, other = "https://github.com/acme/one", "https://github.com/acme/two"
+	m.AddRepo(repo)
+	m.ObserveCycle(Cycle{Repo: repo, Duration: 1500 * time.Millisecond, Completed: true, TagsSeen: map[string]int{"web": 12, "api": 3}})
+	m.ObserveCycle(Cycle{Repo: repo, Duration: 3 * time.Second, Completed: true,
+		Actions: []string{"created", "updated", "up-to-date", "created"}, Holds: 2, TagsSeen: map[string]int{"web": 13}})
+	m.ObserveCycle(Cycle{Repo: repo, Duration: time.Second, Completed: true, Failed: true, Actions: []string{"skipped"}, Holds: 1, TagsSeen: map[string]int{"web": 13}})
+	m.ObserveCycle(Cycle{Repo: repo, Duration: time.Second})
+	m.ObserveCycle(Cycle{Repo: other, Duration: time.Second, Completed: true, TagsSeen: map[string]int{"api": 7}})
 	m.RegistryRequest("ghcr.io", 200, nil)
 	m.RegistryRequest("ghcr.io", 401, nil) // an auth challenge
 	m.RegistryRequest("ghcr.io", 404, nil)
@@ -48,20 +43,18 @@ func TestMetricsExposition(t *testing.T) {
 	body := w.Body.String()
 	for _, want := range []string{
 		`ferry_build_info{version="v1.2.3"} 1`,
-		`ferry_scans_total 1`,
-		`ferry_scan_duration_seconds_count 1`,
-		`ferry_scan_duration_seconds_sum 1.5`,
-		`ferry_tags_seen{policy="web"} 13`,
-		`ferry_unverified_candidates{policy="web",reason="unsigned"} 2`,
-		`ferry_unverified_candidates{policy="web",reason="wrong-key"} 1`,
-		`ferry_bump_cycles_total{result="success"} 1`,
-		`ferry_bump_cycles_total{result="failed"} 1`,
-		`ferry_bump_cycles_total{result="error"} 1`,
-		`ferry_bump_duration_seconds_count 3`,
+		`ferry_tags_seen{policy="web",repo="https://github.com/acme/one"} 13`,
+		`ferry_tags_seen{policy="api",repo="https://github.com/acme/two"} 7`,
+		`ferry_bump_cycles_total{repo="https://github.com/acme/one",result="success"} 2`,
+		`ferry_bump_cycles_total{repo="https://github.com/acme/one",result="failed"} 1`,
+		`ferry_bump_cycles_total{repo="https://github.com/acme/one",result="error"} 1`,
+		`ferry_bump_cycles_total{repo="https://github.com/acme/two",result="success"} 1`,
+		`ferry_bump_duration_seconds_count{repo="https://github.com/acme/one"} 4`,
+		`ferry_bump_duration_seconds_sum{repo="https://github.com/acme/one"} 6.5`,
 		`ferry_pull_requests_total{action="created"} 2`,
 		`ferry_pull_requests_total{action="updated"} 1`,
 		`ferry_pull_requests_total{action="closed"} 0`,
-		`ferry_holds_active 1`,
+		`ferry_holds_active{repo="https://github.com/acme/one"} 1`,
 		`ferry_registry_requests_total{code="200",registry="ghcr.io"} 1`,
 		`ferry_registry_requests_total{code="401",registry="ghcr.io"} 1`,
 		`ferry_registry_requests_total{code="error",registry="ghcr.io"} 1`,
@@ -72,15 +65,16 @@ func TestMetricsExposition(t *testing.T) {
 		`ferry_drift_detected_total{app="web"} 1`,
 		`ferry_webhooks_total{result="accepted",source="ecr"} 1`,
 		`ferry_webhooks_total{result="unauthorized",source="ecr"} 1`,
-		`ferry_last_successful_bump_timestamp_seconds `,
+		`ferry_last_successful_bump_timestamp_seconds{repo="https://github.com/acme/one"} `,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	// The policy the last scan no longer has is gone.
-	if strings.Contains(body, `ferry_tags_seen{policy="api"}`) {
+	// The policy the repository's last scan no longer has is gone, the
+	// other repository's is not.
+	if strings.Contains(body, `ferry_tags_seen{policy="api",repo="https://github.com/acme/one"}`) {
 		t.Error("ferry_tags_seen still has a removed policy")
 	}
 	// Nothing went to the global registry.
@@ -97,8 +91,8 @@ func TestMetricsExposition(t *testing.T) {
 
 func TestMetricsNilIsANoOp(t *testing.T) {
 	var m *Metrics
-	m.ObserveScan(nil, time.Second)
-	m.ObserveBump(nil, time.Second)
+	m.AddRepo("r")
+	m.ObserveCycle(Cycle{Repo: "r"})
 	m.RegistryRequest("h", 500, nil)
 	m.ObserveSync("a", "failed", time.Second, true)
 	m.Webhook("ecr", "accepted")

@@ -15,8 +15,6 @@ import (
 const (
 	DefaultAddr            = ":8080"
 	DefaultECRTokenHeader  = "X-Ferry-Token"
-	DefaultBaseBranch      = "main"
-	DefaultBotBranchPrefix = "ferry/"
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultShutdownTimeout = 10 * time.Second
 )
@@ -41,12 +39,19 @@ type Options struct {
 	// <token>]). Empty: /webhooks/registry is disabled (404).
 	RegistryToken string
 
-	// BaseBranch: GitHub pushes to it become KindPush events, and only
-	// pull requests into it count as merged; default "main".
-	BaseBranch string
-	// BotBranchPrefix: merged pull requests from branches with this prefix
-	// become KindMerged events; default "ferry/".
-	BotBranchPrefix string
+	// Filter, if set, decides whether an event concerns this Ferry (a
+	// configured repository and branch, a bot branch, an image a policy
+	// governs): it returns "" to accept the event, else why it is
+	// ignored; the delivery is then answered 202 with that reason and the
+	// event is shown as ignored on the status page. Nil accepts every
+	// event.
+	Filter func(Event) (ignoredBecause string)
+	// Standby, if set and true, makes webhooks that carry events answer
+	// 503 with Retry-After: this replica does not lead (another one does
+	// the work), so senders that retry (EventBridge, registries) reach
+	// the leader on a later attempt. Nothing is triggered or recorded as
+	// seen.
+	Standby func() bool
 
 	// Trigger is called once per accepted, non-duplicate event, on the
 	// request's goroutine before the response is written. It must not
@@ -85,8 +90,6 @@ type Server struct {
 func New(opts Options) *Server {
 	opts.Addr = cmp.Or(opts.Addr, DefaultAddr)
 	opts.ECRTokenHeader = cmp.Or(opts.ECRTokenHeader, DefaultECRTokenHeader)
-	opts.BaseBranch = cmp.Or(opts.BaseBranch, DefaultBaseBranch)
-	opts.BotBranchPrefix = cmp.Or(opts.BotBranchPrefix, DefaultBotBranchPrefix)
 	if opts.Trigger == nil {
 		opts.Trigger = func(Event) {}
 	}

@@ -3,83 +3,15 @@ package server
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/image"
-	"github.com/ferrygitops/ferry/updater"
 )
-
-// Snapshot is what the status page and /status.json show: Ferry's state as
-// the integrator keeps it. Every field is optional; the page says what is
-// not known yet.
-type Snapshot struct {
-	Version string    `json:"version,omitempty"`
-	Started time.Time `json:"started,omitzero"` // when the process started
-	Repo    string    `json:"repo,omitempty"`   // the manifest repository (credentials redacted); default Bump.Repo or Scan.Repo
-	Branch  string    `json:"branch,omitempty"` // its base branch; default Bump.Base
-
-	LastCycle *CycleInfo `json:"lastCycle,omitempty"`
-	NextCycle time.Time  `json:"nextCycle,omitzero"` // when the next scheduled cycle runs
-
-	// Bump is the last bump cycle's result; its Scan is the policies
-	// table. Scan is shown instead when set (e.g. a scan-only mode).
-	Bump *bot.BumpResult `json:"bump,omitempty"`
-	Scan *bot.Report     `json:"scan,omitempty"`
-
-	Apps   []AppStatus   `json:"apps"`
-	Events []EventRecord `json:"events"` // newest first; nil: the server's EventLog
-}
-
-// CycleInfo describes the last bump cycle.
-type CycleInfo struct {
-	Time     time.Time     `json:"time"`              // when it started
-	Duration time.Duration `json:"-"`                 // how long it took (JSON: durationSeconds)
-	Trigger  string        `json:"trigger,omitempty"` // what started it: "schedule", "ecr: pushed …", "startup"
-	Error    string        `json:"error,omitempty"`   // why it did not complete
-}
-
-// MarshalJSON renders Duration in seconds.
-func (c CycleInfo) MarshalJSON() ([]byte, error) {
-	type plain CycleInfo
-	return json.Marshal(struct {
-		plain
-		DurationSeconds float64 `json:"durationSeconds"`
-	}{plain(c), c.Duration.Seconds()})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (c *CycleInfo) UnmarshalJSON(data []byte) error {
-	type plain CycleInfo
-	var v struct {
-		plain
-		DurationSeconds float64 `json:"durationSeconds"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*c = CycleInfo(v.plain)
-	c.Duration = time.Duration(v.DurationSeconds * float64(time.Second))
-	return nil
-}
-
-// AppStatus is the sync state of one app.
-type AppStatus struct {
-	Name     string    `json:"name"`
-	Revision string    `json:"revision,omitempty"` // the git commit last applied
-	Result   string    `json:"result"`             // "synced", "failed", "progressing", "drift", ...
-	Time     time.Time `json:"time,omitzero"`      // of the last sync
-	// Pinned: the app is held at Revision (rolled back or pinned by
-	// someone) instead of following the base branch.
-	Pinned  bool   `json:"pinned,omitempty"`
-	Message string `json:"message,omitempty"`
-}
 
 // snapshot is the current Snapshot with the server's defaults filled in.
 func (s *Server) snapshot() Snapshot {
@@ -99,16 +31,8 @@ func (s *Server) snapshot() Snapshot {
 	if snap.Apps == nil {
 		snap.Apps = []AppStatus{}
 	}
-	if snap.Repo == "" {
-		switch {
-		case snap.Bump != nil:
-			snap.Repo = snap.Bump.Repo
-		case snap.Scan != nil:
-			snap.Repo = snap.Scan.Repo
-		}
-	}
-	if snap.Branch == "" && snap.Bump != nil {
-		snap.Branch = snap.Bump.Base
+	if snap.Repos == nil {
+		snap.Repos = []RepoStatus{}
 	}
 	return snap
 }
@@ -142,8 +66,6 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 	"tone":   tone,
 	"sha":    gitrepo.ShortRevision,
 	"digest": image.ShortDigest,
-	"value":  func(f updater.Form, v string) string { return bot.ShortValue(f, v) },
-	"object": bot.ObjectName,
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return fmt.Sprintf("%d %s", n, one)
@@ -156,35 +78,49 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 // derives from it.
 type page struct {
 	Snapshot
-	Now    time.Time
-	Report *bot.Report // the policies table
+	Now   time.Time
+	Repos []repoPage
 
 	Policies, References, Pending, Held, OpenPulls, FailingApps int
+}
 
-	CycleResult string // "ok", "failed", "partial failure", or "" before the first cycle
+// repoPage is one repository's section of the page.
+type repoPage struct {
+	RepoStatus
+	// CycleResult: "ok", "failed", "partial failure", or "" before the
+	// first cycle.
+	CycleResult string
 }
 
 func newPage(snap Snapshot, now time.Time) *page {
-	p := &page{Snapshot: snap, Now: now, Report: snap.Scan}
-	if p.Report == nil && snap.Bump != nil {
-		p.Report = snap.Bump.Scan
-	}
-	if p.Report != nil {
-		p.Policies = len(p.Report.Policies)
-		for _, pol := range p.Report.Policies {
-			for _, r := range pol.References {
-				p.References++
-				switch r.Status {
-				case updater.StatusUpdate:
-					p.Pending++
-				case bot.StatusHeld:
-					p.Held++
+	p := &page{Snapshot: snap, Now: now}
+	for _, r := range snap.Repos {
+		rp := repoPage{RepoStatus: r}
+		switch {
+		case r.LastCycle == nil:
+		case r.LastCycle.Error != "":
+			rp.CycleResult = "failed"
+		case r.Failed:
+			rp.CycleResult = "partial failure"
+		default:
+			rp.CycleResult = "ok"
+		}
+		p.Repos = append(p.Repos, rp)
+		if r.Scan != nil {
+			p.Policies += len(r.Scan.Policies)
+			for _, pol := range r.Scan.Policies {
+				for _, ref := range pol.References {
+					p.References++
+					switch ref.Status {
+					case "update":
+						p.Pending++
+					case "held":
+						p.Held++
+					}
 				}
 			}
 		}
-	}
-	if snap.Bump != nil {
-		for _, g := range snap.Bump.Groups {
+		for _, g := range r.Groups {
 			if g.PullNumber != 0 && g.Action != "closed" && g.Action != "would-close" {
 				p.OpenPulls++
 			}
@@ -194,15 +130,6 @@ func newPage(snap Snapshot, now time.Time) *page {
 		if tone(a.Result) == "err" {
 			p.FailingApps++
 		}
-	}
-	switch {
-	case snap.LastCycle == nil:
-	case snap.LastCycle.Error != "":
-		p.CycleResult = "failed"
-	case snap.Bump != nil && snap.Bump.Failed():
-		p.CycleResult = "partial failure"
-	default:
-		p.CycleResult = "ok"
 	}
 	return p
 }

@@ -8,62 +8,57 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ferrygitops/ferry/bot"
-	"github.com/ferrygitops/ferry/updater"
 )
 
-func ref(file string, line int, object, current, wanted string, status updater.Status, why string) bot.RefReport {
-	return bot.RefReport{File: file, Line: line, Column: 16, Object: object, FieldPath: "spec.template.spec.containers[name=app].image",
-		Form: updater.FormImage, Current: current, Wanted: wanted, Status: status, Why: why}
+func ref(file string, line int, object, current, wanted, status, why string) ReferenceStatus {
+	return ReferenceStatus{File: file, Line: line, Object: object, Current: current, Wanted: wanted, Status: status, Why: why}
 }
 
-// fixtureSnapshot has something in every section of the page, and an HTML
-// payload in every user-controlled string it can.
+// fixtureSnapshot has something in every section of the page, two
+// repositories, and an HTML payload in every user-controlled string it can.
 func fixtureSnapshot() Snapshot {
 	pushed := testNow.Add(-26 * time.Hour)
-	scan := &bot.Report{
-		Repo: "https://github.com/acme/deploy.git", Files: 42, Parsed: 17,
-		Policies: []bot.PolicyReport{
-			{Name: "web", Image: "ghcr.io/acme/web", Strategy: "semver", Tag: "1.4.2",
-				Digest: "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270", PushedAt: &pushed,
-				TagsSeen: 31, TagsMatched: 12,
-				References: []bot.RefReport{
-					ref("apps/web/deployment.yaml", 21, "Deployment/prod/web", "ghcr.io/acme/web:1.4.1", "ghcr.io/acme/web:1.4.2", updater.StatusUpdate, ""),
-					ref("apps/web/staging.yaml", 19, "Deployment/staging/web", "ghcr.io/acme/web:1.4.2", "ghcr.io/acme/web:1.4.2", updater.StatusCurrent, ""),
-				}},
-			{Name: "api", Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/api", Strategy: "timestamp", Tag: "release.20240301",
-				TagsSeen: 80, TagsMatched: 80,
-				References: []bot.RefReport{
-					ref("apps/api/deployment.yaml", 30, "Deployment/prod/api", "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:release.20240227", "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:release.20240301", bot.StatusHeld, "rolled back to release.20240227 by Bob; only tags newer than release.20240229 are proposed"),
-				}},
-			{Name: "<script>alert('policy')</script>", Image: "docker.io/library/nginx", Strategy: "semver",
-				Error: "listing tags: 429 Too Many Requests <b>bold</b>", References: []bot.RefReport{}},
-		},
-		FileErrors: []bot.FileErrorReport{{File: "apps/broken.yaml", Line: 3, Policies: []string{"web"}, Error: "yaml: mapping values are not allowed here"}},
-	}
+	last := &CycleInfo{Time: testNow.Add(-3 * time.Minute), Duration: 12400 * time.Millisecond, Trigger: "ecr: pushed …/api:release.20240301"}
 	return Snapshot{
-		Version: "v0.9.0",
-		Started: testNow.Add(-50 * time.Hour),
-		LastCycle: &CycleInfo{
-			Time: testNow.Add(-3 * time.Minute), Duration: 12400 * time.Millisecond, Trigger: "ecr: pushed …/api:release.20240301",
-		},
-		NextCycle: testNow.Add(2 * time.Minute),
-		Bump: &bot.BumpResult{
-			Repo: "https://github.com/acme/deploy.git", Base: "main", BaseCommit: headSHA, Mode: bot.ModePullRequest, Scan: scan,
-			Groups: []bot.GroupResult{
+		Version:   "v0.9.0",
+		Started:   testNow.Add(-50 * time.Hour),
+		LastCycle: last,
+		Repos: []RepoStatus{{
+			URL: "https://github.com/acme/deploy.git", Branch: "main", Mode: "pull-request", BaseCommit: headSHA,
+			LastCycle: last, NextCycle: testNow.Add(2 * time.Minute), Failed: true,
+			Scan: &ScanStatus{Files: 42, Parsed: 17,
+				Policies: []PolicyStatus{
+					{Name: "web", Image: "ghcr.io/acme/web", Strategy: "semver", Tag: "1.4.2",
+						Digest: "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270", PushedAt: pushed,
+						TagsSeen: 31, TagsMatched: 12,
+						References: []ReferenceStatus{
+							ref("apps/web/deployment.yaml", 21, "Deployment/prod/web", "1.4.1", "1.4.2", "update", ""),
+							ref("apps/web/staging.yaml", 19, "Deployment/staging/web", "1.4.2", "1.4.2", "current", ""),
+						}},
+					{Name: "api", Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/api", Strategy: "timestamp", Tag: "release.20240301",
+						TagsSeen: 80, TagsMatched: 80,
+						References: []ReferenceStatus{
+							ref("apps/api/deployment.yaml", 30, "Deployment/prod/api", "release.20240227", "release.20240301", "held", "rolled back to release.20240227 by Bob; only tags newer than release.20240229 are proposed"),
+						}},
+					{Name: "<script>alert('policy')</script>", Image: "docker.io/library/nginx", Strategy: "semver",
+						Error: "listing tags: 429 Too Many Requests <b>bold</b>", References: []ReferenceStatus{}},
+				},
+				FileErrors: []FileErrorStatus{{File: "apps/broken.yaml", Line: 3, Policies: []string{"web"}, Error: "yaml: mapping values are not allowed here"}},
+			},
+			Groups: []GroupStatus{
 				{Group: "web", Branch: "ferry/web", Action: "created", PullNumber: 128, PullURL: "https://github.com/acme/deploy/pull/128",
 					Title: "Bump web to 1.4.2", Commit: mergeSHA, Took: 1800 * time.Millisecond,
-					Changes: []updater.Change{{Reference: updater.Reference{File: "apps/web/deployment.yaml", Line: 21, Form: updater.FormImage},
-						From: "ghcr.io/acme/web:1.4.1", To: "ghcr.io/acme/web:1.4.2"}}},
-				{Group: "api", Branch: "ferry/api", Action: "up-to-date", Holds: []bot.Hold{{Policy: "api", File: "apps/api/deployment.yaml", Tag: "release.20240229", By: "Bob"}}},
-				{Group: "nginx", Branch: "ferry/nginx", Action: "skipped", PullNumber: 7, PullURL: "javascript:alert('pr')",
+					Changes: []ChangeStatus{{File: "apps/web/deployment.yaml", Line: 21, From: "1.4.1", To: "1.4.2"}}},
+				{Group: "api", Branch: "ferry/api", Action: "up-to-date", Changes: []ChangeStatus{}, Holds: []HoldStatus{{File: "apps/api/deployment.yaml", Tag: "release.20240229", By: "Bob"}}},
+				{Group: "nginx", Branch: "ferry/nginx", Action: "skipped", PullNumber: 7, PullURL: "javascript:alert('pr')", Changes: []ChangeStatus{},
 					Error: "left as it is because this cycle could not complete it: policy nginx: 429"},
 			},
-			Holds: []bot.Hold{{Policy: "api", File: "apps/api/deployment.yaml", Tag: "release.20240229", By: "Bob"}},
-		},
+		}, {
+			URL: "https://github.com/acme/platform.git", Branch: "release", Mode: "branch",
+			LastCycle: &CycleInfo{Time: testNow.Add(-time.Minute), Error: "cloning: authentication required"},
+		}},
 		Apps: []AppStatus{
-			{Name: "web", Revision: headSHA, Result: "synced", Time: testNow.Add(-90 * time.Second), Message: "12 objects applied"},
+			{Name: "web", Repo: "https://github.com/acme/deploy.git", Revision: headSHA, Result: "synced", Time: testNow.Add(-90 * time.Second), Message: "12 objects applied"},
 			{Name: "api", Revision: mergeSHA, Result: "synced", Time: testNow.Add(-10 * time.Minute), Pinned: true, Message: "pinned by a rollback: <img src=x onerror=alert(1)>"},
 			{Name: "worker", Result: "failed", Time: testNow.Add(-30 * time.Second), Message: "Deployment/worker: spec.replicas: Invalid value: -1"},
 		},
@@ -95,14 +90,16 @@ func TestStatusPage(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		// header
-		"v0.9.0", "https://github.com/acme/deploy.git", "2024-03-01 11:57:00Z", "3m ago", "took 12.4s", "pull-request", "Next cycle in 2m",
+		// header and repositories
+		"v0.9.0", "2 repositories", "https://github.com/acme/deploy.git", "2024-03-01 11:57:00Z", "3m ago", "took 12.4s", "pull-request", "Next cycle in 2m",
+		`badge warn">partial failure`, "https://github.com/acme/platform.git", "branch <code>release</code>",
+		"The last cycle failed:", "cloning: authentication required", `badge err">failed`,
 		// policies
-		"<h2>Policies", "ghcr.io/acme/web", "semver", "1.4.2", "sha256:5b0bcabd1ed2", "pushed 26h00m ago", "12 of 31 tags match",
+		"<h3>Policies", "ghcr.io/acme/web", "semver", "1.4.2", "sha256:5b0bcabd1ed2", "pushed 26h00m ago", "12 of 31 tags match",
 		"apps/web/deployment.yaml:21", "Deployment/prod/web", "1.4.1", `badge info">update`, `badge ok">current`,
 		"release.20240301", ">held<", "apps/broken.yaml:3", "yaml: mapping values",
 		// pull requests
-		"<h2>Pull requests", "ferry/web", `href="https://github.com/acme/deploy/pull/128"`, "#128", "Bump web to 1.4.2", `badge ok">created`,
+		"<h3>Pull requests", "ferry/web", `href="https://github.com/acme/deploy/pull/128"`, "#128", "Bump web to 1.4.2", `badge ok">created`,
 		"up-to-date", "rolled back by Bob", "left as it is",
 		// apps
 		"<h2>Apps", "worker", "spec.replicas: Invalid value: -1", ">pinned<", headSHA[:12], `badge err">failed`,
@@ -136,7 +133,7 @@ func TestStatusPageBeforeTheFirstCycle(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET / = %d %s", w.Code, w.Body)
 	}
-	for _, want := range []string{"No bump cycle has run yet.", "Not scanned yet.", "No apps.", "Ferry started", "version unknown"} {
+	for _, want := range []string{"No bump cycle has run yet.", "No repositories.", "No apps.", "Ferry started", "version unknown"} {
 		if !strings.Contains(w.Body.String(), want) {
 			t.Errorf("the status page lacks %q", want)
 		}
@@ -146,7 +143,8 @@ func TestStatusPageBeforeTheFirstCycle(t *testing.T) {
 func TestStatusPageShowsAFailedCycle(t *testing.T) {
 	s, _ := newTestServer(t, func(o *Options) {
 		o.Status = func() Snapshot {
-			return Snapshot{LastCycle: &CycleInfo{Time: testNow.Add(-time.Minute), Error: "cloning: authentication required"}}
+			return Snapshot{Repos: []RepoStatus{{URL: "https://github.com/acme/deploy", Branch: "main",
+				LastCycle: &CycleInfo{Time: testNow.Add(-time.Minute), Error: "cloning: authentication required"}}}}
 		}
 	})
 	page := serve(t, s.Handler(), request{method: http.MethodGet, path: "/"}).Body.String()
@@ -177,16 +175,15 @@ func TestStatusJSON(t *testing.T) {
 	if !reflect.DeepEqual(got.Apps, snap.Apps) || !reflect.DeepEqual(got.Events, snap.Events) {
 		t.Errorf("Apps or Events differ:\n%+v\n%+v", got.Apps, got.Events)
 	}
-	if got.Version != "v0.9.0" || got.Bump == nil || len(got.Bump.Groups) != 3 || got.Bump.Scan == nil ||
-		got.Bump.Scan.Policies[0].References[0].Wanted != "ghcr.io/acme/web:1.4.2" || got.Repo != snap.Bump.Repo || got.Branch != "main" {
-		t.Errorf("status.json round trip lost data: %+v", got)
+	if got.Version != "v0.9.0" || !reflect.DeepEqual(got.Repos, snap.Repos) {
+		t.Errorf("status.json round trip lost data:\n%+v\nwant\n%+v", got.Repos, snap.Repos)
 	}
 
 	// With no Status func: the server's own start time and events, and
 	// empty lists rather than nulls.
 	s, _ = newTestServer(t, nil)
 	body := serve(t, s.Handler(), request{method: http.MethodGet, path: "/status.json"}).Body.String()
-	for _, want := range []string{`"started":"2024-03-01T12:00:00Z"`, `"apps":[]`, `"events":[]`} {
+	for _, want := range []string{`"started":"2024-03-01T12:00:00Z"`, `"repos":[]`, `"apps":[]`, `"events":[]`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("empty status.json %s lacks %s", body, want)
 		}

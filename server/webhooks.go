@@ -23,6 +23,7 @@ const (
 	webhookTooLarge     = "too_large"
 	webhookMediaType    = "unsupported_media_type"
 	webhookDisabled     = "disabled"
+	webhookStandby      = "standby"
 )
 
 // webhookResponse is the JSON body of every webhook answer.
@@ -98,9 +99,23 @@ func tokenEqual(got, want string) bool {
 // when every event was seen before, or 202 when nothing triggers.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, source string, events []Event, ignored int, reason string) {
 	res := webhookResponse{Ignored: ignored}
+	if len(events) > 0 && s.opts.Standby != nil && s.opts.Standby() {
+		w.Header().Set("Retry-After", "5")
+		s.reject(w, r, source, http.StatusServiceUnavailable, webhookStandby, "this replica does not lead: another one does the work")
+		return
+	}
 	for _, ev := range events {
 		ev.Source = source
 		ev.Received = s.opts.Now()
+		if s.opts.Filter != nil {
+			if why := s.opts.Filter(ev); why != "" {
+				res.Ignored++
+				reason = why
+				s.opts.Events.Record(EventRecord{Time: ev.Received, Source: source, Summary: "ignored " + ev.Summary() + ": " + why})
+				s.log.Info("webhook event ignored", "source", source, "id", ev.ID, "event", ev.Summary(), "reason", why)
+				continue
+			}
+		}
 		key := source + "\x00" + ev.ID
 		if ev.ID != "" && !s.seen.add(key) {
 			res.Duplicates++

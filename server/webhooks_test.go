@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -302,7 +303,7 @@ func prBody(action string, merged bool, head, base string) []byte {
 
 func TestGitHubWebhook(t *testing.T) {
 	push := Event{Kind: KindPush, ID: "d-1", Repo: "acme/deploy", Branch: "main", Commit: headSHA}
-	merged := Event{Kind: KindMerged, ID: "d-1", Repo: "acme/deploy", Branch: "ferry/web", Commit: mergeSHA, PullNumber: 42}
+	merged := Event{Kind: KindMerged, ID: "d-1", Repo: "acme/deploy", Branch: "ferry/web", Base: "main", Commit: mergeSHA, PullNumber: 42}
 
 	badSig := githubRequest("push", "d-1", pushBody("refs/heads/main", false))
 	badSig.header["X-Hub-Signature-256"] = sign([]byte("other-secret"), pushBody("refs/heads/main", false))
@@ -319,25 +320,42 @@ func TestGitHubWebhook(t *testing.T) {
 	form.header["Content-Type"] = "application/x-www-form-urlencoded"
 
 	big := make([]byte, 1<<20+1)
-	release := func(o *Options) { o.BaseBranch = "release"; o.BotBranchPrefix = "bot/" }
+	// The integrator's filter: release is the base branch, bot/ the bot
+	// branches' prefix.
+	release := func(o *Options) {
+		o.Filter = func(ev Event) string {
+			switch {
+			case ev.Kind == KindPush && ev.Branch != "release":
+				return "push to another branch than the base branch"
+			case ev.Kind == KindMerged && (!strings.HasPrefix(ev.Branch, "bot/") || ev.Base != "release"):
+				return "not a Ferry pull request into the base branch"
+			}
+			return ""
+		}
+	}
+	anyPush := Event{Kind: KindPush, ID: "d-1", Repo: "acme/deploy", Branch: "ferry/web", Commit: headSHA}
+	humanMerge := Event{Kind: KindMerged, ID: "d-1", Repo: "acme/deploy", Branch: "alice/fix", Base: "main", Commit: mergeSHA, PullNumber: 42}
 
 	runWebhookCases(t, SourceGitHub, []webhookCase{
 		{name: "ping", req: githubRequest("ping", "d-1", []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`)), want: 200},
 		{name: "push to the base branch", req: githubRequest("push", "d-1", pushBody("refs/heads/main", false)), want: 200, trigger: []Event{push}},
 		{name: "form-encoded push", req: form, want: 200, trigger: []Event{push}},
-		{name: "push to another branch", req: githubRequest("push", "d-1", pushBody("refs/heads/ferry/web", false)), want: 202},
+		{name: "push to another branch, no filter", req: githubRequest("push", "d-1", pushBody("refs/heads/ferry/web", false)), want: 200, trigger: []Event{anyPush}},
+		{name: "push to another branch, filtered", mutate: release, req: githubRequest("push", "d-1", pushBody("refs/heads/ferry/web", false)), want: 202},
 		{name: "push of a tag", req: githubRequest("push", "d-1", pushBody("refs/tags/main", false)), want: 202},
-		{name: "base branch deleted", req: githubRequest("push", "d-1", pushBody("refs/heads/main", true)), want: 202},
+		{name: "branch deleted", req: githubRequest("push", "d-1", pushBody("refs/heads/main", true)), want: 202},
 		{name: "custom base branch", mutate: release, req: githubRequest("push", "d-1", pushBody("refs/heads/release", false)), want: 200,
 			trigger: []Event{{Kind: KindPush, ID: "d-1", Repo: "acme/deploy", Branch: "release", Commit: headSHA}}},
 		{name: "custom base branch ignores main", mutate: release, req: githubRequest("push", "d-1", pushBody("refs/heads/main", false)), want: 202},
 		{name: "bot pull request merged", req: githubRequest("pull_request", "d-1", prBody("closed", true, "ferry/web", "main")), want: 200, trigger: []Event{merged}},
 		{name: "custom bot prefix", mutate: release, req: githubRequest("pull_request", "d-1", prBody("closed", true, "bot/web", "release")), want: 200,
-			trigger: []Event{{Kind: KindMerged, ID: "d-1", Repo: "acme/deploy", Branch: "bot/web", Commit: mergeSHA, PullNumber: 42}}},
+			trigger: []Event{{Kind: KindMerged, ID: "d-1", Repo: "acme/deploy", Branch: "bot/web", Base: "release", Commit: mergeSHA, PullNumber: 42}}},
+		{name: "custom bot prefix ignores ferry/", mutate: release, req: githubRequest("pull_request", "d-1", prBody("closed", true, "ferry/web", "release")), want: 202},
 		{name: "bot pull request closed unmerged", req: githubRequest("pull_request", "d-1", prBody("closed", false, "ferry/web", "main")), want: 202},
 		{name: "bot pull request opened", req: githubRequest("pull_request", "d-1", prBody("opened", false, "ferry/web", "main")), want: 202},
-		{name: "human pull request merged", req: githubRequest("pull_request", "d-1", prBody("closed", true, "alice/fix", "main")), want: 202},
-		{name: "merged into another base", req: githubRequest("pull_request", "d-1", prBody("closed", true, "ferry/web", "develop")), want: 202},
+		{name: "human pull request merged, no filter", req: githubRequest("pull_request", "d-1", prBody("closed", true, "alice/fix", "main")), want: 200, trigger: []Event{humanMerge}},
+		{name: "human pull request merged, filtered", mutate: release, req: githubRequest("pull_request", "d-1", prBody("closed", true, "alice/fix", "release")), want: 202},
+		{name: "merged into another base, filtered", mutate: release, req: githubRequest("pull_request", "d-1", prBody("closed", true, "bot/web", "develop")), want: 202},
 		{name: "other event ignored", req: githubRequest("issues", "d-1", []byte(`{"action":"opened"}`)), want: 202},
 		{name: "bad signature", req: badSig, want: 401},
 		{name: "tampered body", req: tampered, want: 401},
@@ -433,5 +451,64 @@ func TestNoSecretsOrBodiesInResponsesAndLogs(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "webhook accepted") || !strings.Contains(logs.String(), "webhook rejected") {
 		t.Errorf("logs lack webhook outcomes:\n%s", logs.String())
+	}
+}
+
+// Events the integrator's filter rejects are answered 202 with its reason,
+// shown on the status page, and not remembered as seen.
+func TestFilteredEvents(t *testing.T) {
+	var filterOn atomic.Bool
+	filterOn.Store(true)
+	s, tr := newTestServer(t, func(o *Options) {
+		o.Filter = func(ev Event) string {
+			if filterOn.Load() && ev.Repository == "123456789012.dkr.ecr.us-east-1.amazonaws.com/myapp" {
+				return "no policy governs that image"
+			}
+			return ""
+		}
+	})
+	w := serve(t, s.Handler(), ecrRequest(ecrBody(nil), "ecr-token"))
+	if r := decodeResponse(t, w); w.Code != 202 || r.Ignored != 1 || r.Reason != "no policy governs that image" {
+		t.Fatalf("filtered event: %d %s", w.Code, w.Body)
+	}
+	if got := s.Events().Recent(); len(got) != 1 || !strings.Contains(got[0].Summary, "ignored pushed") || !strings.Contains(got[0].Summary, "no policy governs that image") {
+		t.Errorf("recorded %+v", got)
+	}
+	filterOn.Store(false)
+	if w := serve(t, s.Handler(), ecrRequest(ecrBody(nil), "ecr-token")); w.Code != 200 || len(tr.got()) != 1 {
+		t.Fatalf("the same delivery once the filter accepts it: %d %s", w.Code, w.Body)
+	}
+}
+
+// A standby replica answers deliveries that carry events 503 with
+// Retry-After, triggers nothing and remembers nothing, so a redelivery to
+// the leader is not a duplicate.
+func TestStandbyAnswers503(t *testing.T) {
+	var standby atomic.Bool
+	standby.Store(true)
+	s, tr := newTestServer(t, func(o *Options) { o.Standby = standby.Load })
+	for _, rq := range []request{
+		ecrRequest(ecrBody(nil), "ecr-token"),
+		registryRequest(registryEnvelopeJSON, "Bearer registry-token"),
+		githubRequest("push", "d-1", pushBody("refs/heads/main", false)),
+	} {
+		w := serve(t, s.Handler(), rq)
+		if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s on a standby: %d %v", rq.path, w.Code, w.Header())
+		}
+	}
+	// Authentication still comes first, and pings still answer.
+	if w := serve(t, s.Handler(), ecrRequest(ecrBody(nil), "wrong")); w.Code != 401 {
+		t.Errorf("a wrong token on a standby: %d", w.Code)
+	}
+	if w := serve(t, s.Handler(), githubRequest("ping", "p", []byte(`{"zen":"z"}`))); w.Code != 200 {
+		t.Errorf("a ping on a standby: %d", w.Code)
+	}
+	if n := len(tr.got()); n != 0 {
+		t.Fatalf("a standby triggered %d events", n)
+	}
+	standby.Store(false)
+	if w := serve(t, s.Handler(), ecrRequest(ecrBody(nil), "ecr-token")); w.Code != 200 || len(tr.got()) != 1 {
+		t.Fatalf("the delivery once leading: %d %s", w.Code, w.Body)
 	}
 }

@@ -181,8 +181,6 @@ spec:
 	}
 	files[".ferry/policies.yaml"] = policies.String()
 	dir := b.TempDir()
-	if err := writeFiles(dir, files); err != nil {
-		b.Fatal(err)
-	}
+	writeTree(b, dir, files)
 	return dir
 }

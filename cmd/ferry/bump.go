@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferrygitops/ferry/bot"
-	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/service"
 )
 
 type bumpFlags struct {
@@ -98,51 +97,26 @@ over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
 	return cmd
 }
 
-func readSecretFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return strings.TrimSpace(string(data)), nil
-}
-
-// bumpOptions turns flags (or a ferry run repo entry) into BumpOptions.
-// Errors are usage errors (exit 2).
+// bumpOptions turns the flags into BumpOptions. Errors are usage errors
+// (exit 2).
 func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
 	usage := func(format string, args ...any) error {
 		return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
-	}
-	mode := bot.WriteMode(f.mode)
-	switch mode {
-	case bot.ModePullRequest, bot.ModeBranch, bot.ModePush:
-	default:
-		return bot.BumpOptions{}, usage("invalid --mode %q: use pull-request, branch or push", f.mode)
-	}
-	ghToken := os.Getenv("GITHUB_TOKEN")
-	if f.githubTokenFile != "" {
-		t, err := readSecretFile(f.githubTokenFile)
-		if err != nil {
-			return bot.BumpOptions{}, usage("%v", err)
-		}
-		ghToken = t
-	}
-	auth := gitrepo.Auth{Username: f.gitUser, Token: ghToken, SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
-	if f.gitTokenFile != "" {
-		t, err := readSecretFile(f.gitTokenFile)
-		if err != nil {
-			return bot.BumpOptions{}, usage("%v", err)
-		}
-		auth.Token = t
 	}
 	url, err := cloneURL(f.url)
 	if err != nil {
 		return bot.BumpOptions{}, err
 	}
-	opts := bot.BumpOptions{
-		URL: url, Branch: f.branch, Auth: auth, Depth: f.depth, Dir: f.workdir, Mode: mode,
-		Author: gitrepo.Signature{Name: f.authorName, Email: f.authorEmail},
-		DryRun: f.dryRun, Force: f.force, Now: g.now(), Log: g.log,
+	rc := service.RepoConfig{URL: url, Branch: f.branch, Mode: f.mode, Workdir: f.workdir}
+	rc.Git.Username, rc.Git.TokenFile, rc.Git.SSHKeyFile, rc.Git.KnownHostsFile = f.gitUser, f.gitTokenFile, f.sshKey, f.sshKnownHosts
+	rc.GitHub.URL, rc.GitHub.Repo, rc.GitHub.TokenFile = f.githubURL, f.githubRepo, f.githubTokenFile
+	rc.GitHub.App.ID, rc.GitHub.App.InstallationID, rc.GitHub.App.PrivateKeyFile = f.appID, f.appInstall, f.appKeyFile
+	rc.Author.Name, rc.Author.Email = f.authorName, f.authorEmail
+	opts, err := service.BumpOptions(rc, f.dryRun, os.Getenv)
+	if err != nil {
+		return bot.BumpOptions{}, usage("%v", err)
 	}
+	opts.Depth, opts.Force, opts.Now, opts.Log = f.depth, f.force, g.now(), g.log
 	switch {
 	case f.gpgKey != "" && f.sshSigningKey != "":
 		return bot.BumpOptions{}, usage("give one of --signing-gpg-key and --signing-ssh-key")
@@ -155,38 +129,6 @@ func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
 			return bot.BumpOptions{}, usage("%v", err)
 		}
 	}
-	if mode == bot.ModePullRequest {
-		if f.githubRepo != "" {
-			owner, name, ok := strings.Cut(f.githubRepo, "/")
-			if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-				return bot.BumpOptions{}, usage("invalid --github-repo %q: want OWNER/NAME", f.githubRepo)
-			}
-			opts.Owner, opts.Repo = owner, name
-		} else if opts.Owner, opts.Repo, err = forge.ParseRepoURL(f.url); err != nil {
-			return bot.BumpOptions{}, usage("%v (or give --github-repo)", err)
-		}
-		fo := forge.Options{BaseURL: f.githubURL, Token: ghToken}
-		if f.appID != 0 || f.appInstall != 0 || f.appKeyFile != "" {
-			if f.appID == 0 || f.appInstall == 0 || f.appKeyFile == "" {
-				return bot.BumpOptions{}, usage("a GitHub App needs --github-app-id, --github-app-installation-id and --github-app-key-file")
-			}
-			key, err := os.ReadFile(f.appKeyFile)
-			if err != nil {
-				return bot.BumpOptions{}, usage("reading the GitHub App key: %v", err)
-			}
-			fo.Token = ""
-			fo.App = &forge.AppAuth{AppID: f.appID, InstallationID: f.appInstall, PrivateKeyPEM: key}
-		}
-		if fo.Token == "" && fo.App == nil && !f.dryRun {
-			return bot.BumpOptions{}, usage("pull-request mode needs GitHub credentials: set GITHUB_TOKEN, --github-token-file or a GitHub App")
-		}
-		if fo.Token != "" || fo.App != nil {
-			if opts.Forge, err = forge.New(fo); err != nil {
-				return bot.BumpOptions{}, usage("%v", err)
-			}
-		}
-	}
-
 	return opts, nil
 }
 

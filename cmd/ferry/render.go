@@ -54,7 +54,7 @@ func runRender(cmd *cobra.Command, g *globals, f *syncFlags, name string) error 
 		return err
 	}
 	defer res.cleanup()
-	clones := render.NewClones(res.opts.WorkDir, res.opts.GitAuth, res.opts.GitDepth)
+	clones := render.NewClones(res.opts.WorkDir, res.opts.GitCredentials, res.opts.GitDepth)
 	r, err := render.App(cmd.Context(), clones, res.app, f.revision, nil)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}

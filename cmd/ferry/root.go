@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"k8s.io/klog/v2"
 
 	"github.com/ferrygitops/ferry/bot"
@@ -44,12 +46,19 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // globals are the flags every command shares.
 type globals struct {
-	output   string
-	logLevel string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
-	now      func() time.Time
+	output    string
+	logLevel  string
+	logFormat string
+	stdout    io.Writer
+	stderr    io.Writer
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // progress tells a person at a terminal what a long command is doing, on
@@ -129,8 +138,11 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
   # Rewrite the manifests in place, showing the diff first
   ferry update --repo ./manifests --dry-run
 
-  # The whole loop on an embedded example, no cloud account needed
-  ferry demo`,
+  # Pull requests for a GitHub repository: what would change, writing nothing
+  GITHUB_TOKEN=... ferry bump --repo https://github.com/OWNER/REPO --dry-run
+
+  # The whole loop on an embedded example, no cloud account needed: from a
+  # clone of the repository, run make demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -138,9 +150,17 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", g.logLevel)}
 			}
-			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-			// client-go logs through klog: send it to the same logger, so
-			// --log-level governs it too.
+			ho := &slog.HandlerOptions{Level: level}
+			switch g.logFormat {
+			case "text":
+				g.log = slog.New(slog.NewTextHandler(g.stderr, ho))
+			case "json":
+				g.log = slog.New(slog.NewJSONHandler(g.stderr, ho))
+			default:
+				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-format %q: use text or json", g.logFormat)}
+			}
+			// client-go logs through klog: through the same handler, at
+			// the same level, instead of klog's own lines on stderr.
 			klog.SetSlogLogger(g.log)
 			switch g.output {
 			case "table", "text", "json", "yaml":
@@ -152,6 +172,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 	}
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people), json or yaml (for scripts)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text (key=value) or json (one object a line); client-go's logs too")
 	root.AddGroup(
 		&cobra.Group{ID: "images", Title: "Image updates:"},
 		&cobra.Group{ID: "sync", Title: "The sync loop (git to the cluster):"},
@@ -165,7 +186,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 		c.GroupID = "sync"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newRunCmd(g), newDemoCmd(g)} {
+	for _, c := range []*cobra.Command{newRunCmd(g), newDemoCmd()} {
 		c.GroupID = "service"
 		root.AddCommand(c)
 	}

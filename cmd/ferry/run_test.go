@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -91,105 +94,6 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func TestRunServiceBumpsOnScheduleAndWebhooks(t *testing.T) {
-	ctx := context.Background()
-	reg := seededRegistry(t)
-	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
-	url := git.CreateRepo("manifests", map[string]string{
-		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
-		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
-	})
-	gh := newGitHub(t, git)
-
-	dir := t.TempDir()
-	write := func(name, body string) string { return writeFile(t, dir, name, body) }
-	tokenFile := write("github-token", githubapi.DefaultToken+"\n")
-	regTokenFile := write("registry-token", "reg-hook-secret\n")
-	addr := freeAddr(t)
-	cfgFile := write("ferry.yaml", fmt.Sprintf(`apiVersion: ferry.dev/v1alpha1
-kind: RunConfig
-listen: %q
-schedule: {interval: 1h, jitter: 0s}
-repos:
-  - url: %s
-    github: {url: %s, repo: acme/manifests, tokenFile: %s}
-webhooks:
-  registryTokenFile: %s
-`, addr, url, gh.BaseURL(), tokenFile, regTokenFile))
-
-	runCtx, cancel := context.WithCancel(ctx)
-	var out, errs syncBuffer
-	done := make(chan int)
-	go func() { done <- Main(runCtx, []string{"run", "--config", cfgFile, "--log-level", "info"}, &out, &errs) }()
-	base := "http://" + addr
-
-	waitFor(t, "readiness after the first cycle", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
-	if prs := gh.PullRequests("acme", "manifests"); len(prs) != 2 {
-		t.Fatalf("%d pull requests after the first cycle, want 2", len(prs))
-	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "ferry_bump_cycles_total") {
-		t.Errorf("/metrics: %d\n%.300s", code, body)
-	}
-	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "ferry/api") {
-		t.Errorf("status page: %d\n%.300s", code, body)
-	}
-
-	// A push notification from the registry triggers a cycle at once.
-	if _, err := reg.Seed(ctx, "acme/api", "release.20240305"); err != nil {
-		t.Fatal(err)
-	}
-	hook := fmt.Sprintf(`{"events":[{"id":"ev-1","timestamp":"2024-03-05T10:00:00Z","action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","repository":"acme/api","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","tag":"release.20240305"},"request":{"host":%q}}]}`, reg.Host)
-	post := func(token string) int {
-		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/registry", strings.NewReader(hook))
-		req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v1+json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	// A push of an image no policy governs starts no cycle.
-	other := strings.Replace(hook, "acme/api", "acme/unrelated", 1)
-	other = strings.Replace(other, `"ev-1"`, `"ev-0"`, 1)
-	req0, _ := http.NewRequest(http.MethodPost, base+"/webhooks/registry", strings.NewReader(other))
-	req0.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v1+json")
-	req0.Header.Set("Authorization", "Bearer reg-hook-secret")
-	if resp, err := http.DefaultClient.Do(req0); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("unrelated webhook: %v %v", resp, err)
-	}
-	if _, body := get(t, base+"/status.json"); !strings.Contains(body, "no policy governs that image") {
-		t.Errorf("status.json does not say the unrelated push was ignored: %.600s", body)
-	}
-	if code := post("wrong"); code != http.StatusUnauthorized {
-		t.Errorf("webhook with a wrong token: %d, want 401", code)
-	}
-	if code := post("reg-hook-secret"); code != http.StatusOK {
-		t.Fatalf("webhook: %d", code)
-	}
-	waitFor(t, "the pull request to follow the pushed tag", func() bool {
-		body, _ := git.ReadFile("manifests", "ferry/api", "apps/api/deploy.yaml")
-		return strings.Contains(body, "release.20240305")
-	})
-	if n := len(gh.PullRequests("acme", "manifests")); n != 2 {
-		t.Errorf("%d pull requests, want still 2", n)
-	}
-
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d\nstderr:\n%s", code, errs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("ferry run did not stop after cancellation")
-	}
-	if strings.Contains(errs.String(), githubapi.DefaultToken) {
-		t.Error("the token appears in the logs")
-	}
-}
-
 func TestRunConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "bad.yaml", "apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n")
@@ -204,121 +108,127 @@ func TestRunConfigErrors(t *testing.T) {
 	}
 }
 
-// With sync.cluster set, a Ferry applies only the apps of its own cluster:
-// the production app is left to production's Ferry.
-func TestRunSyncsOnlyTheAppsOfItsCluster(t *testing.T) {
-	cluster := kube.Start(t)
-	reg := seededRegistry(t)
-	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
-	apps := ""
-	for _, env := range []string{"staging", "production"} {
-		apps += fmt.Sprintf("---\napiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: %[1]s}\nspec:\n  source: {path: %[1]s}\n  destination: {namespace: %[1]s, context: %[1]s}\n  syncPolicy: {automated: true, timeout: 1s}\n", env)
-	}
-	url := git.CreateRepo("manifests", map[string]string{
-		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
-		".ferry/apps.yaml":     apps,
-		"staging/ns.yaml":      "apiVersion: v1\nkind: Namespace\nmetadata: {name: staging}\n",
-		"staging/cm.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {env: staging}\n",
-		"production/ns.yaml":   "apiVersion: v1\nkind: Namespace\nmetadata: {name: production}\n",
-		"production/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {env: production}\n",
-		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
-	})
-	gh := newGitHub(t, git)
-	dir := t.TempDir()
-	token := writeFile(t, dir, "token", githubapi.DefaultToken)
-	addr := freeAddr(t)
-	cfgFile := writeFile(t, dir, "ferry.yaml", fmt.Sprintf(`kind: RunConfig
-listen: %q
-schedule: {interval: 1h, jitter: 0s}
-repos: [{url: %s, github: {url: %s, repo: acme/manifests, tokenFile: %s}}]
-sync: {enabled: true, kubeconfig: %s, cluster: staging}
-`, addr, url, gh.BaseURL(), token, cluster.Kubeconfig()))
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var out, errs syncBuffer
-	go func() { done <- Main(ctx, []string{"run", "--config", cfgFile}, &out, &errs) }()
-	defer func() { cancel(); <-done }()
-	waitFor(t, "readiness", func() bool { code, _ := get(t, "http://"+addr+"/readyz"); return code == 200 })
-
+// The README's promise: one `ferry run` serves several repositories from
+// one config, each bumped and synced on its own schedule and its own
+// webhooks.
+func TestRunThreeRepositories(t *testing.T) {
+	cluster := kube.Shared(t)
 	cs := kubernetes.NewForConfigOrDie(cluster.Config())
-	if _, err := cs.CoreV1().ConfigMaps("staging").Get(context.Background(), "app", metav1.GetOptions{}); err != nil {
-		t.Errorf("the staging app was not applied: %v", err)
-	}
-	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "production", metav1.GetOptions{}); err == nil {
-		t.Error("the production app was applied to the staging cluster")
-	}
-	_, body := get(t, "http://"+addr+"/status.json")
-	if !strings.Contains(body, `"name":"staging"`) || strings.Contains(body, `"name":"production"`) {
-		t.Errorf("status.json apps: %.500s", body)
-	}
-}
-
-// Two replicas with leader election: one Lease, one replica running
-// cycles, both serving health; one set of pull requests.
-func TestRunLeaderElection(t *testing.T) {
-	cluster := kube.Start(t)
+	ctx := context.Background()
 	reg := seededRegistry(t)
 	git := gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
-	url := git.CreateRepo("manifests", map[string]string{
-		".ferry/policies.yaml": strings.ReplaceAll(releasePolicy, "HOST", reg.Host),
-		"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
-	})
-	gh := newGitHub(t, git)
+	gh := githubapi.NewServer(git.GitHub())
+	t.Cleanup(gh.Close)
 	dir := t.TempDir()
 	token := writeFile(t, dir, "token", githubapi.DefaultToken)
-
-	type replica struct {
-		addr string
-		stop func()
+	policy := strings.Split(strings.ReplaceAll(releasePolicy, "HOST", reg.Host), "---")[0]
+	image := func(repo string) string {
+		body, _ := git.ReadFile(repo, "ferry/api", "apps/api/deploy.yaml")
+		return body
 	}
-	var replicas []replica
-	for i := range 2 {
-		addr := freeAddr(t)
-		cfgFile := writeFile(t, dir, fmt.Sprintf("ferry-%d.yaml", i), fmt.Sprintf(`kind: RunConfig
+	cm := func(ns string) string {
+		c, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		return c.Data["v"]
+	}
+	names := []string{"one", "two", "three"}
+	namespaces := map[string]string{}
+	var repos string
+	for _, name := range names {
+		ns := cluster.Namespace(t)
+		namespaces[name] = ns
+		gh.AddRepo("acme", name)
+		url := git.CreateRepo(name, map[string]string{
+			".ferry/policies.yaml": policy,
+			".ferry/apps.yaml":     fmt.Sprintf("apiVersion: ferry.dev/v1alpha1\nkind: App\nmetadata: {name: %s}\nspec:\n  source: {path: app}\n  destination: {namespace: %s}\n  syncPolicy: {automated: true, timeout: 10s}\n", name, ns),
+			"app/cm.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {v: v1}\n",
+			"apps/api/deploy.yaml": strings.ReplaceAll(deployment, "HOST", reg.Host),
+		})
+		schedule := ""
+		if name == "two" {
+			schedule = ", schedule: {interval: 2s, jitter: 0s}"
+		}
+		repos += fmt.Sprintf("  - {url: %s, github: {url: %s, tokenFile: %s, repo: acme/%s}%s}\n", url, gh.BaseURL(), token, name, schedule)
+	}
+	addr := freeAddr(t)
+	cfgFile := writeFile(t, dir, "ferry.yaml", fmt.Sprintf(`apiVersion: ferry.dev/v1alpha1
+kind: RunConfig
 listen: %q
 schedule: {interval: 1h, jitter: 0s}
-repos: [{url: %s, github: {url: %s, repo: acme/manifests, tokenFile: %s}}]
-leaderElection: {enabled: true, namespace: default, name: ferry-test}
-`, addr, url, gh.BaseURL(), token))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int)
-		var out, errs syncBuffer
-		go func() {
-			done <- Main(ctx, []string{"run", "--config", cfgFile, "--kubeconfig", cluster.Kubeconfig()}, &out, &errs)
-		}()
-		replicas = append(replicas, replica{addr, func() { cancel(); <-done }})
-	}
+repos:
+%swebhooks:
+  githubSecretFile: %s
+  registryTokenFile: %s
+sync: {enabled: true, kubeconfig: %s, interval: 1h}
+`, addr, repos, writeFile(t, dir, "gh-secret", "hook-secret"), writeFile(t, dir, "reg-token", "reg-secret"), cluster.Kubeconfig()))
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var out, errs syncBuffer
+	done := make(chan int)
+	go func() { done <- Main(runCtx, []string{"run", "--config", cfgFile}, &out, &errs) }()
 	defer func() {
-		for _, r := range replicas {
-			r.stop()
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("ferry run exited %d:\n%s", code, errs.String())
 		}
 	}()
-	cycled := func(r replica) bool {
-		_, body := get(t, "http://"+r.addr+"/status.json")
-		return strings.Contains(body, `"lastCycle"`)
+	base := "http://" + addr
+	waitFor(t, "readiness", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	if !strings.Contains(errs.String(), "3 repositories") {
+		t.Errorf("ferry run does not say it serves 3 repositories: %s", errs.String())
 	}
-	waitFor(t, "one replica to run a cycle", func() bool { return cycled(replicas[0]) || cycled(replicas[1]) })
-	for _, r := range replicas {
-		waitFor(t, "both replicas ready", func() bool { code, _ := get(t, "http://"+r.addr+"/readyz"); return code == 200 })
+	for _, name := range names {
+		if !strings.Contains(image(name), "release.20240301") || cm(namespaces[name]) != "v1" {
+			t.Fatalf("%s: not bumped or not synced after the first round", name)
+		}
 	}
-	if cycled(replicas[0]) && cycled(replicas[1]) {
-		t.Fatal("both replicas ran cycles")
+
+	// A new release: only two, on its own 2s schedule, picks it up unasked.
+	if _, err := reg.Seed(ctx, "acme/api", "release.20240305"); err != nil {
+		t.Fatal(err)
 	}
-	if n := len(gh.PullRequests("acme", "manifests")); n != 2 {
-		t.Errorf("%d pull requests, want 2", n)
+	waitFor(t, "two's own schedule", func() bool { return strings.Contains(image("two"), "release.20240305") })
+	time.Sleep(time.Second)
+	for _, name := range []string{"one", "three"} {
+		if strings.Contains(image(name), "release.20240305") {
+			t.Fatalf("%s was bumped on two's schedule", name)
+		}
 	}
-	lease, err := kubernetes.NewForConfigOrDie(cluster.Config()).CoordinationV1().Leases("default").Get(context.Background(), "ferry-test", metav1.GetOptions{})
-	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
-		t.Errorf("the Lease: %v", err)
+
+	// A merge to three's main, announced by GitHub: three syncs and bumps
+	// at once, one does neither.
+	head := git.Commit("three", "main", "v2", map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {v: v2}\n"})
+	git.Commit("one", "main", "v2", map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {v: v2}\n"})
+	push := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"acme/three"}}`, head)
+	mac := hmac.New(sha256.New, []byte("hook-secret"))
+	mac.Write([]byte(push))
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/github", strings.NewReader(push))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "three-1")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("github webhook: %v %v", resp, err)
 	}
-	// The leader goes away: the other replica takes over.
-	leader := 0
-	if cycled(replicas[1]) {
-		leader = 1
+	waitFor(t, "three to sync the merge", func() bool { return cm(namespaces["three"]) == "v2" })
+	waitFor(t, "three to bump", func() bool { return strings.Contains(image("three"), "release.20240305") })
+	if cm(namespaces["one"]) != "v1" || strings.Contains(image("one"), "release.20240305") {
+		t.Error("a push to three synced or bumped one")
 	}
-	replicas[leader].stop()
-	replicas[leader].stop = func() {}
-	other := replicas[1-leader]
-	waitFor(t, "the other replica to take over", func() bool { return cycled(other) })
+
+	// The registry announces the release: every repository whose policy
+	// governs the image bumps, one included.
+	hook := fmt.Sprintf(`{"events":[{"id":"three-2","action":"push","target":{"repository":"acme/api","digest":"sha256:%s","tag":"release.20240305"},"request":{"host":%q}}]}`, strings.Repeat("ab", 32), reg.Host)
+	req, _ = http.NewRequest(http.MethodPost, base+"/webhooks/registry", strings.NewReader(hook))
+	req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v1+json")
+	req.Header.Set("Authorization", "Bearer reg-secret")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("registry webhook: %v %v", resp, err)
+	}
+	waitFor(t, "one to bump", func() bool { return strings.Contains(image("one"), "release.20240305") })
+	if n := len(gh.PullRequests("acme", "one")) + len(gh.PullRequests("acme", "two")) + len(gh.PullRequests("acme", "three")); n != 3 {
+		t.Errorf("%d pull requests, want one per repository", n)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/service"
 )
 
 // revertPRHook opens revert pull requests for `ferry rollback --pr`;
@@ -109,7 +110,7 @@ func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit
 	ctx := cmd.Context()
 	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
 	if f.gitTokenFile != "" {
-		t, err := readSecretFile(f.gitTokenFile)
+		t, err := service.ReadSecretFile(f.gitTokenFile)
 		if err != nil {
 			return nil, usageError("%v", err)
 		}
@@ -136,7 +137,15 @@ func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit
 		res.cleanup()
 		return nil, err
 	}
-	res.opts = deploy.Options{WorkDir: workdir, GitAuth: auth, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
+	// The credentials are for --repo's host only: an App naming another
+	// host is cloned without them.
+	var creds gitrepo.Credentials
+	if f.repo != "" {
+		if err := creds.Add(f.repo, auth); err != nil {
+			return fail(usageError("--repo: %v", err))
+		}
+	}
+	res.opts = deploy.Options{WorkDir: workdir, GitCredentials: &creds, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
 	if f.lockWait == 0 {
 		res.opts.LockTimeout = -1
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -55,6 +56,20 @@ func newVersionCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "ferry %s (commit %s) %s %s\n", v.Version, v.Commit, v.GoVersion, v.Platform)
 			return nil
+		},
+	}
+}
+
+// newDemoCmd is what is left of `ferry demo`: the demo's servers are test
+// servers (an ECR emulator, a GitHub emulator, a git server, registries),
+// which the ferry binary does not carry. The demo is its own command.
+func newDemoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "demo",
+		Short:  "Moved: run `make demo` (the demo is cmd/ferry-demo)",
+		Hidden: true,
+		RunE: func(*cobra.Command, []string) error {
+			return &exitError{code: exitConfig, err: errors.New("the demo is its own command, so that this binary carries no test servers: from a clone of the repository run `make demo` (or `go run ./cmd/ferry-demo --ferry $(command -v ferry)`)")}
 		},
 	}
 }

@@ -23,17 +23,19 @@ import (
 // serialised. Two processes must not share the directory.
 type Clones struct {
 	root  string
-	auth  gitrepo.Auth
+	creds *gitrepo.Credentials
 	depth int
 
 	mu      sync.Mutex
 	entries map[string]*Clone
 }
 
-// NewClones returns a cache of clones under root, made with auth and
-// depth (0: the whole history, which renders of old revisions need).
-func NewClones(root string, auth gitrepo.Auth, depth int) *Clones {
-	return &Clones{root: root, auth: auth, depth: depth, entries: map[string]*Clone{}}
+// NewClones returns a cache of clones under root, made with depth (0: the
+// whole history, which renders of old revisions need) and, for each
+// repository, the credentials creds gives its host only (an App naming
+// another host is cloned without any, and a failure says why).
+func NewClones(root string, creds *gitrepo.Credentials, depth int) *Clones {
+	return &Clones{root: root, creds: creds, depth: depth, entries: map[string]*Clone{}}
 }
 
 // Clone is one kept clone.
@@ -70,7 +72,18 @@ func (c *Clones) With(ctx context.Context, url, branch string, fn func(e *Clone)
 	return fn(e)
 }
 
+// refresh fetches the clone, or clones it, with the credentials the
+// repository's host may receive; when it gets none, a failure says why.
 func (e *Clone) refresh(ctx context.Context, c *Clones) error {
+	auth, why := c.creds.For(e.url)
+	err := e.refreshWith(ctx, c, auth)
+	if err != nil && why != "" {
+		err = fmt.Errorf("%w (%s)", err, why)
+	}
+	return err
+}
+
+func (e *Clone) refreshWith(ctx context.Context, c *Clones, auth gitrepo.Auth) error {
 	if e.repo != nil {
 		if err := e.repo.Refresh(ctx); err != nil {
 			return fmt.Errorf("fetching %s: %w", gitrepo.RedactURL(e.url), err)
@@ -87,7 +100,7 @@ func (e *Clone) refresh(ctx context.Context, c *Clones) error {
 	var r *gitrepo.Repo
 	var err error
 	if _, statErr := os.Stat(filepath.Join(e.dir, ".git")); statErr == nil {
-		r, err = gitrepo.Open(ctx, e.url, e.branch, e.dir, c.auth, c.depth)
+		r, err = gitrepo.Open(ctx, e.url, e.branch, e.dir, auth, c.depth)
 		if err != nil && ctx.Err() == nil {
 			// Not a usable clone (another URL, half written): start over.
 			if rmErr := os.RemoveAll(e.dir); rmErr != nil {
@@ -100,7 +113,7 @@ func (e *Clone) refresh(ctx context.Context, c *Clones) error {
 		if err := os.MkdirAll(filepath.Dir(e.dir), 0o700); err != nil {
 			return fmt.Errorf("cloning %s: %w", gitrepo.RedactURL(e.url), err)
 		}
-		r, err = gitrepo.Clone(ctx, e.url, e.branch, e.dir, c.auth, c.depth)
+		r, err = gitrepo.Clone(ctx, e.url, e.branch, e.dir, auth, c.depth)
 		if err != nil {
 			_ = os.RemoveAll(e.dir)
 		}

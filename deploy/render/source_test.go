@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/ferrygitops/ferry/dotferry"
-	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 )
 
@@ -24,7 +23,7 @@ func TestAppFromGit(t *testing.T) {
 	first, _ := git.Head("manifests", "main")
 	second := git.Commit("manifests", "main", "v2", map[string]string{"base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {v: \"2\"}\n"})
 	ctx := context.Background()
-	clones := NewClones(t.TempDir(), gitrepo.Auth{}, 0)
+	clones := NewClones(t.TempDir(), nil, 0)
 	app := dotferry.App{Name: "demo", RepoURL: url, Branch: "main", Path: "app", Namespace: "web"}
 
 	r, err := App(ctx, clones, app, "", nil)

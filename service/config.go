@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bytes"
@@ -13,19 +13,19 @@ import (
 	"github.com/ferrygitops/ferry/bot"
 )
 
-// runConfig is the file `ferry run --config` reads. Secrets are never
-// inline: the file names files that hold them (mounted Secrets).
-type runConfig struct {
+// Config is the file `ferry run --config` reads (kind: RunConfig). Secrets
+// are never inline: the file names files that hold them (mounted Secrets).
+type Config struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 	Listen     string `yaml:"listen"`
-	Schedule   struct {
-		Interval string `yaml:"interval"` // Go duration, e.g. 5m
-		Cron     string `yaml:"cron"`     // or a five-field cron expression
-		Jitter   string `yaml:"jitter"`
-	} `yaml:"schedule"`
-	Repos    []repoConfig `yaml:"repos"`
-	Webhooks struct {
+	// Schedule is every repository's, unless the repository has its own.
+	Schedule Schedule `yaml:"schedule"`
+	// Concurrency is how many repositories' cycles may run at once;
+	// default 4.
+	Concurrency int          `yaml:"concurrency"`
+	Repos       []RepoConfig `yaml:"repos"`
+	Webhooks    struct {
 		GitHubSecretFile  string `yaml:"githubSecretFile"`
 		ECRTokenFile      string `yaml:"ecrTokenFile"`
 		RegistryTokenFile string `yaml:"registryTokenFile"`
@@ -40,6 +40,9 @@ type runConfig struct {
 		// apps for other contexts are left to the Ferry of their cluster.
 		// Empty: every app is applied through its context of the kubeconfig.
 		Cluster string `yaml:"cluster"`
+		// ContextMap maps an app's destination.context to a kubeconfig
+		// context (as --context-map does for the sync commands).
+		ContextMap map[string]string `yaml:"contextMap"`
 	} `yaml:"sync"`
 	LeaderElection struct {
 		Enabled   bool   `yaml:"enabled"`
@@ -53,12 +56,24 @@ type runConfig struct {
 	} `yaml:"registry"`
 }
 
-type repoConfig struct {
+// Schedule says when cycles run: every interval, or at the times of a cron
+// expression, each plus a random delay of up to jitter.
+type Schedule struct {
+	Interval string `yaml:"interval"` // Go duration, e.g. 5m
+	Cron     string `yaml:"cron"`     // or a five-field cron expression
+	Jitter   string `yaml:"jitter"`
+}
+
+// RepoConfig is one manifest repository of a Config.
+type RepoConfig struct {
 	URL     string `yaml:"url"`
 	Branch  string `yaml:"branch"`
 	Mode    string `yaml:"mode"`
 	Workdir string `yaml:"workdir"`
-	Git     struct {
+	// Schedule overrides the Config's: an interval or cron given here
+	// replaces both of the Config's, a jitter its jitter.
+	Schedule Schedule `yaml:"schedule"`
+	Git      struct {
 		Username       string `yaml:"username"`
 		TokenFile      string `yaml:"tokenFile"`
 		SSHKeyFile     string `yaml:"sshKeyFile"`
@@ -80,25 +95,26 @@ type repoConfig struct {
 	} `yaml:"author"`
 }
 
-// loadRunConfig reads and validates the file; errors name the file and line.
-func loadRunConfig(path string) (*runConfig, error) {
+// LoadConfig reads and validates the file; errors name the file and line.
+func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the config: %w", err)
 	}
-	var c runConfig
+	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &c, nil
 }
 
-func (c *runConfig) validate() error {
+// Validate checks the values a decoder cannot.
+func (c *Config) Validate() error {
 	var errs []error
 	if c.APIVersion != "" && c.APIVersion != "ferry.dev/v1alpha1" {
 		errs = append(errs, fmt.Errorf("apiVersion %q: want ferry.dev/v1alpha1", c.APIVersion))
@@ -106,12 +122,21 @@ func (c *runConfig) validate() error {
 	if c.Kind != "" && c.Kind != "RunConfig" {
 		errs = append(errs, fmt.Errorf("kind %q: want RunConfig", c.Kind))
 	}
-	for _, d := range []struct{ name, v string }{{"schedule.interval", c.Schedule.Interval}, {"schedule.jitter", c.Schedule.Jitter}, {"sync.interval", c.Sync.Interval}} {
+	durations := []struct{ name, v string }{{"schedule.interval", c.Schedule.Interval}, {"schedule.jitter", c.Schedule.Jitter}, {"sync.interval", c.Sync.Interval}}
+	for i, r := range c.Repos {
+		durations = append(durations,
+			struct{ name, v string }{fmt.Sprintf("repos[%d].schedule.interval", i), r.Schedule.Interval},
+			struct{ name, v string }{fmt.Sprintf("repos[%d].schedule.jitter", i), r.Schedule.Jitter})
+	}
+	for _, d := range durations {
 		if d.v != "" {
 			if _, err := time.ParseDuration(d.v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
 			}
 		}
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("concurrency %d: must not be negative", c.Concurrency))
 	}
 	if len(c.Repos) == 0 {
 		errs = append(errs, errors.New("repos: name at least one manifest repository"))
@@ -132,6 +157,24 @@ func (c *runConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// schedule is the repository's schedule: its own where it has one, else
+// the Config's, with the defaults (every 5m, jitter 30s).
+func (c *Config) schedule(r RepoConfig) (bot.Schedule, error) {
+	s := c.Schedule
+	if r.Schedule.Interval != "" || r.Schedule.Cron != "" {
+		s.Interval, s.Cron = r.Schedule.Interval, r.Schedule.Cron
+	}
+	if r.Schedule.Jitter != "" {
+		s.Jitter = r.Schedule.Jitter
+	}
+	interval := time.Duration(0)
+	if s.Cron == "" {
+		interval = duration(s.Interval, 5*time.Minute)
+	}
+	return bot.ParseSchedule(interval, s.Cron, duration(s.Jitter, 30*time.Second))
+}
+
+// duration parses a validated duration, def when empty.
 func duration(s string, def time.Duration) time.Duration {
 	if s == "" {
 		return def

@@ -1,18 +1,31 @@
+// Command ferry-demo runs Ferry's whole loop on the embedded example,
+// against servers it starts on 127.0.0.1: an emulator of the AWS ECR API, an
+// OCI registry, a git server, an emulator of the GitHub API and, when `make
+// testbin` built them, a kube-apiserver and etcd. Each step runs the ferry
+// binary as a user would type it. `make demo` builds both and runs it.
+//
+// The servers are test servers (internal/testenv): they live here, not in
+// the ferry binary.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/go-github/v60/github"
-	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
@@ -36,32 +49,98 @@ const (
 	demoGHCR    = "ghcr.io/acme/web"
 )
 
-func newDemoCmd(g *globals) *cobra.Command {
-	var keep bool
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run the whole loop on an embedded example, against local servers (no cloud account)",
-		Long: `Demo needs no cloud account and no network. On 127.0.0.1 it starts an emulator of
-the AWS ECR API (release.YYYYMMDD tags with push times, reached through the SDK's endpoint
-override), an OCI registry (semver and noise tags, standing in for ghcr.io), a git server
-holding the example manifest repository and an emulator of the GitHub API; then it runs
-'ferry scan', 'ferry bump', merges the staging pull request, and runs 'ferry sync' and
-'ferry status' against a local kube-apiserver when 'make testbin' has built one (otherwise
-it shows what the sync would apply). Everything it starts is stopped at the end.`,
-		Example: `  ferry demo
-  ferry demo --keep    # keep the temporary manifest repository to look around`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), g, keep)
-		},
-	}
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary manifest repository")
-	return cmd
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func runDemo(ctx context.Context, g *globals, keep bool) error {
-	w := g.stdout
-	now := g.now()
+// Main runs the demo with args and returns the exit code: 0 done, 1 a step
+// failed, 2 bad usage.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ferry-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := &demo{stdout: stdout, stderr: stderr}
+	fs.BoolVar(&d.keep, "keep", false, "keep the temporary manifest repository to look around")
+	fs.StringVar(&d.ferry, "ferry", "", "the ferry binary each step runs (default: ferry next to this command, else on $PATH)")
+	fs.StringVar(&d.logLevel, "log-level", "warn", "ferry's --log-level")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: ferry-demo [--keep] [--ferry PATH]\n\nRuns Ferry's whole loop on the embedded example, against local servers.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ferry-demo: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if err := d.findFerry(); err != nil {
+		fmt.Fprintf(stderr, "ferry-demo: %v\n", err)
+		return 2
+	}
+	if err := d.run(ctx); err != nil {
+		fmt.Fprintf(stderr, "ferry-demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// demo is one run of the demo.
+type demo struct {
+	stdout, stderr io.Writer
+	keep           bool
+	ferry          string
+	logLevel       string
+	env            []string // for every ferry step: the emulators' endpoints and credentials
+}
+
+// findFerry resolves the ferry binary.
+func (d *demo) findFerry() error {
+	if d.ferry == "" {
+		if self, err := os.Executable(); err == nil {
+			if p := filepath.Join(filepath.Dir(self), "ferry"); isExecutable(p) {
+				d.ferry = p
+				return nil
+			}
+		}
+		p, err := exec.LookPath("ferry")
+		if err != nil {
+			return errors.New("no ferry binary next to this command or on $PATH: build one (make build) and give --ferry bin/ferry, or run make demo")
+		}
+		d.ferry = p
+		return nil
+	}
+	if !isExecutable(d.ferry) {
+		return fmt.Errorf("--ferry %s: not an executable file", d.ferry)
+	}
+	return nil
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
+// step runs `ferry ARGS...` as a user would, its output going to the
+// demo's.
+func (d *demo) step(ctx context.Context, args ...string) error {
+	cmd := exec.CommandContext(ctx, d.ferry, append(args, "--log-level", d.logLevel)...)
+	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
+	cmd.Env = d.environ()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ferry %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func (d *demo) run(ctx context.Context) error {
+	w := d.stdout
+	now := time.Now()
 	step := func(n int, format string, args ...any) {
 		fmt.Fprintf(w, "\n\033[1m==> %d. %s\033[0m\n", n, fmt.Sprintf(format, args...))
 	}
@@ -88,13 +167,12 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 		ecr.Put(demoAccount, demoRegion, "myapp-worker", []string{tag}, "", now.Add(-time.Duration(3-i)*48*time.Hour))
 	}
 	ecr.Put(demoAccount, demoRegion, "myapp-worker", []string{"release.20240303.sig"}, "", now.Add(-time.Hour))
-	restore := setEnv(ecr.Env(), map[string]string{
+	d.setEnv(ecr.Env(), map[string]string{
 		"AWS_CONFIG_FILE":             os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_EC2_METADATA_DISABLED":   "true",
 		"AWS_PROFILE":                 "",
 	})
-	defer restore()
 	fmt.Fprintf(w, "    ECR API emulator  %s  (AWS_ENDPOINT_URL_ECR; account %s, region %s)\n", ecr.URL, demoAccount, demoRegion)
 	fmt.Fprintf(w, "      myapp:        %s, plus latest, pr-1234, release.20240231\n", strings.Join(myapp, " "))
 	fmt.Fprintf(w, "      myapp-worker: release.20240215 release.20240301 release.20240303 release.20240303.sig\n")
@@ -104,7 +182,7 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 	defer oci.Close()
 	webTags := []string{"1.4.2", "1.5.0", "1.5.1", "1.6.0-rc.1", "2.0.0", "latest", "sha-3f2a9c1"}
 	if _, err := oci.Seed(ctx, "acme/web", webTags...); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("seeding the demo registry: %w", err)}
+		return fmt.Errorf("seeding the demo registry: %w", err)
 	}
 	fmt.Fprintf(w, "    OCI registry      http://%s  (stands in for ghcr.io)\n", oci.Host)
 	fmt.Fprintf(w, "      acme/web:     %s\n", strings.Join(webTags, " "))
@@ -113,7 +191,7 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 	if err != nil {
 		return err
 	}
-	if keep {
+	if d.keep {
 		defer fmt.Fprintf(w, "\nThe manifest repository is kept at %s (servers' data beside it)\n", filepath.Join(dir, "scan"))
 	} else {
 		defer os.RemoveAll(dir)
@@ -132,13 +210,12 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 		git = gitserver.New(tb)
 		url = git.CreateRepo("manifests", files)
 	}); err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("starting the git server (it needs git installed): %w", err)}
+		return fmt.Errorf("starting the git server (it needs git installed): %w", err)
 	}
 	gh := githubapi.NewServer(git.GitHub())
 	defer gh.Close()
 	gh.AddRepo("acme", "manifests")
-	restoreGH := setEnv(map[string]string{"GITHUB_TOKEN": githubapi.DefaultToken})
-	defer restoreGH()
+	d.setEnv(map[string]string{"GITHUB_TOKEN": githubapi.DefaultToken})
 	fmt.Fprintf(w, "    git:     %s  (examples/repo, with %s rewritten to %s)\n", url, demoGHCR, local)
 	fmt.Fprintf(w, "    GitHub:  %s  (acme/manifests)\n", gh.BaseURL())
 
@@ -147,14 +224,14 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 	if err := writeFiles(scanDir, files); err != nil {
 		return err
 	}
-	if code := Main(ctx, []string{"scan", "--repo", scanDir, "--stats", "--log-level", g.logLevel}, w, g.stderr); code != exitOK {
-		return &exitError{code: code, err: fmt.Errorf("the demo's scan failed")}
+	if err := d.step(ctx, "scan", "--repo", scanDir, "--stats"); err != nil {
+		return err
 	}
 
 	step(4, "ferry bump: one pull request per group of policies, on its own branch")
-	bumpArgs := []string{"bump", "--repo", url, "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests", "--log-level", g.logLevel}
-	if code := Main(ctx, bumpArgs, w, g.stderr); code != exitOK {
-		return &exitError{code: code, err: fmt.Errorf("the demo's bump failed")}
+	bumpArgs := []string{"bump", "--repo", url, "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests"}
+	if err := d.step(ctx, bumpArgs...); err != nil {
+		return err
 	}
 	var staging githubapi.PR
 	for _, pr := range gh.PullRequests("acme", "manifests") {
@@ -165,11 +242,11 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 		}
 	}
 	fmt.Fprintf(w, "\n  A second run finds nothing new and writes nothing:\n")
-	if code := Main(ctx, bumpArgs, w, g.stderr); code != exitOK {
-		return &exitError{code: code, err: fmt.Errorf("the demo's second bump failed")}
+	if err := d.step(ctx, bumpArgs...); err != nil {
+		return err
 	}
 	if staging.Number == 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("the demo expected a pull request for staging")}
+		return errors.New("the demo expected a pull request for staging")
 	}
 
 	step(5, "A reviewer merges #%d %q", staging.Number, staging.Title)
@@ -179,7 +256,7 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 	}
 	merged, _, err := client.PullRequests.Merge(ctx, "acme", "manifests", staging.Number, "", nil)
 	if err != nil {
-		return &exitError{code: exitFailure, err: fmt.Errorf("merging: %w", err)}
+		return fmt.Errorf("merging: %w", err)
 	}
 	fmt.Fprintf(w, "    main is now at %.12s\n", merged.GetSHA())
 
@@ -194,7 +271,7 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 	} else {
 		var cluster *kube.Cluster
 		if err := tb.Run(func() { cluster = kube.Start(tb) }); err != nil {
-			return &exitError{code: exitFailure, err: fmt.Errorf("starting the local API server: %w", err)}
+			return fmt.Errorf("starting the local API server: %w", err)
 		}
 		kubeconfig, err := demoKubeconfig(cluster.Kubeconfig(), filepath.Join(dir, "kubeconfig"))
 		if err != nil {
@@ -206,13 +283,13 @@ func runDemo(ctx context.Context, g *globals, keep bool) error {
 			return err
 		}
 		fmt.Fprintf(w, "    kube-apiserver %s and etcd on %s (contexts staging and production; no nodes,\n    so a stand-in controller marks Deployments rolled out)\n\n", kube.KubernetesVersion, cluster.URL)
-		syncArgs := []string{"--repo", url, "--kubeconfig", kubeconfig, "--log-level", g.logLevel}
-		if code := Main(ctx, append([]string{"sync", "myapp-staging", "--timeout", "1m"}, syncArgs...), w, g.stderr); code != exitOK {
-			return &exitError{code: code, err: fmt.Errorf("the demo's sync failed")}
+		syncArgs := []string{"--repo", url, "--kubeconfig", kubeconfig}
+		if err := d.step(ctx, append([]string{"sync", "myapp-staging", "--timeout", "1m"}, syncArgs...)...); err != nil {
+			return err
 		}
 		step(7, "ferry status myapp-staging")
-		if code := Main(ctx, append([]string{"status", "myapp-staging"}, syncArgs...), w, g.stderr); code != exitOK {
-			return &exitError{code: code, err: fmt.Errorf("the demo's status failed")}
+		if err := d.step(ctx, append([]string{"status", "myapp-staging"}, syncArgs...)...); err != nil {
+			return err
 		}
 		d, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-staging").Get(ctx, "myapp", metav1.GetOptions{})
 		if err != nil {
@@ -318,43 +395,48 @@ func exampleFiles(from, to string) (map[string]string, error) {
 	return files, err
 }
 
-// setEnv sets environment variables for the demo's in-process run (an empty
-// value unsets) and returns a function that restores the previous values.
-func setEnv(sets ...map[string]string) func() {
-	type prev struct {
-		v  string
-		ok bool
-	}
-	saved := map[string]prev{}
+// setEnv sets environment variables for every ferry step; an empty value
+// unsets one.
+func (d *demo) setEnv(sets ...map[string]string) {
 	for _, m := range sets {
 		for k, v := range m {
-			if _, done := saved[k]; !done {
-				old, ok := os.LookupEnv(k)
-				saved[k] = prev{old, ok}
-			}
-			if v == "" {
-				os.Unsetenv(k)
-			} else {
-				os.Setenv(k, v)
-			}
-		}
-	}
-	return func() {
-		for k, p := range saved {
-			if p.ok {
-				os.Setenv(k, p.v)
-			} else {
-				os.Unsetenv(k)
-			}
+			d.env = append(d.env, k+"="+v)
 		}
 	}
 }
 
+// environ is the steps' environment: the demo's own, with setEnv's
+// settings in place of any value it had.
+func (d *demo) environ() []string {
+	set := map[string]bool{}
+	for _, kv := range d.env {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out, kv)
+		}
+	}
+	for _, kv := range d.env {
+		if k, v, _ := strings.Cut(kv, "="); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// isTerminal reports whether w is a terminal (the steps' headings are
+// bold there).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -47,7 +47,7 @@ func randomSuffix() string {
 
 // ensureNamespace creates the app's inventory namespace when missing.
 func (s *Syncer) ensureNamespace(ctx context.Context, app App) error {
-	ns := app.StateNamespace()
+	ns := s.inventoryNamespace(app)
 	err := s.retry(ctx, func() error {
 		_, err := s.core.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return err
@@ -80,7 +80,7 @@ func (s *Syncer) lock(ctx context.Context, app App) (context.Context, *syncLock,
 		return nil, nil, err
 	}
 	l := &syncLock{s: s, app: app, identity: s.opts.Identity + "-" + randomSuffix(), done: make(chan struct{})}
-	leases := s.core.CoordinationV1().Leases(app.StateNamespace())
+	leases := s.core.CoordinationV1().Leases(s.inventoryNamespace(app))
 	name := LeasePrefix + app.Name
 	dur := int32((s.opts.LeaseDuration + time.Second - 1) / time.Second)
 	deadline := time.Now().Add(max(s.opts.LockTimeout, 0))
@@ -108,10 +108,10 @@ func (s *Syncer) lock(ctx context.Context, app App) (context.Context, *syncLock,
 				return l.start(ctx)
 			}
 			if !apierrors.IsAlreadyExists(err) {
-				return nil, nil, fmt.Errorf("creating lease %s/%s: %w", app.StateNamespace(), name, err)
+				return nil, nil, fmt.Errorf("creating lease %s/%s: %w", s.inventoryNamespace(app), name, err)
 			}
 		case err != nil:
-			return nil, nil, fmt.Errorf("reading lease %s/%s: %w", app.StateNamespace(), name, err)
+			return nil, nil, fmt.Errorf("reading lease %s/%s: %w", s.inventoryNamespace(app), name, err)
 		default:
 			info, held := leaseHeld(cur)
 			if !held {
@@ -128,13 +128,13 @@ func (s *Syncer) lock(ctx context.Context, app App) (context.Context, *syncLock,
 					return l.start(ctx)
 				}
 				if !apierrors.IsConflict(err) {
-					return nil, nil, fmt.Errorf("taking lease %s/%s: %w", app.StateNamespace(), name, err)
+					return nil, nil, fmt.Errorf("taking lease %s/%s: %w", s.inventoryNamespace(app), name, err)
 				}
 				continue // someone else took it first: look again
 			}
 			if time.Now().After(deadline) {
 				return nil, nil, fmt.Errorf("syncing app %s: %w: lease %s/%s is held by %s since %s, until %s unless renewed",
-					app.Name, ErrLocked, app.StateNamespace(), name, info.Holder,
+					app.Name, ErrLocked, s.inventoryNamespace(app), name, info.Holder,
 					info.Since.Format(time.RFC3339), info.Until.Format(time.RFC3339))
 			}
 			s.log.Info("waiting for another sync of the app", "app", app.Name, "holder", info.Holder)
@@ -176,7 +176,7 @@ func (l *syncLock) start(parent context.Context) (context.Context, *syncLock, er
 func (l *syncLock) renew(ctx context.Context) {
 	defer close(l.done)
 	s := l.s
-	leases := s.core.CoordinationV1().Leases(l.app.StateNamespace())
+	leases := s.core.CoordinationV1().Leases(l.s.inventoryNamespace(l.app))
 	name := LeasePrefix + l.app.Name
 	every := s.opts.LeaseDuration / 3
 	lastRenew := time.Now()
@@ -231,7 +231,7 @@ func (l *syncLock) unlock() {
 	s := l.s
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	leases := s.core.CoordinationV1().Leases(l.app.StateNamespace())
+	leases := s.core.CoordinationV1().Leases(l.s.inventoryNamespace(l.app))
 	name := LeasePrefix + l.app.Name
 	err := s.retry(ctx, func() error {
 		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
@@ -252,7 +252,7 @@ func (l *syncLock) unlock() {
 func (s *Syncer) lockInfo(ctx context.Context, app App) (*LockInfo, error) {
 	var cur *coordinationv1.Lease
 	err := s.retry(ctx, func() (err error) {
-		cur, err = s.core.CoordinationV1().Leases(app.StateNamespace()).Get(ctx, LeasePrefix+app.Name, metav1.GetOptions{})
+		cur, err = s.core.CoordinationV1().Leases(s.inventoryNamespace(app)).Get(ctx, LeasePrefix+app.Name, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {

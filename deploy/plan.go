@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -85,22 +86,31 @@ type planOptions struct {
 	fetchUnlabelled bool
 }
 
+// listKeys names the List requests of a plan, status or health check:
+// per resource and namespace, the names of the objects wanted from it.
+type listKeys map[listKey][]string
+
+func (lk listKeys) add(m *meta.RESTMapping, key ObjectKey) {
+	k := listKey{gvr: m.Resource, namespace: scopedNamespace(m, key.Namespace)}
+	lk[k] = append(lk[k], key.Name)
+}
+
 // listLive lists the objects labelled as the app's, one List (paged) per
-// resource and namespace in keys.
-func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (*liveSet, error) {
+// resource and namespace in keys. A List of a cluster-scoped resource that
+// RBAC forbids (namespaced mode grants no cluster-wide reads; a Role in a
+// namespace may still grant reading that Namespace object itself) is
+// replaced by a GET of each wanted object, which counts as live only when
+// labelled as the app's, as the List would have said.
+func (s *Syncer) listLive(ctx context.Context, app App, keys listKeys) (*liveSet, error) {
 	ls := &liveSet{objs: map[ObjectKey]*unstructured.Unstructured{}}
-	order := make([]listKey, 0, len(keys))
-	for k := range keys {
-		order = append(order, k)
-	}
-	slices.SortFunc(order, func(a, b listKey) int {
+	order := slices.SortedFunc(maps.Keys(keys), func(a, b listKey) int {
 		return cmp.Compare(a.gvr.String()+"/"+a.namespace, b.gvr.String()+"/"+b.namespace)
 	})
 	var mu sync.Mutex
 	var errs []error
 	s.forEach(ctx, len(order), nil, func(i int) {
 		k := order[i]
-		objs, err := s.list(ctx, k, LabelApp+"="+app.Name)
+		objs, err := s.listOrGet(ctx, k, keys[k], app.Name)
 		if err != nil {
 			mu.Lock()
 			errs = append(errs, err)
@@ -117,6 +127,47 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (
 		return nil, errors.Join(errs...)
 	}
 	return ls, ctx.Err()
+}
+
+// listOrGet lists the app's objects of k, or, when listing a cluster-scoped
+// resource is forbidden, gets each of names (remembering the refusal, so
+// later syncs of the Syncer do not ask again).
+func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appName string) ([]*unstructured.Unstructured, error) {
+	if k.namespace != "" {
+		return s.list(ctx, k, LabelApp+"="+appName)
+	}
+	if _, refused := s.forbiddenLists.Load(k.gvr); !refused {
+		objs, err := s.list(ctx, k, LabelApp+"="+appName)
+		if !apierrors.IsForbidden(err) {
+			return objs, err
+		}
+		s.forbiddenLists.Store(k.gvr, true)
+		s.log.Debug("listing a cluster-scoped resource is forbidden; reading its objects one by one", "resource", k.gvr.String())
+	}
+	var out []*unstructured.Unstructured
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		var o *unstructured.Unstructured
+		err := s.retry(ctx, func() (err error) {
+			o, err = s.dyn.Resource(k.gvr).Get(ctx, name, metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case apierrors.IsForbidden(err):
+			return nil, fmt.Errorf("reading %s %s: Ferry may neither list %s at cluster scope nor get this one: "+
+				"grant it the cluster-wide role, or (namespaced mode) get and patch on the Namespace object of each destination namespace only: %w",
+				k.gvr.Resource, name, k.gvr.Resource, err)
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s: %w", k.gvr.Resource, name, err)
+		}
+		if o.GetLabels()[LabelApp] != appName {
+			continue // not the app's yet: a List by label would not have returned it
+		}
+		unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // list pages through one List; managedFields are dropped to save memory.
@@ -185,7 +236,7 @@ func (s *Syncer) forEach(ctx context.Context, n int, stop *atomic.Bool, fn func(
 // in the items' err; the error is for failures to list.
 func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventory, po planOptions) (*plan, error) {
 	p := &plan{}
-	lists := map[listKey]bool{}
+	lists := listKeys{}
 	newNamespaces := map[string]bool{}
 	newKinds := map[schema.GroupKind]bool{}
 	for i := range r.Manifests {
@@ -208,7 +259,7 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 			it.deferred = true
 			continue
 		}
-		lists[listKey{gvr: m.mapping.Resource, namespace: scopedNamespace(m.mapping, m.Key.Namespace)}] = true
+		lists.add(m.mapping, m.Key)
 	}
 	live, err := s.listLive(ctx, app, lists)
 	if err != nil {

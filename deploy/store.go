@@ -166,7 +166,7 @@ func (s *Syncer) readState(ctx context.Context, app App) (*appState, error) {
 	st := &appState{}
 	var cm *corev1.ConfigMap
 	err := s.retry(ctx, func() (err error) {
-		cm, err = s.core.CoreV1().ConfigMaps(app.StateNamespace()).Get(ctx, RecordPrefix+app.Name, metav1.GetOptions{})
+		cm, err = s.core.CoreV1().ConfigMaps(s.inventoryNamespace(app)).Get(ctx, RecordPrefix+app.Name, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
@@ -295,7 +295,7 @@ type inventory map[ObjectKey]string
 func (s *Syncer) readInventory(ctx context.Context, app App) (inventory, error) {
 	var cm *corev1.ConfigMap
 	err := s.retry(ctx, func() (err error) {
-		cm, err = s.core.CoreV1().ConfigMaps(app.StateNamespace()).Get(ctx, InventoryPrefix+app.Name, metav1.GetOptions{})
+		cm, err = s.core.CoreV1().ConfigMaps(s.inventoryNamespace(app)).Get(ctx, InventoryPrefix+app.Name, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
@@ -364,7 +364,7 @@ func (s *Syncer) writeInventory(ctx context.Context, app App, inv inventory) err
 // inventory namespace, lets mutate change it and writes it back, retrying
 // on conflicts and transient errors.
 func (s *Syncer) updateConfigMap(ctx context.Context, app App, name string, mutate func(cm *corev1.ConfigMap) (bool, error)) error {
-	ns := app.StateNamespace()
+	ns := s.inventoryNamespace(app)
 	cms := s.core.CoreV1().ConfigMaps(ns)
 	for attempt := 0; ; attempt++ {
 		var cm *corev1.ConfigMap

@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -65,6 +66,13 @@ type Options struct {
 	// GitDepth limits clones to that many commits; 0 clones the whole
 	// history, which Rollback to old revisions needs.
 	GitDepth int
+
+	// Namespace holds the inventory, record and sync lease of every app
+	// that names no spec.destination.inventoryNamespace: Ferry's own
+	// namespace, so one Role there covers its bookkeeping. Default
+	// DefaultNamespace(): the namespace of the pod Ferry runs in, else
+	// DefaultInventoryNamespace.
+	Namespace string
 
 	// Identity is the lease holder identity; default HOSTNAME-PID. Every
 	// acquisition adds a random suffix, so two syncs of one process
@@ -116,6 +124,10 @@ type Syncer struct {
 
 	resetMu   sync.Mutex
 	lastReset time.Time
+
+	// forbiddenLists holds the cluster-scoped resources (GVRs) RBAC does
+	// not let the Syncer list; their objects are read one by one.
+	forbiddenLists sync.Map
 }
 
 // New returns a Syncer talking to the cluster of cfg. A cfg without a rate
@@ -141,6 +153,11 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace()
+	} else if len(validation.IsDNS1123Label(opts.Namespace)) > 0 {
+		return nil, fmt.Errorf("deploy: invalid namespace %q: want a DNS label", opts.Namespace)
 	}
 	if opts.Identity == "" {
 		host, _ := os.Hostname()
@@ -194,6 +211,24 @@ func (s *Syncer) Close() error {
 		return nil
 	}
 	return os.RemoveAll(s.tempDir)
+}
+
+// serviceAccountNamespaceFile holds the namespace of the pod, mounted with
+// the service account token.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// DefaultNamespace returns the namespace Ferry keeps its bookkeeping in
+// when Options.Namespace names none: the namespace of the pod it runs in
+// (from the service account mount), else DefaultInventoryNamespace.
+func DefaultNamespace() string { return namespaceFrom(serviceAccountNamespaceFile) }
+
+func namespaceFrom(file string) string {
+	if b, err := os.ReadFile(file); err == nil {
+		if ns := strings.TrimSpace(string(b)); len(validation.IsDNS1123Label(ns)) == 0 {
+			return ns
+		}
+	}
+	return DefaultInventoryNamespace
 }
 
 // RESTConfig returns the rest.Config of a kubeconfig context: the

@@ -210,21 +210,15 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 		}
 		defer s.closeSyncers()
 	}
-	webhookSecret := func(path string) (string, error) {
-		if path == "" {
-			return "", nil
-		}
-		return readSecretFile(path)
-	}
-	ghSecret, err := webhookSecret(cfg.Webhooks.GitHubSecretFile)
+	ghSecret, err := webhookSecret(g.log, "github", cfg.Webhooks.GitHubSecretFile)
 	if err != nil {
 		return &exitError{code: exitConfig, err: err}
 	}
-	ecrToken, err := webhookSecret(cfg.Webhooks.ECRTokenFile)
+	ecrToken, err := webhookSecret(g.log, "ecr", cfg.Webhooks.ECRTokenFile)
 	if err != nil {
 		return &exitError{code: exitConfig, err: err}
 	}
-	regToken, err := webhookSecret(cfg.Webhooks.RegistryTokenFile)
+	regToken, err := webhookSecret(g.log, "registry", cfg.Webhooks.RegistryTokenFile)
 	if err != nil {
 		return &exitError{code: exitConfig, err: err}
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -130,6 +132,28 @@ func (c *runConfig) validate() error {
 		errs = append(errs, errors.New("leaderElection.namespace: required when enabled"))
 	}
 	return errors.Join(errs...)
+}
+
+// webhookSecret reads the shared secret of one webhook from file. Webhooks
+// are optional and their Secret is mounted with optional: true, so an
+// absent file (the Secret or its key was not created) or an empty one
+// disables that webhook, with a log line saying so; any other read error
+// is an error. No file named: the webhook is off.
+func webhookSecret(log *slog.Logger, webhook, file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	v, err := readSecretFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Warn("webhook disabled: its secret file does not exist", "webhook", webhook, "file", file)
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("webhook %s: %w", webhook, err)
+	case v == "":
+		log.Warn("webhook disabled: its secret file is empty", "webhook", webhook, "file", file)
+	}
+	return v, nil
 }
 
 func duration(s string, def time.Duration) time.Duration {

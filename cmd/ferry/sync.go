@@ -52,7 +52,7 @@ func (f *syncFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.contextMap, "context-map", nil, "map an app's destination context to a kubeconfig context: NAME=CONTEXT (repeatable); EKS ARNs, GKE, eksctl and kind context names that end in NAME are found without it")
 	fs.StringVar(&f.appPath, "app-path", "", "deploy this path of --repo as an ad-hoc app named APP instead of reading .ferry/")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "destination namespace (overrides the app's)")
-	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
+	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the app's spec.destination.inventoryNamespace, else Ferry's namespace: the pod's when run in one, else "+deploy.DefaultInventoryNamespace+")")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
 	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
@@ -480,8 +480,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Long: `Status reads what the cluster records about APP: the revision it is at, the last syncs
 (newest first, kept in ConfigMap ferry-app-APP), a rollback pin, the holder of its
 sync lease if a sync runs, and the live health (kstatus) of every object of its
-inventory. It reads git only to find the app's namespaces in .ferry/; give
---namespace (or --inventory-namespace) instead of --repo to skip that.
+inventory. It reads git only to find the app in .ferry/ (its inventoryNamespace, if
+it names one); give --namespace (or --inventory-namespace) instead of --repo to skip that.
 
 Exit codes: 0 done; 2 invalid flags or App documents, an app .ferry/ does not declare,
 or (with --namespace alone) one that never synced there; 3 the cluster could not be read.`,

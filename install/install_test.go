@@ -110,9 +110,18 @@ func TestInstallStaging(t *testing.T) {
 		t.Fatalf("the Deployment: %v", err)
 	}
 	for _, get := range []func() error{
-		func() error { _, err := cs.CoreV1().Services(ferryNamespace).Get(ctx, "ferry", metav1.GetOptions{}); return err },
-		func() error { _, err := cs.BatchV1().CronJobs(ferryNamespace).Get(ctx, "ferry-bump", metav1.GetOptions{}); return err },
-		func() error { _, err := cs.CoreV1().Namespaces().Get(ctx, "myapp-staging", metav1.GetOptions{}); return err },
+		func() error {
+			_, err := cs.CoreV1().Services(ferryNamespace).Get(ctx, "ferry", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := cs.BatchV1().CronJobs(ferryNamespace).Get(ctx, "ferry-bump", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, "myapp-staging", metav1.GetOptions{})
+			return err
+		},
 	} {
 		if err := get(); err != nil {
 			t.Error(err)

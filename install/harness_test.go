@@ -3,6 +3,10 @@ package install_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +35,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ferrygitops/ferry/examples"
 	"github.com/ferrygitops/ferry/internal/testenv/ecrapi"
@@ -266,21 +272,65 @@ const (
 )
 
 // servers is what Ferry talks to besides the cluster: examples/repo on a
-// git server (token-protected), the GitHub API emulator, the ECR API
-// emulator and an OCI registry standing in for ghcr.io.
+// git server (accepting the GitHub emulator's tokens only), the GitHub API
+// emulator, the ECR API emulator and an OCI registry standing in for
+// ghcr.io.
 type servers struct {
-	git  *gitserver.Server
-	url  string
-	gh   *githubapi.Server
-	ecr  *ecrapi.Server
-	oci  *ociregistry.Server
-	home string // HOME of the ferry processes: no kubeconfig, no docker config
+	git        *gitserver.Server
+	url        string
+	gh         *githubapi.Server
+	ecr        *ecrapi.Server
+	oci        *ociregistry.Server
+	home       string // HOME of the ferry processes: no kubeconfig, no docker config
+	appKeyFile string // the GitHub App's private key (PEM), with withAppFrom
 }
 
-func startServers(t *testing.T) *servers {
+// serverOption configures startServers.
+type serverOption func(s *servers, gh *[]githubapi.Option)
+
+// withAppFrom registers the GitHub App a RunConfig names (id and
+// installationId of its first repository) with the emulator, with a new
+// key written to servers.appKeyFile.
+func withAppFrom(t *testing.T, cfg *yaml.RNode) serverOption {
+	t.Helper()
+	app := githubapi.App{}
+	for _, f := range []struct {
+		path string
+		dst  *int64
+	}{{"repos.0.github.app.id", &app.ID}, {"repos.0.github.app.installationId", &app.InstallationID}} {
+		n, err := cfg.Pipe(yaml.Lookup(strings.Split(f.path, ".")...))
+		if err != nil || n == nil {
+			t.Fatalf("config: no %s", f.path)
+		}
+		if *f.dst, err = strconv.ParseInt(yaml.GetValue(n), 10, 64); err != nil {
+			t.Fatalf("config: %s: %v", f.path, err)
+		}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.PublicKey = &key.PublicKey
+	keyFile := filepath.Join(t.TempDir(), "private-key.pem")
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(s *servers, gh *[]githubapi.Option) {
+		s.appKeyFile = keyFile
+		// The App for ferry run; the token for the CLI (ferry sync, GITHUB_TOKEN).
+		*gh = append(*gh, githubapi.WithApp(app), githubapi.WithToken(githubapi.DefaultToken, ""))
+	}
+}
+
+func startServers(t *testing.T, opts ...serverOption) *servers {
 	t.Helper()
 	ctx := context.Background()
 	s := &servers{home: t.TempDir()}
+	var ghOpts []githubapi.Option
+	for _, o := range opts {
+		o(s, &ghOpts)
+	}
 	s.ecr = ecrapi.NewServer(ecrapi.WithAccount(exampleAccount))
 	t.Cleanup(s.ecr.Close)
 	now := time.Now()
@@ -297,9 +347,9 @@ func startServers(t *testing.T) *servers {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.git = gitserver.New(t, gitserver.WithBasicAuth("x-access-token", githubapi.DefaultToken))
+	s.git = gitserver.New(t, gitserver.WithAuthFunc(func(u, p string) bool { return s.gh.ValidGitCredentials(u, p) }))
 	s.url = s.git.CreateRepo("manifests", files)
-	s.gh = githubapi.NewServer(s.git.GitHub())
+	s.gh = githubapi.NewServer(s.git.GitHub(), ghOpts...)
 	t.Cleanup(s.gh.Close)
 	s.gh.AddRepo("acme", "manifests")
 	return s

@@ -190,7 +190,7 @@ func TestInstallStaging(t *testing.T) {
 		t.Errorf("something was applied to default: %v %v", err, l)
 	}
 
-	runOneCycle(t, srv, "staging", kubeconfig)
+	runOneCycle(t, srv, "staging", "myapp-staging", kubeconfig)
 	l, err := cs.CoordinationV1().Leases(ferryNamespace).Get(ctx, "ferry", metav1.GetOptions{})
 	if err != nil || l.Spec.LeaseTransitions == nil {
 		t.Errorf("the leader-election Lease: %v", err)
@@ -203,7 +203,7 @@ func TestInstallStaging(t *testing.T) {
 // the optional Secret not created) until it is ready — its first bump
 // cycle done and each app of its cluster synced once — then stops it with
 // SIGTERM, as the kubelet would.
-func runOneCycle(t *testing.T, srv *servers, overlay, kubeconfig string) {
+func runOneCycle(t *testing.T, srv *servers, overlay, wantApp, kubeconfig string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(overlay, "config.yaml"))
 	if err != nil {
@@ -224,17 +224,24 @@ func runOneCycle(t *testing.T, srv *servers, overlay, kubeconfig string) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	for _, set := range []struct {
+	repo := []string{"repos", "[url=https://github.com/acme/manifests]"}
+	type edit struct {
 		path  []string
 		value string
-	}{
+	}
+	sets := []edit{
 		{[]string{"listen"}, addr},
-		{[]string{"repos", "[url=https://github.com/acme/manifests]", "workdir"}, filepath.Join(dir, "manifests")},
-		{[]string{"repos", "[url=https://github.com/acme/manifests]", "github", "url"}, srv.gh.BaseURL()},
-		{[]string{"repos", "[url=https://github.com/acme/manifests]", "github", "repo"}, "acme/manifests"},
-		{[]string{"repos", "[url=https://github.com/acme/manifests]", "github", "tokenFile"}, tokenFile},
-		{[]string{"repos", "[url=https://github.com/acme/manifests]", "url"}, srv.url},
-	} {
+		{append(repo, "workdir"), filepath.Join(dir, "manifests")},
+		{append(repo, "github", "url"), srv.gh.BaseURL()},
+		{append(repo, "github", "repo"), "acme/manifests"},
+	}
+	if n, _ := cfg.Pipe(yaml.Lookup(append(repo, "github", "app")...)); n != nil {
+		sets = append(sets, edit{append(repo, "github", "app", "privateKeyFile"), srv.appKeyFile})
+	} else {
+		sets = append(sets, edit{append(repo, "github", "tokenFile"), tokenFile})
+	}
+	sets = append(sets, edit{append(repo, "url"), srv.url}) // last: the others look the repository up by its URL
+	for _, set := range sets {
 		if err := cfg.PipeE(yaml.LookupCreate(yaml.ScalarNode, set.path...), yaml.FieldSetter{StringValue: set.value}); err != nil {
 			t.Fatalf("config.yaml %v: %v", set.path, err)
 		}
@@ -297,7 +304,7 @@ func runOneCycle(t *testing.T, srv *servers, overlay, kubeconfig string) {
 	if snap.LastCycle == nil || snap.LastCycle.Error != "" {
 		t.Errorf("the first bump cycle: %+v\n%s", snap.LastCycle, logs.String())
 	}
-	if len(snap.Apps) != 1 || snap.Apps[0].Name != "myapp-"+overlay || snap.Apps[0].Result != string(deploy.Succeeded) {
+	if len(snap.Apps) != 1 || snap.Apps[0].Name != wantApp || snap.Apps[0].Result != string(deploy.Succeeded) {
 		t.Errorf("apps synced by ferry run in the %s cluster: %+v\n%s", overlay, snap.Apps, logs.String())
 	}
 	if prs := srv.gh.PullRequests("acme", "manifests"); len(prs) == 0 {

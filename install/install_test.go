@@ -352,3 +352,68 @@ func httpGet(url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestInstallClusterWide applies the cluster-wide RBAC mode made as the
+// overlays' comment says (staging with destinations.yaml and the
+// sync-rules component replaced by components: [../rbac/cluster-wide]):
+// no destination namespace exists before the first sync, which creates it;
+// Ferry's token then syncs both example apps, and may still read no
+// Secret and change no RBAC.
+func TestInstallClusterWide(t *testing.T) {
+	mem := inMemoryInstall(t)
+	k, err := mem.ReadFile("/install/staging/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(strings.Replace(string(k), "  - destinations.yaml\n", "", 1), "  - ../rbac/sync-rules\n", "  - ../rbac/cluster-wide\n", 1)
+	if edited == string(k) || strings.Contains(edited, "destinations.yaml\n") {
+		t.Fatalf("staging/kustomization.yaml no longer holds the lines its comment tells to replace:\n%s", k)
+	}
+	if err := mem.WriteFile("/install/staging/kustomization.yaml", []byte(edited)); err != nil {
+		t.Fatal(err)
+	}
+	objs := build(t, mem, "/install/staging")
+	for _, u := range objs {
+		if u.GetKind() == "Role" && u.GetNamespace() != ferryNamespace || u.GetKind() == "Namespace" && u.GetName() != ferryNamespace {
+			t.Errorf("cluster-wide mode holds %s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+		}
+	}
+	cr := find(objs, "ClusterRole", "", "ferry-sync")
+	if rules, _, _ := unstructured.NestedSlice(cr.Object, "rules"); len(rules) == 0 {
+		t.Fatal("the ClusterRole ferry-sync has no rules: the sync-rules component did not fill them in")
+	}
+
+	cluster := kube.Start(t)
+	admin := cluster.Config()
+	cs := kubernetes.NewForConfigOrDie(admin)
+	apply(t, admin, objs)
+	token := serviceAccountToken(t, cs)
+	sa := tokenConfig(admin, token)
+	waitAllowed(t, sa, access{resource: "namespaces", verb: "create"})
+	checkAccess(t, sa, []access{
+		{namespace: "anything", group: "apps", resource: "deployments", verb: "patch", allowed: true},
+		{resource: "namespaces", verb: "list", allowed: true},
+		{resource: "namespaces", name: "anything", verb: "patch", allowed: true},
+		{namespace: "anything", resource: "secrets", verb: "get", allowed: false},
+		{resource: "secrets", verb: "list", allowed: false},
+		{group: "rbac.authorization.k8s.io", resource: "clusterrolebindings", verb: "create", allowed: false},
+		{namespace: "anything", group: "rbac.authorization.k8s.io", resource: "roles", verb: "create", allowed: false},
+		{resource: "nodes", verb: "get", allowed: false},
+		{namespace: ferryNamespace, resource: "configmaps", verb: "update", allowed: true},
+	})
+
+	srv := startServers(t)
+	kubeconfig := writeKubeconfig(t, admin, token)
+	for _, app := range []string{"myapp-staging", "myapp-production"} {
+		kube.FakeDeploymentController(t, admin, app) // watches the namespace the sync creates
+		code, out, errs := srv.ferry(t, "sync", app, "--repo", srv.url, "--kubeconfig", kubeconfig, "--timeout", "1m", "-o", "json")
+		var rec deploy.Record
+		if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec.Result != deploy.Succeeded {
+			t.Fatalf("ferry sync %s with the cluster-wide role: exit %d\n%s\n%s", app, code, out, errs)
+		}
+		ns, err := cs.CoreV1().Namespaces().Get(context.Background(), app, metav1.GetOptions{})
+		if err != nil || ns.Labels[deploy.LabelApp] != app {
+			t.Errorf("the namespace %s was not created by the sync: %v", app, err)
+		}
+	}
+}

@@ -106,15 +106,12 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys listKeys) (*liveSet
 	order := slices.SortedFunc(maps.Keys(keys), func(a, b listKey) int {
 		return cmp.Compare(a.gvr.String()+"/"+a.namespace, b.gvr.String()+"/"+b.namespace)
 	})
-	var mu sync.Mutex
-	var errs []error
+	errs := make([]error, len(order)) // in order: the same failures read the same
 	s.forEach(ctx, len(order), nil, func(i int) {
 		k := order[i]
 		objs, err := s.listOrGet(ctx, k, keys[k], app.Name)
 		if err != nil {
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
+			errs[i] = err
 			return
 		}
 		ls.mu.Lock()
@@ -123,8 +120,8 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys listKeys) (*liveSet
 		}
 		ls.mu.Unlock()
 	})
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return ls, ctx.Err()
 }
@@ -194,7 +191,7 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 			continue
 		}
 		if err != nil {
-			where := k.gvr.String()
+			where := k.gvr.GroupResource().String() // "deployments.apps", as the API server says
 			if k.namespace != "" {
 				where += " in namespace " + k.namespace
 			}

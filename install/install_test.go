@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -186,6 +187,16 @@ func TestInstallStaging(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "nothing applied") || !strings.Contains(errs, `User "`+ferryUser+`" cannot list resource "deployments" in API group "apps" in the namespace "default"`) {
 		t.Errorf("ferry sync into namespace default: exit %d\n%s", code, errs)
 	}
+	// The README quotes this refusal.
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := regexp.MustCompile(`(?m)^ferry: syncing app scratch .*$`).FindString(string(readme))
+	rev := regexp.MustCompile(`at [0-9a-f]{12}:`)
+	if quoted == "" || !strings.Contains(rev.ReplaceAllString(errs, "at REV:"), rev.ReplaceAllString(quoted, "at REV:")) {
+		t.Errorf("install/README.md quotes\n%s\nferry said\n%s", quoted, errs)
+	}
 	if l, err := cs.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
 		t.Errorf("something was applied to default: %v %v", err, l)
 	}
@@ -273,24 +284,10 @@ func runOneCycle(t *testing.T, srv *servers, overlay, wantApp, kubeconfig string
 			<-exited
 		}
 	})
+	// Ready is not enough: a replica is ready as a follower before it
+	// leads. Wait for the leader's first cycle and first sync round.
 	base := "http://" + addr
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		if code, _ := httpGet(base + "/readyz"); code == http.StatusOK {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("ferry run exited before it was ready: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ferry run never became ready\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	_, body := httpGet(base + "/status.json")
-	var snap struct {
+	type status struct {
 		LastCycle *struct {
 			Error string `json:"error"`
 		} `json:"lastCycle"`
@@ -298,8 +295,25 @@ func runOneCycle(t *testing.T, srv *servers, overlay, wantApp, kubeconfig string
 			Name, Result, Message string
 		} `json:"apps"`
 	}
-	if err := json.Unmarshal([]byte(body), &snap); err != nil {
-		t.Fatalf("/status.json: %v\n%s", err, body)
+	var snap status
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		code, _ := httpGet(base + "/readyz")
+		_, body := httpGet(base + "/status.json")
+		snap = status{}
+		_ = json.Unmarshal([]byte(body), &snap)
+		if code == http.StatusOK && snap.LastCycle != nil && len(snap.Apps) > 0 && !slices.ContainsFunc(snap.Apps, func(a struct{ Name, Result, Message string }) bool { return a.Result == "pending" }) {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("ferry run exited before its first cycle and sync: %v\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ferry run did not complete a cycle and a sync round\n%s\n%s", body, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if snap.LastCycle == nil || snap.LastCycle.Error != "" {
 		t.Errorf("the first bump cycle: %+v\n%s", snap.LastCycle, logs.String())

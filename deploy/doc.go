@@ -106,7 +106,8 @@
 // A sync needs, in each namespace its objects live in: list, get, create,
 // patch and delete on their kinds (get and patch on the Namespace object
 // itself, when the app holds it); in Ferry's namespace: get, create and
-// update on ConfigMaps and Leases. No cluster-scoped permission is needed:
+// update on ConfigMaps and Leases, and get on that Namespace (to create it
+// when missing, which needs more). No cluster-scoped permission is needed:
 // when RBAC forbids listing a cluster-scoped kind (Namespaces, in the
 // namespaced mode of install/), its objects are read one by one, and a
 // refusal there names the object and what to grant. Apply and prune

@@ -152,9 +152,12 @@ func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appNa
 		case apierrors.IsNotFound(err):
 			continue
 		case apierrors.IsForbidden(err):
-			return nil, fmt.Errorf("reading %s %s: Ferry may neither list %s at cluster scope nor get this one: "+
-				"grant it the cluster-wide role, or (namespaced mode) get and patch on the Namespace object of each destination namespace only: %w",
-				k.gvr.Resource, name, k.gvr.Resource, err)
+			grant := "grant it a ClusterRole for them (install/'s cluster-wide mode)"
+			if k.gvr.GroupResource() == (schema.GroupResource{Resource: "namespaces"}) {
+				grant += ", or get and patch on namespaces in a Role of that namespace (namespaced mode)"
+			}
+			return nil, fmt.Errorf("reading %s %s: Ferry may neither list %s at cluster scope nor get this one: %s: %w",
+				k.gvr.Resource, name, k.gvr.Resource, grant, err)
 		case err != nil:
 			return nil, fmt.Errorf("reading %s %s: %w", k.gvr.Resource, name, err)
 		}

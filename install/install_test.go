@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/internal/testenv"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
 )
@@ -271,7 +272,7 @@ func runOneCycle(t *testing.T, srv *servers, overlay, wantApp, kubeconfig string
 
 	cmd := exec.Command(ferryBinary(t), "run", "--config", cfgFile, "--kubeconfig", kubeconfig, "--log-level", "info")
 	cmd.Env = srv.env()
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -57,8 +57,10 @@ func TestImage(t *testing.T) {
 	var digests []string
 	for i, tag := range []string{"first", "second"} {
 		var out bytes.Buffer
+		// One commit: its revision and time, read once (HEAD may move
+		// while the test runs).
 		o := options{image: host + "/ferry:" + tag, platforms: "linux/amd64,linux/arm64", version: "v0.0.0-test",
-			source: "https://github.com/ferrygitops/ferry", repoDir: repoDir, out: &out}
+			revision: revision, epoch: epoch, source: "https://github.com/ferrygitops/ferry", repoDir: repoDir, out: &out}
 		start := time.Now()
 		if err := run(ctx, o); err != nil {
 			t.Fatalf("build %d: %v", i+1, err)

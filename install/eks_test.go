@@ -506,7 +506,7 @@ func TestInstallEKS(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec.Result != deploy.Succeeded {
 		t.Fatalf("ferry sync myapp-production: exit %d\n%s\n%s", code, out, errs)
 	}
-	if code, _, errs := srv.ferry(t, "sync", "myapp-staging", "--repo", srv.url, "--kubeconfig", kubeconfig); code != 1 || !strings.Contains(errs, "cannot get resource \"namespaces\"") {
+	if code, _, errs := srv.ferry(t, "sync", "myapp-staging", "--repo", srv.url, "--kubeconfig", kubeconfig); code != 3 || !strings.Contains(errs, "cannot get resource \"namespaces\"") {
 		t.Errorf("ferry sync myapp-staging in the production cluster: exit %d\n%s", code, errs)
 	}
 	start := time.Now()

@@ -180,12 +180,12 @@ func TestInstallStaging(t *testing.T) {
 
 	// Outside the granted scope: refused before anything is applied, saying why.
 	code, _, errs = srv.ferry(t, "sync", "myapp-production", "--repo", srv.url, "--kubeconfig", kubeconfig)
-	if code != 1 || !strings.Contains(errs, "reading namespaces myapp-production: Ferry may neither list namespaces at cluster scope nor get this one") ||
+	if code != 3 || !strings.Contains(errs, "reading namespaces myapp-production: Ferry may neither list namespaces at cluster scope nor get this one") ||
 		!strings.Contains(errs, `User "`+ferryUser+`" cannot get resource "namespaces"`) {
 		t.Errorf("ferry sync myapp-production in the staging cluster: exit %d\n%s", code, errs)
 	}
 	code, _, errs = srv.ferry(t, "sync", "scratch", "--repo", srv.url, "--app-path", "base", "--namespace", "default", "--kubeconfig", kubeconfig)
-	if code != 1 || !strings.Contains(errs, "nothing applied") || !strings.Contains(errs, `User "`+ferryUser+`" cannot list resource "deployments" in API group "apps" in the namespace "default"`) {
+	if code != 3 || !strings.Contains(errs, "nothing applied") || !strings.Contains(errs, `User "`+ferryUser+`" cannot list resource "deployments" in API group "apps" in the namespace "default"`) {
 		t.Errorf("ferry sync into namespace default: exit %d\n%s", code, errs)
 	}
 	// The README quotes this refusal.

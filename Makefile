@@ -7,13 +7,21 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo test test-deps test-short lint bench fuzz clean
+.PHONY: all build image demo test test-deps test-short lint bench fuzz clean
 
 all: lint test
 
 ## build: the ferry binary in bin/
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ferry ./cmd/ferry
+
+## image: Ferry's container image for linux/amd64 and linux/arm64, pushed to IMAGE
+## (no Docker daemon, no base image; starts docker-registry on 127.0.0.1:5000 if
+## nothing answers there). go-containerregistry, not ko: ko needs a base image to
+## pull, and the image needs only a passwd entry and CA certificates (hack/image).
+IMAGE ?= 127.0.0.1:5000/ferry:dev
+image:
+	$(GO) run ./hack/image --image '$(IMAGE)' --version '$(VERSION)'
 
 ## demo: Ferry's whole loop on the embedded example, against local servers
 ## (the sync step uses the local API server when `make testbin` built it)

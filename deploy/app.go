@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/ferrygitops/ferry/deploy/health"
@@ -12,8 +13,9 @@ import (
 // DefaultInterval is the Watch interval of an app that names none.
 const DefaultInterval = time.Minute
 
-// DefaultInventoryNamespace holds the inventory, record and lease of an app
-// without a destination namespace.
+// DefaultInventoryNamespace holds the inventories, records and sync leases
+// of the apps of a Syncer that runs outside a pod and names no namespace
+// of its own (Options.Namespace).
 const DefaultInventoryNamespace = dotferry.DefaultInventoryNamespace
 
 // App is what a sync applies: a path of a branch of a git repository, a
@@ -82,3 +84,9 @@ var Health = health.Of
 // ErrNoPreviousRevision is returned by Rollback without a target when the
 // record holds no earlier successful revision.
 var ErrNoPreviousRevision = inventory.ErrNoPreviousRevision
+
+// inventoryNamespace is where the app's inventory, record and lease live:
+// the app's InventoryNamespace, else the Syncer's namespace.
+func (s *Syncer) inventoryNamespace(app App) string {
+	return cmp.Or(app.InventoryNamespace, s.opts.Namespace)
+}

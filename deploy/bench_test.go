@@ -88,7 +88,7 @@ func BenchmarkSync4000(b *testing.B) {
 		git := gitserver.New(b)
 		url := git.CreateRepo("manifests", benchApp(groups, "registry.example.com/app:1.0.0"))
 		fakeDeploymentController(b, c.Config(), ns)
-		s := syncerFor(b, c.Config(), Options{Log: discardLog()})
+		s := syncerFor(b, c.Config(), Options{Log: discardLog(), Namespace: ns})
 		app := App{Name: fmt.Sprintf("bench-%d", i), RepoURL: url, Branch: "main", Path: "app", Namespace: ns}
 		ctx := context.Background()
 		run := func(name string, wantChanged int) phase {

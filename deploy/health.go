@@ -58,9 +58,9 @@ func (s *Syncer) waitHealthy(ctx context.Context, p *plan, timeout time.Duration
 		if wait *= 2; wait > 2*time.Second {
 			wait = 2 * time.Second
 		}
-		keys := map[listKey]bool{}
+		keys := listKeys{}
 		for _, it := range pending {
-			keys[listKey{gvr: it.mapping.Resource, namespace: scopedNamespace(it.mapping, it.namespace())}] = true
+			keys.add(it.mapping, it.m.Key)
 		}
 		live, err := s.listLive(ctx, App{Name: app}, keys)
 		if err != nil {

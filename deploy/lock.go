@@ -56,7 +56,7 @@ func randomSuffix() string {
 
 // ensureNamespace creates the app's inventory namespace when missing.
 func (s *Syncer) ensureNamespace(ctx context.Context, app App) error {
-	ns := app.StateNamespace()
+	ns := s.inventoryNamespace(app)
 	err := s.retry(ctx, func() error {
 		_, err := s.core.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return err
@@ -96,7 +96,7 @@ func (s *Syncer) lock(ctx context.Context, app App) (context.Context, *syncLock,
 	if err := s.ensureNamespace(ctx, app); err != nil {
 		return nil, nil, err
 	}
-	ns, name := app.StateNamespace(), LeasePrefix+app.Name
+	ns, name := s.inventoryNamespace(app), LeasePrefix+app.Name
 	if err := s.freeExpiredLease(ctx, ns, name); err != nil {
 		return nil, nil, err
 	}
@@ -235,7 +235,7 @@ func (l *syncLock) unlock() {
 func (s *Syncer) lockInfo(ctx context.Context, app App) (*LockInfo, error) {
 	var cur *coordinationv1.Lease
 	err := s.retry(ctx, func() (err error) {
-		cur, err = s.core.CoordinationV1().Leases(app.StateNamespace()).Get(ctx, LeasePrefix+app.Name, metav1.GetOptions{})
+		cur, err = s.core.CoordinationV1().Leases(s.inventoryNamespace(app)).Get(ctx, LeasePrefix+app.Name, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {

@@ -64,9 +64,13 @@ func newEnvOn(t *testing.T, c *kube.Cluster, files map[string]string) *env {
 }
 
 // syncer returns a new Syncer on the env's cluster with its own work
-// directory.
+// directory, keeping its bookkeeping in the env's namespace (tests share
+// one cluster and reuse app names).
 func (e *env) syncer(opts Options) *Syncer {
 	e.t.Helper()
+	if opts.Namespace == "" {
+		opts.Namespace = e.ns
+	}
 	return syncerFor(e.t, e.c.Config(), opts)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -106,26 +107,32 @@ type planOptions struct {
 	fetchUnlabelled bool
 }
 
+// listKeys names the List requests of a plan, status or health check:
+// per resource and namespace, the names of the objects wanted from it.
+type listKeys map[listKey][]string
+
+func (lk listKeys) add(m *meta.RESTMapping, key ObjectKey) {
+	k := listKey{gvr: m.Resource, namespace: scopedNamespace(m, key.Namespace)}
+	lk[k] = append(lk[k], key.Name)
+}
+
 // listLive lists the objects labelled as the app's, one List (paged) per
-// resource and namespace in keys.
-func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (*liveSet, error) {
+// resource and namespace in keys. A List of a cluster-scoped resource that
+// RBAC forbids (namespaced mode grants no cluster-wide reads; a Role in a
+// namespace may still grant reading that Namespace object itself) is
+// replaced by a GET of each wanted object, which counts as live only when
+// labelled as the app's, as the List would have said.
+func (s *Syncer) listLive(ctx context.Context, app App, keys listKeys) (*liveSet, error) {
 	ls := &liveSet{objs: map[ObjectKey]*unstructured.Unstructured{}}
-	order := make([]listKey, 0, len(keys))
-	for k := range keys {
-		order = append(order, k)
-	}
-	slices.SortFunc(order, func(a, b listKey) int {
+	order := slices.SortedFunc(maps.Keys(keys), func(a, b listKey) int {
 		return cmp.Compare(a.gvr.String()+"/"+a.namespace, b.gvr.String()+"/"+b.namespace)
 	})
-	var mu sync.Mutex
-	var errs []error
+	errs := make([]error, len(order)) // in order: the same failures read the same
 	s.forEach(ctx, len(order), nil, func(i int) {
 		k := order[i]
-		objs, err := s.list(ctx, k, LabelApp+"="+app.Name)
+		objs, err := s.listOrGet(ctx, k, keys[k], app.Name)
 		if err != nil {
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
+			errs[i] = err
 			return
 		}
 		ls.mu.Lock()
@@ -134,10 +141,54 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys map[listKey]bool) (
 		}
 		ls.mu.Unlock()
 	})
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return ls, ctx.Err()
+}
+
+// listOrGet lists the app's objects of k, or, when listing a cluster-scoped
+// resource is forbidden, gets each of names (remembering the refusal, so
+// later syncs of the Syncer do not ask again).
+func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appName string) ([]*unstructured.Unstructured, error) {
+	if k.namespace != "" {
+		return s.list(ctx, k, LabelApp+"="+appName)
+	}
+	if _, refused := s.forbiddenLists.Load(k.gvr); !refused {
+		objs, err := s.list(ctx, k, LabelApp+"="+appName)
+		if !apierrors.IsForbidden(err) {
+			return objs, err
+		}
+		s.forbiddenLists.Store(k.gvr, true)
+		s.log.Debug("listing a cluster-scoped resource is forbidden; reading its objects one by one", "resource", k.gvr.String())
+	}
+	var out []*unstructured.Unstructured
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		var o *unstructured.Unstructured
+		err := s.retry(ctx, func() (err error) {
+			o, err = s.dyn.Resource(k.gvr).Get(ctx, name, metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case apierrors.IsForbidden(err):
+			grant := "grant it a ClusterRole for them (install/'s cluster-wide mode)"
+			if k.gvr.GroupResource() == (schema.GroupResource{Resource: "namespaces"}) {
+				grant += ", or get and patch on namespaces in a Role of that namespace (namespaced mode)"
+			}
+			return nil, fmt.Errorf("reading %s %s: Ferry may neither list %s at cluster scope nor get this one: %s: %w",
+				k.gvr.Resource, name, k.gvr.Resource, grant, err)
+		case err != nil:
+			return nil, fmt.Errorf("reading %s %s: %w", k.gvr.Resource, name, err)
+		}
+		if o.GetLabels()[LabelApp] != appName {
+			continue
+		}
+		unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // listPage is the page size of Lists: large, since a sync wants every
@@ -210,7 +261,7 @@ func (s *Syncer) forEach(ctx context.Context, n int, stop *atomic.Bool, fn func(
 // in the items' err; the error is for failures to list.
 func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventory.Inventory, po planOptions) (*plan, error) {
 	p := &plan{}
-	lists := map[listKey]bool{}
+	lists := listKeys{}
 	newNamespaces := map[string]bool{}
 	newKinds := map[schema.GroupKind]bool{}
 	for i := range r.Manifests {
@@ -244,7 +295,7 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 		default:
 			return nil, fmt.Errorf("%s: %w", m.Key, err)
 		}
-		lists[listKey{gvr: it.mapping.Resource, namespace: scopedNamespace(it.mapping, m.Key.Namespace)}] = true
+		lists.add(it.mapping, m.Key)
 	}
 	live, err := s.listLive(ctx, app, lists)
 	if err != nil {

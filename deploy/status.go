@@ -37,7 +37,7 @@ func (s *Syncer) Status(ctx context.Context, app App) (AppStatus, error) {
 	if err := dotferry.CheckAppName(app.Name); err != nil {
 		return AppStatus{}, err
 	}
-	out := AppStatus{App: app.Name, InventoryNamespace: app.StateNamespace()}
+	out := AppStatus{App: app.Name, InventoryNamespace: s.inventoryNamespace(app)}
 	if err := s.reachable(ctx); err != nil {
 		return out, err
 	}
@@ -59,14 +59,14 @@ func (s *Syncer) Status(ctx context.Context, app App) (AppStatus, error) {
 	if err != nil {
 		return out, err
 	}
-	keys := map[listKey]bool{}
+	keys := listKeys{}
 	for k, av := range inv {
 		gv, err := schema.ParseGroupVersion(av)
 		if err != nil {
 			continue
 		}
 		if m, err := s.mapping(gv.WithKind(k.Kind)); err == nil {
-			keys[listKey{gvr: m.Resource, namespace: scopedNamespace(m, k.Namespace)}] = true
+			keys.add(m, k)
 		}
 	}
 	live, err := s.listLive(ctx, app, keys)

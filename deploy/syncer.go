@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -58,6 +59,13 @@ type Options struct {
 	// with the credentials of its host only (an App naming another host
 	// is cloned without any, and a failure says why).
 	GitCredentials *gitrepo.Credentials
+	// Namespace holds the inventory, record and sync lease of every app
+	// that names no spec.destination.inventoryNamespace: Ferry's own
+	// namespace, so one Role there covers its bookkeeping. Default
+	// DefaultNamespace(): the namespace of the pod Ferry runs in, else
+	// DefaultInventoryNamespace.
+	Namespace string
+
 	// GitDepth limits clones to that many commits; 0 clones the whole
 	// history, which Rollback to old revisions needs.
 	GitDepth int
@@ -129,6 +137,10 @@ type Syncer struct {
 	host       string       // the API server's URL, for errors
 	lastAnswer atomic.Int64 // unix nanoseconds of the last HTTP answer
 	disco      rest.Interface
+
+	// forbiddenLists holds the cluster-scoped resources (GVRs) RBAC does
+	// not let the Syncer list; their objects are read one by one.
+	forbiddenLists sync.Map
 }
 
 // New returns a Syncer talking to the cluster of cfg, with the rate limit
@@ -154,6 +166,11 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace()
+	} else if errs := validation.IsDNS1123Label(opts.Namespace); len(errs) > 0 {
+		return nil, fmt.Errorf("deploy: invalid namespace %q: %s", opts.Namespace, strings.Join(errs, "; "))
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -213,6 +230,24 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	s.clones = render.NewClones(dir, opts.GitCredentials, opts.GitDepth)
 	s.store = inventory.Store{Client: s.core.CoreV1(), Retry: s.retry, FieldManager: FieldManager}
 	return s, nil
+}
+
+// serviceAccountNamespaceFile holds the namespace of the pod, mounted with
+// the service account token.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// DefaultNamespace returns the namespace Ferry keeps its bookkeeping in
+// when Options.Namespace names none: the namespace of the pod it runs in
+// (from the service account mount), else DefaultInventoryNamespace.
+func DefaultNamespace() string { return namespaceFrom(serviceAccountNamespaceFile) }
+
+func namespaceFrom(file string) string {
+	if b, err := os.ReadFile(file); err == nil {
+		if ns := strings.TrimSpace(string(b)); len(validation.IsDNS1123Label(ns)) == 0 {
+			return ns
+		}
+	}
+	return DefaultInventoryNamespace
 }
 
 // Close removes the temporary work directory, if New made one.

@@ -14,8 +14,8 @@ import (
 	"github.com/ferrygitops/ferry/document"
 )
 
-// DefaultInventoryNamespace holds the inventory, record and lease of an app
-// without a destination namespace.
+// DefaultInventoryNamespace holds the inventories, records and sync leases
+// of the apps when Ferry runs outside a pod and is given no namespace.
 const DefaultInventoryNamespace = "ferry-system"
 
 // App is one deployable unit: the manifests under Path in branch Branch of
@@ -42,7 +42,8 @@ type App struct {
 	// (Argo CD's destination.server): the kubeconfig context talking to it.
 	Server string `json:"server,omitempty"`
 	// InventoryNamespace holds the app's inventory, record and lease;
-	// default Namespace, else DefaultInventoryNamespace.
+	// default the sync engine's namespace (Ferry's own: the pod's, else
+	// DefaultInventoryNamespace).
 	InventoryNamespace string `json:"inventoryNamespace,omitempty"`
 
 	Automated bool `json:"automated,omitempty"`
@@ -122,17 +123,6 @@ func validPath(p string) error {
 		return fmt.Errorf("invalid path %q: it leaves the repository", p)
 	}
 	return nil
-}
-
-// StateNamespace is where the app's inventory, record and lease live.
-func (a App) StateNamespace() string {
-	switch {
-	case a.InventoryNamespace != "":
-		return a.InventoryNamespace
-	case a.Namespace != "":
-		return a.Namespace
-	}
-	return DefaultInventoryNamespace
 }
 
 // CleanPath is Path, cleaned; "." for the repository root.

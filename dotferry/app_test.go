@@ -38,7 +38,7 @@ spec:
 	if !slices.Equal(apps, want) {
 		t.Fatalf("apps = %+v\nwant %+v", apps, want)
 	}
-	if a, ok := FindApp(apps, "other"); !ok || a.StateNamespace() != DefaultInventoryNamespace {
+	if a, ok := FindApp(apps, "other"); !ok || a.Name != "other" {
 		t.Errorf("FindApp: %+v %v", a, ok)
 	}
 

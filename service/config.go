@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -172,6 +174,28 @@ func (c *Config) schedule(r RepoConfig) (bot.Schedule, error) {
 		interval = duration(s.Interval, 5*time.Minute)
 	}
 	return bot.ParseSchedule(interval, s.Cron, duration(s.Jitter, 30*time.Second))
+}
+
+// webhookSecret reads the shared secret of one webhook from file. Webhooks
+// are optional and their Secret is mounted with optional: true, so an
+// absent file (the Secret or its key was not created) or an empty one
+// disables that webhook, with a log line saying so; any other read error
+// is an error. No file named: the webhook is off.
+func webhookSecret(log *slog.Logger, webhook, file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	v, err := ReadSecretFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Warn("webhook disabled: its secret file does not exist", "webhook", webhook, "file", file)
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("webhook %s: %w", webhook, err)
+	case v == "":
+		log.Warn("webhook disabled: its secret file is empty", "webhook", webhook, "file", file)
+	}
+	return v, nil
 }
 
 // duration parses a validated duration, def when empty.

@@ -148,24 +148,22 @@ func New(cfg *Config, opts Options) (*Service, error) {
 		s.repos = append(s.repos, r)
 		s.metrics.AddRepo(r.url)
 	}
-	secret := func(path string) (string, error) {
-		if path == "" {
-			return "", nil
-		}
-		v, err := ReadSecretFile(path)
+	// Webhooks are optional: an absent or empty secret file turns one off.
+	secret := func(webhook, path string) (string, error) {
+		v, err := webhookSecret(s.log, webhook, path)
 		if err != nil {
 			return "", &ConfigError{Err: err}
 		}
 		return v, nil
 	}
 	var err error
-	if s.webhooks.github, err = secret(cfg.Webhooks.GitHubSecretFile); err != nil {
+	if s.webhooks.github, err = secret("github", cfg.Webhooks.GitHubSecretFile); err != nil {
 		return nil, err
 	}
-	if s.webhooks.ecr, err = secret(cfg.Webhooks.ECRTokenFile); err != nil {
+	if s.webhooks.ecr, err = secret("ecr", cfg.Webhooks.ECRTokenFile); err != nil {
 		return nil, err
 	}
-	if s.webhooks.registry, err = secret(cfg.Webhooks.RegistryTokenFile); err != nil {
+	if s.webhooks.registry, err = secret("registry", cfg.Webhooks.RegistryTokenFile); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -198,7 +197,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	step(2, "Putting the example manifest repository on a local git server, next to a GitHub API emulator")
 	local := oci.Host + "/acme/web"
-	files, err := exampleFiles(demoGHCR, local)
+	files, err := examples.Files(demoGHCR, local)
 	if err != nil {
 		return err
 	}
@@ -375,24 +374,6 @@ func indent(s, prefix string) string {
 	}
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return prefix + strings.Join(lines, "\n"+prefix) + "\n"
-}
-
-// exampleFiles returns the embedded example repository's files by
-// slash-separated path, with from replaced by to in every file.
-func exampleFiles(from, to string) (map[string]string, error) {
-	files := map[string]string{}
-	err := fs.WalkDir(examples.Repo, "repo", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(examples.Repo, p)
-		if err != nil {
-			return err
-		}
-		files[strings.TrimPrefix(p, "repo/")] = strings.ReplaceAll(string(data), from, to)
-		return nil
-	})
-	return files, err
 }
 
 // setEnv sets environment variables for every ferry step; an empty value

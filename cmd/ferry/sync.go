@@ -53,7 +53,7 @@ func (f *syncFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in-cluster when unset in a pod and no context is named)")
 	fs.StringVar(&f.kubeContext, "context", "", "kubeconfig context (default: the app's spec.destination.context or .server, else the current context)")
 	fs.StringArrayVar(&f.contextMap, "context-map", nil, "map an app's destination context to a kubeconfig context: NAME=CONTEXT (repeatable); EKS ARNs, GKE, eksctl and kind context names that end in NAME are found without it")
-	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the destination namespace, else "+deploy.DefaultInventoryNamespace+")")
+	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the app's spec.destination.inventoryNamespace, else Ferry's namespace: the pod's when run in one, else "+deploy.DefaultInventoryNamespace+")")
 	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", deploy.DefaultConnectTimeout, "how long to try reaching an API server that does not answer before giving up")
 	fs.Float32Var(&f.qps, "kube-qps", deploy.DefaultQPS, "requests per second to the API server (client-side limit; negative: none)")
@@ -534,8 +534,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Long: `Status reads what the cluster records about APP: the revision it is at, the last syncs
 (newest first, kept in ConfigMap ferry-app-APP), a rollback pin, the holder of its
 sync lease if a sync runs, and the live health (kstatus) of every object of its
-inventory. It reads git only to find the app's namespaces in .ferry/; give
---namespace (or --inventory-namespace) instead of --repo to skip that.
+inventory. It reads git only to find the app in .ferry/ (its inventoryNamespace, if
+it names one); give --namespace (or --inventory-namespace) instead of --repo to skip that.
 
 Exit codes: 0 done; 2 invalid flags or App documents, an app .ferry/ does not declare,
 or (with --namespace alone) one that never synced there; 3 the cluster could not be read.`,

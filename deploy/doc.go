@@ -35,7 +35,7 @@
 //	  destination:
 //	    namespace: myapp-staging    # given to namespaced objects that name none
 //	    context: staging            # kubeconfig context; in-cluster when empty
-//	    inventoryNamespace: ferry-system   # default: namespace, else ferry-system
+//	    inventoryNamespace: ferry-system   # default: Ferry's namespace (Options.Namespace)
 //	  syncPolicy:
 //	    automated: true             # Watch syncs new commits
 //	    prune: true                 # delete what was removed from git
@@ -113,7 +113,23 @@
 // sync that applied everything) beside the last attempt, the lease holder
 // and the live health of the inventory objects; Watch reports the same
 // through Options.OnTick (Tick.Record, Tick.Synced). The inventory, record
-// and lease live in the app's inventory namespace, created if missing.
+// and lease live in one namespace, Ferry's own: Options.Namespace, by
+// default the namespace of the pod Ferry runs in, else ferry-system
+// (created if missing and allowed); an App may name another
+// (inventoryNamespace).
+//
+// # Permissions
+//
+// A sync needs, in each namespace its objects live in: list, get, create,
+// patch and delete on their kinds (get and patch on the Namespace object
+// itself, when the app holds it); in Ferry's namespace: get, create and
+// update on ConfigMaps and Leases, and get on that Namespace (to create it
+// when missing, which needs more). No cluster-scoped permission is needed:
+// when RBAC forbids listing a cluster-scoped kind (Namespaces, in the
+// namespaced mode of install/), its objects are read one by one, and a
+// refusal there names the object and what to grant. Apply and prune
+// failures carry the API server's Forbidden message, naming the verb,
+// resource and namespace.
 //
 // A sync that fails while applying (the API server going away for longer
 // than Options.RetryTimeout, say) leaves the objects it applied in place,

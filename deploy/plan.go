@@ -219,7 +219,7 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 			continue
 		}
 		if err != nil {
-			where := k.gvr.String()
+			where := k.gvr.GroupResource().String() // "deployments.apps", as the API server says
 			if k.namespace != "" {
 				where += " in namespace " + k.namespace
 			}

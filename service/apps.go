@@ -201,6 +201,7 @@ func (s *Service) syncerFor(dest cluster.Destination) (*deploy.Syncer, error) {
 	sy, err := deploy.New(restCfg, deploy.Options{
 		WorkDir:        filepath.Join(s.tmp, "sync", fmt.Sprintf("cluster-%d", len(s.syncers))),
 		GitCredentials: &s.creds,
+		Namespace:      s.cfg.Sync.Namespace,
 		Log:            s.log,
 		OnTick:         s.onTick,
 	})

@@ -98,8 +98,8 @@ listen: LISTEN
 schedule: {interval: 1h, jitter: 0s}
 repos: [%s]
 webhooks: {githubSecretFile: %s}
-sync: {enabled: true, kubeconfig: %s, interval: 1h}
-`, f.pullRepo("one", "main"), f.file("gh-secret", "hook-secret"), c.Kubeconfig()), Options{})
+sync: {enabled: true, kubeconfig: %s, interval: 1h, namespace: %s}
+`, f.pullRepo("one", "main"), f.file("gh-secret", "hook-secret"), c.Kubeconfig(), ns), Options{})
 	r.waitReady()
 
 	// A Deployment no controller ever rolls out: the sync waits for its

@@ -45,6 +45,10 @@ type Config struct {
 		// ContextMap maps an app's destination.context to a kubeconfig
 		// context (as --context-map does for the sync commands).
 		ContextMap map[string]string `yaml:"contextMap"`
+		// Namespace holds the apps' inventories, records and sync leases
+		// (unless an App names its inventoryNamespace); default the
+		// namespace Ferry's pod runs in, else ferry-system.
+		Namespace string `yaml:"namespace"`
 	} `yaml:"sync"`
 	LeaderElection struct {
 		Enabled   bool   `yaml:"enabled"`

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-	"k8s.io/klog/v2"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
@@ -161,7 +160,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 			}
 			// client-go logs through klog: through the same handler, at
 			// the same level, instead of klog's own lines on stderr.
-			klog.SetSlogLogger(g.log)
+			routeKlog(g.log.Handler())
 			switch g.output {
 			case "table", "text", "json", "yaml":
 			default:

@@ -173,6 +173,12 @@ func extract(t *testing.T, img v1.Image, root string, created time.Time) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// mutate.Extract gives the top layer first, so a file can come
+			// before the directory entries of the layer below: tar x
+			// creates the parents, and so does this.
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(p, data, os.FileMode(h.Mode).Perm()); err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrygitops/ferry/internal/scratch"
+
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/ferrygitops/ferry/dotferry"
@@ -176,11 +178,12 @@ func Bump(ctx context.Context, reg Registry, opts BumpOptions) (*BumpResult, err
 	}
 	dir := opts.Dir
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "ferry-bump-")
+		tmpDir, err := scratch.New("ferry-bump-")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
+		defer tmpDir.Close()
+		tmp := tmpDir.Path
 		dir = filepath.Join(tmp, "repo")
 	}
 	// A GitHub App's installation token authenticates git too, when git
@@ -517,19 +520,14 @@ func closeStale(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, g *Gr
 }
 
 // current reports whether the open pull request already says what pr
-// says: same base, title and body (line endings aside) and every label.
-// Ensure would then write nothing.
+// says: same base, title and body (line endings aside), and no label,
+// reviewer or assignee missing. Ensure would then write nothing.
 func current(open *forge.Found, pr forge.PullRequest) bool {
 	if open == nil || open.Base != pr.Base || open.Title != pr.Title ||
 		strings.ReplaceAll(open.Body, "\r\n", "\n") != strings.ReplaceAll(pr.Body, "\r\n", "\n") {
 		return false
 	}
-	for _, l := range pr.Labels {
-		if !slices.Contains(open.Labels, l) {
-			return false
-		}
-	}
-	return true
+	return !open.Lacks(pr)
 }
 
 // declined returns the pull request people closed without merging when it

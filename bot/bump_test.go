@@ -7,6 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +38,7 @@ spec:
   pullRequest:
     labels: [image-bump]
     reviewers: [alice]
+    assignees: [bob]
 ---
 apiVersion: ferry.dev/v1alpha1
 kind: ImagePolicy
@@ -166,6 +171,18 @@ func (e *bumpEnv) openPRs() []githubapi.PR {
 		}
 	}
 	return out
+}
+
+// pr returns the open pull request from head.
+func (e *bumpEnv) pr(head string) githubapi.PR {
+	e.t.Helper()
+	for _, pr := range e.openPRs() {
+		if pr.Head == head {
+			return pr
+		}
+	}
+	e.t.Fatalf("no open pull request from %s", head)
+	return githubapi.PR{}
 }
 
 func TestBumpOpensOnePullRequestPerGroupAndIsIdempotent(t *testing.T) {
@@ -532,5 +549,78 @@ func TestBumpWithAGitHubAppOnly(t *testing.T) {
 	}
 	if prs := gh.PullRequests("acme", "manifests"); len(prs) != 1 || prs[0].User != "ferry[bot]" {
 		t.Errorf("pull requests = %+v", prs)
+	}
+}
+
+// TestBumpRepairsPullRequestMetadata: a run whose review request failed
+// after the pull request was created (as a run killed there would) leaves
+// the pull request without reviewer and assignee; the next run adds them,
+// and once the reviewer has reviewed, runs neither ask again nor write.
+func TestBumpRepairsPullRequestMetadata(t *testing.T) {
+	e := newBumpEnv(t)
+	e.gh.FailNext(1, githubapi.Fault{Status: http.StatusUnprocessableEntity, Message: "Reviews may only be requested from collaborators.", Route: githubapi.RouteRequestReviewers})
+	res := e.bump(e.opts())
+	if api := group(t, res, "api"); !strings.Contains(api.Error, "created #1, request reviewers") {
+		t.Fatalf("first run, api group error %q (want the pull request created, then the reviewers error)", api.Error)
+	}
+	pr := e.pr("ferry/api")
+	if len(pr.Reviewers) != 0 || len(pr.Assignees) != 0 || len(pr.Labels) != 1 {
+		t.Fatalf("after the failed call: reviewers %v assignees %v labels %v", pr.Reviewers, pr.Assignees, pr.Labels)
+	}
+
+	res = e.bump(e.opts())
+	if api := group(t, res, "api"); api.Action != "updated" || api.Error != "" || api.Pushed {
+		t.Fatalf("second run, api group = %+v (want the pull request updated, no push)", api)
+	}
+	pr = e.pr("ferry/api")
+	if !slices.Equal(pr.Reviewers, []string{"alice"}) || !slices.Equal(pr.Assignees, []string{"bob"}) {
+		t.Fatalf("not repaired: reviewers %v assignees %v", pr.Reviewers, pr.Assignees)
+	}
+	if n := len(e.openPRs()); n != 2 {
+		t.Fatalf("%d open pull requests, want 2", n)
+	}
+
+	// alice approves: GitHub drops her request. She is not asked again.
+	if err := e.gh.SubmitReview("acme", "manifests", pr.Number, "alice", "APPROVED"); err != nil {
+		t.Fatal(err)
+	}
+	writes := e.gh.Writes()
+	e.gh.ResetCounters()
+	res = e.bump(e.opts())
+	if api := group(t, res, "api"); api.Action != "unchanged" || api.Error != "" {
+		t.Fatalf("after the review, api group = %+v", api)
+	}
+	if w := e.gh.Writes(); w != 0 {
+		t.Errorf("%d GitHub writes after the review, want 0 (total before %d)", w, writes)
+	}
+	if n := e.gh.Requests(githubapi.RouteListReviews); n != 1 {
+		t.Errorf("%d reads of the reviews, want 1", n)
+	}
+	if pr = e.pr("ferry/api"); len(pr.Reviewers) != 0 {
+		t.Errorf("alice asked again: %v", pr.Reviewers)
+	}
+}
+
+// TestBumpRemovesClonesOfKilledRuns: a run killed mid-cycle leaves its
+// working directory; the next run removes it (and leaves a live one alone).
+func TestBumpRemovesClonesOfKilledRuns(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	e := newBumpEnv(t)
+	dead := filepath.Join(tmp, "ferry-bump-123456")
+	if err := os.MkdirAll(filepath.Join(dead, "repo", ".git"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Its lock file, which nobody holds any more.
+	if err := os.WriteFile(dead+".lock", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.bump(e.opts())
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("the killed run's clone is still there: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "ferry-bump-*"))
+	if len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferrygitops/ferry/internal/scratch"
+
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
@@ -101,11 +103,12 @@ func findHolds(ctx context.Context, repo *gitrepo.Repo, decisions []updater.Deci
 // holdsInHistory walks the versions of one file (newest first, as
 // FileHistory gives them) from the oldest on.
 func holdsInHistory(ctx context.Context, file string, versions []gitrepo.FileVersion, pols []*policy.Policy, bot botDetector) ([]Hold, error) {
-	tmp, err := os.MkdirTemp("", "ferry-history-")
+	tmpDir, err := scratch.New("ferry-history-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer tmpDir.Close()
+	tmp := tmpDir.Path
 
 	byName := map[string]*policy.Policy{}
 	for _, p := range pols {

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+
+	"github.com/ferrygitops/ferry/internal/scratch"
 
 	"github.com/ferrygitops/ferry/deploy/render"
 	"github.com/ferrygitops/ferry/document"
@@ -36,11 +37,12 @@ func (s *Syncer) Render(ctx context.Context, app App, revision string) (Rendered
 func ReadApps(ctx context.Context, repoURL, branch string, opts Options) ([]App, string, error) {
 	root := opts.WorkDir
 	if root == "" {
-		tmp, err := os.MkdirTemp("", "ferry-apps-")
+		tmpDir, err := scratch.New("ferry-apps-")
 		if err != nil {
 			return nil, "", err
 		}
-		defer os.RemoveAll(tmp)
+		defer tmpDir.Close()
+		tmp := tmpDir.Path
 		root = tmp
 	}
 	c := render.NewClones(root, opts.GitCredentials, opts.GitDepth)

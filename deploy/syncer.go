@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferrygitops/ferry/internal/scratch"
+
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -129,7 +131,7 @@ type Syncer struct {
 	calls   *callCounter
 	clones  *render.Clones
 	store   inventory.Store
-	tempDir string
+	tempDir *scratch.Dir
 
 	resetMu   sync.Mutex
 	lastReset time.Time
@@ -222,10 +224,10 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 
 	dir := opts.WorkDir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "ferry-deploy-"); err != nil {
+		if s.tempDir, err = scratch.New("ferry-deploy-"); err != nil {
 			return nil, fmt.Errorf("deploy: %w", err)
 		}
-		s.tempDir = dir
+		dir = s.tempDir.Path
 	}
 	s.clones = render.NewClones(dir, opts.GitCredentials, opts.GitDepth)
 	s.store = inventory.Store{Client: s.core.CoreV1(), Retry: s.retry, FieldManager: FieldManager}
@@ -252,10 +254,7 @@ func namespaceFrom(file string) string {
 
 // Close removes the temporary work directory, if New made one.
 func (s *Syncer) Close() error {
-	if s.tempDir == "" {
-		return nil
-	}
-	return os.RemoveAll(s.tempDir)
+	return s.tempDir.Close() // nil-safe
 }
 
 // RESTConfig returns the rest.Config of a kubeconfig context: the

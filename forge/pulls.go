@@ -25,13 +25,17 @@ type PullRequest struct {
 	Base        string // branch to merge into, e.g. "main"
 	Head        string // Ferry's branch, e.g. "ferry/<group>"
 	Title, Body string
-	// Labels are added (never removed); the others are applied only when
-	// the pull request is created.
+	// Labels, reviewers, team reviewers and assignees are added when
+	// missing, on every call, and never removed: a run that died after
+	// creating the pull request left them out, and the next one adds them.
+	// What people added by hand stays.
 	Labels        []string
 	Reviewers     []string // logins
 	TeamReviewers []string // team slugs ("team" or "org/team")
 	Assignees     []string // logins
-	Draft         bool     // only when created
+	// Draft applies when the pull request is created: GitHub's REST API
+	// cannot change it afterwards, and people mark a pull request ready.
+	Draft bool
 }
 
 // Outcome is what Ensure or Close did.
@@ -65,7 +69,29 @@ type Found struct {
 	Base        string
 	Labels      []string
 	Draft       bool
+	Author      string   // the login that opened it
+	Reviewers   []string // requested reviewers (a reviewer who has reviewed is no longer requested)
+	Teams       []string // requested team slugs
+	Assignees   []string
 	Duplicates  []int // other open pull requests from the head, lowest first
+}
+
+// Lacks reports whether the open pull request lacks a label, an assignee, a
+// team reviewer, or a reviewer pr asks for. A reviewer who is not requested
+// may have reviewed already (GitHub then drops the request): Ensure reads
+// the reviews before asking again, so Lacks errs on the side of true.
+func (f *Found) Lacks(pr PullRequest) bool {
+	missing := func(want, have []string, skip string) bool {
+		for _, w := range want {
+			if !strings.EqualFold(w, skip) && !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, w) }) {
+				return true
+			}
+		}
+		return false
+	}
+	n, _ := normalize(pr)
+	return missing(n.Labels, f.Labels, "") || missing(n.Assignees, f.Assignees, "") ||
+		missing(n.TeamReviewers, f.Teams, "") || missing(n.Reviewers, f.Reviewers, f.Author)
 }
 
 // Ensure makes sure exactly one open pull request from pr.Head into pr.Base
@@ -74,9 +100,11 @@ type Found struct {
 //   - None open: it is created, then labels, reviewers and assignees are
 //     added, one request each and only if any: at most four writes.
 //   - One open: its title, body and base are updated in one request if they
-//     differ, missing labels added in one more; nothing is written if all
-//     match. Reviewers, assignees and draft state are left as people set
-//     them.
+//     differ; missing labels, reviewers (and team reviewers) and assignees
+//     are added, one request each, only if any is missing (the reviews are
+//     read first, so a reviewer who has already reviewed is not asked
+//     again); nothing is written if all match. Nothing is removed, and the
+//     draft state is left as people set it.
 //   - Several open (people opened more from the same branch): the one into
 //     pr.Base, else the lowest-numbered, is updated (retargeted if need be)
 //     and the others are reported in Result.Duplicates, untouched.
@@ -359,7 +387,108 @@ func (c *Client) update(ctx context.Context, pr PullRequest, open []*github.Pull
 		}
 		res.Outcome = OutcomeUpdated
 	}
+
+	wrote, err := c.repairPeople(ctx, pr, cur)
+	if wrote {
+		res.Outcome = OutcomeUpdated
+	}
+	if err != nil {
+		return res, fmt.Errorf("update #%d, %w", n, err)
+	}
 	return res, nil
+}
+
+// repairPeople requests the reviewers and team reviewers and adds the
+// assignees pr asks for that cur lacks (a run that died between creating
+// the pull request and these calls left them out). It reports whether it
+// wrote anything.
+func (c *Client) repairPeople(ctx context.Context, pr PullRequest, cur *github.PullRequest) (bool, error) {
+	n := cur.GetNumber()
+	author := cur.GetUser().GetLogin()
+	has := func(list []string, v string) bool {
+		return slices.ContainsFunc(list, func(h string) bool { return strings.EqualFold(h, v) })
+	}
+	var requested, teams, assignees []string
+	for _, u := range cur.RequestedReviewers {
+		requested = append(requested, u.GetLogin())
+	}
+	for _, t := range cur.RequestedTeams {
+		teams = append(teams, t.GetSlug())
+	}
+	for _, u := range cur.Assignees {
+		assignees = append(assignees, u.GetLogin())
+	}
+	var wantR, wantT, wantA []string
+	for _, r := range pr.Reviewers {
+		if !strings.EqualFold(r, author) && !has(requested, r) {
+			wantR = append(wantR, r)
+		}
+	}
+	for _, t := range pr.TeamReviewers {
+		if !has(teams, t) {
+			wantT = append(wantT, t)
+		}
+	}
+	for _, a := range pr.Assignees {
+		if !has(assignees, a) {
+			wantA = append(wantA, a)
+		}
+	}
+	if len(wantR) > 0 {
+		// GitHub drops the request of whoever has reviewed: they are
+		// not asked again.
+		reviewed, err := c.reviewers(ctx, pr.Owner, pr.Repo, n)
+		if err != nil {
+			return false, fmt.Errorf("list reviews: %w", err)
+		}
+		wantR = slices.DeleteFunc(wantR, func(r string) bool { return has(reviewed, r) })
+	}
+	wrote := false
+	if len(wantR) > 0 || len(wantT) > 0 {
+		if err := c.do(ctx, func() (*github.Response, error) {
+			_, resp, err := c.gh.PullRequests.RequestReviewers(ctx, pr.Owner, pr.Repo, n,
+				github.ReviewersRequest{Reviewers: wantR, TeamReviewers: wantT})
+			return resp, err
+		}); err != nil {
+			return wrote, fmt.Errorf("request reviewers: %w", err)
+		}
+		wrote = true
+	}
+	if len(wantA) > 0 {
+		if err := c.do(ctx, func() (*github.Response, error) {
+			_, resp, err := c.gh.Issues.AddAssignees(ctx, pr.Owner, pr.Repo, n, wantA)
+			return resp, err
+		}); err != nil {
+			return wrote, fmt.Errorf("add assignees: %w", err)
+		}
+		wrote = true
+	}
+	return wrote, nil
+}
+
+// reviewers returns the logins that have submitted a review of pull
+// request n, following every page.
+func (c *Client) reviewers(ctx context.Context, owner, repo string, n int) ([]string, error) {
+	opts := &github.ListOptions{PerPage: c.perPage}
+	var out []string
+	for {
+		var page []*github.PullRequestReview
+		var resp *github.Response
+		if err := c.do(ctx, func() (*github.Response, error) {
+			var err error
+			page, resp, err = c.gh.PullRequests.ListReviews(ctx, owner, repo, n, opts)
+			return resp, err
+		}); err != nil {
+			return nil, err
+		}
+		for _, r := range page {
+			out = append(out, r.GetUser().GetLogin())
+		}
+		if resp.NextPage == 0 || resp.NextPage <= opts.Page {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
 
 // Find returns the open pull request from head (a branch of owner/repo),
@@ -375,7 +504,16 @@ func (c *Client) Find(ctx context.Context, owner, repo, head string) (*Found, er
 	p := open[0]
 	f := &Found{
 		Number: p.GetNumber(), URL: p.GetHTMLURL(), Title: p.GetTitle(), Body: p.GetBody(),
-		Base: p.GetBase().GetRef(), Draft: p.GetDraft(),
+		Base: p.GetBase().GetRef(), Draft: p.GetDraft(), Author: p.GetUser().GetLogin(),
+	}
+	for _, u := range p.RequestedReviewers {
+		f.Reviewers = append(f.Reviewers, u.GetLogin())
+	}
+	for _, t := range p.RequestedTeams {
+		f.Teams = append(f.Teams, t.GetSlug())
+	}
+	for _, u := range p.Assignees {
+		f.Assignees = append(f.Assignees, u.GetLogin())
 	}
 	for _, l := range p.Labels {
 		f.Labels = append(f.Labels, l.GetName())

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferrygitops/ferry/internal/scratch"
+
 	"github.com/ferrygitops/ferry/cluster"
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/dotferry"
@@ -180,11 +182,12 @@ func (s *Service) Repos() int { return len(s.repos) }
 // ended: nil after a shutdown, an error when the server or leader election
 // cannot start (a *ConfigError for a cluster that cannot be reached).
 func (s *Service) Run(ctx context.Context) error {
-	tmp, err := os.MkdirTemp("", "ferry-run-")
+	tmpDir, err := scratch.New("ferry-run-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer tmpDir.Close()
+	tmp := tmpDir.Path
 	s.tmp = tmp
 	for _, r := range s.repos {
 		r.opts.Dir = cmp.Or(r.opts.Dir, filepath.Join(tmp, "repo-"+strconv.Itoa(r.i)))

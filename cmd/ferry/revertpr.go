@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrygitops/ferry/internal/scratch"
+
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/forge"
@@ -45,11 +47,12 @@ func openRevertPR(ctx context.Context, req deploy.RevertRequest) (string, error)
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.MkdirTemp("", "ferry-revert-")
+	tmpDir, err := scratch.New("ferry-revert-")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer tmpDir.Close()
+	tmp := tmpDir.Path
 	repo, err := gitrepo.Clone(ctx, req.App.RepoURL, req.App.Branch, filepath.Join(tmp, "repo"), gitrepo.Auth{Username: gitrepo.DefaultUsername, Token: token}, 1)
 	if err != nil {
 		return "", err

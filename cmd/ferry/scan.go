@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ferrygitops/ferry/internal/scratch"
+
 	"github.com/spf13/cobra"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -101,11 +103,12 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 		if cmd.Name() != "scan" {
 			return nil, usageError("--repo %s is a clone URL, but %s rewrites a working tree: give a local clone's directory (ferry bump clones, updates and opens pull requests)", gitrepo.RedactURL(f.repo), cmd.Name())
 		}
-		tmp, err := os.MkdirTemp("", "ferry-scan-")
+		tmpDir, err := scratch.New("ferry-scan-")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
+		defer tmpDir.Close()
+		tmp := tmpDir.Path
 		g.progress("Cloning %s…", gitrepo.RedactURL(f.repo))
 		auth := gitrepo.Auth{Username: gitrepo.DefaultUsername, Token: os.Getenv("GITHUB_TOKEN")}
 		if _, err := gitrepo.Clone(cmd.Context(), f.repo, f.branch, tmp, auth, 1); err != nil {

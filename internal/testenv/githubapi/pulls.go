@@ -60,7 +60,8 @@ type pull struct {
 	draft, merged       bool
 	mergeCommitSHA      string
 	labels              []*label
-	reviewers, teams    []string
+	reviewers, teams    []string // requested
+	reviews             []review
 	assignees           []string
 	comments            []*comment
 	created, updated    time.Time
@@ -696,6 +697,86 @@ func (s *Server) requestReviewers(c *ctx) (int, any) {
 	}
 	p.updated = s.now()
 	return http.StatusCreated, c.pullJSON(p, true)
+}
+
+// review is a submitted pull request review.
+type review struct {
+	id          int64
+	user, state string // state: APPROVED, CHANGES_REQUESTED, COMMENTED
+	commitID    string
+	submitted   time.Time
+}
+
+// SubmitReview records a review of pull request number by login, as a
+// person pressing "Submit review" would: state is APPROVED,
+// CHANGES_REQUESTED or COMMENTED, and, as on GitHub, the reviewer is no
+// longer a requested reviewer afterwards.
+func (s *Server) SubmitReview(owner, name string, number int, login, state string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[strings.ToLower(owner+"/"+name)]
+	if r == nil {
+		return fmt.Errorf("no repository %s/%s", owner, name)
+	}
+	p := r.pull(strconv.Itoa(number))
+	if p == nil {
+		return fmt.Errorf("no pull request #%d in %s/%s", number, owner, name)
+	}
+	switch state {
+	case "APPROVED", "CHANGES_REQUESTED", "COMMENTED":
+	default:
+		return fmt.Errorf("review state %q: use APPROVED, CHANGES_REQUESTED or COMMENTED", state)
+	}
+	if strings.EqualFold(login, p.user) && state != "COMMENTED" {
+		return fmt.Errorf("the author cannot approve or request changes")
+	}
+	s.nextID++
+	p.reviews = append(p.reviews, review{id: s.nextID, user: login, state: state, commitID: p.headSHA, submitted: s.now()})
+	p.reviewers = slices.DeleteFunc(p.reviewers, func(r string) bool { return strings.EqualFold(r, login) })
+	p.updated = s.now()
+	return nil
+}
+
+// RemoveReviewRequest withdraws a review request, as a person clicking the
+// reviewer away would.
+func (s *Server) RemoveReviewRequest(owner, name string, number int, login string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[strings.ToLower(owner+"/"+name)]
+	if r == nil {
+		return fmt.Errorf("no repository %s/%s", owner, name)
+	}
+	p := r.pull(strconv.Itoa(number))
+	if p == nil {
+		return fmt.Errorf("no pull request #%d in %s/%s", number, owner, name)
+	}
+	p.reviewers = slices.DeleteFunc(p.reviewers, func(r string) bool { return strings.EqualFold(r, login) })
+	return nil
+}
+
+// GET /repos/{owner}/{repo}/pulls/{number}/reviews
+func (s *Server) listReviews(c *ctx) (int, any) {
+	p := c.repo.pull(c.param("number"))
+	if p == nil {
+		return notFound()
+	}
+	start, end := paginate(c, len(p.reviews))
+	out := make([]any, 0, end-start)
+	for _, r := range p.reviews[start:end] {
+		out = append(out, map[string]any{
+			"id":                 r.id,
+			"node_id":            fmt.Sprintf("PRR_%d", r.id),
+			"user":               userJSON(r.user),
+			"body":               "",
+			"state":              r.state,
+			"html_url":           fmt.Sprintf("%s/%s/pull/%d#pullrequestreview-%d", c.baseURL, c.repo.fullName(), p.number, r.id),
+			"pull_request_url":   fmt.Sprintf("%s%s/repos/%s/pulls/%d", c.baseURL, apiPrefix, c.repo.fullName(), p.number),
+			"submitted_at":       timestamp(r.submitted),
+			"commit_id":          r.commitID,
+			"author_association": "MEMBER",
+		})
+	}
+	return http.StatusOK, out
 }
 
 // GET /repos/{owner}/{repo}/issues/{number}/labels

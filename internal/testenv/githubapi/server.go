@@ -56,6 +56,7 @@ const (
 	RouteUpdatePull        = "PATCH /repos/{owner}/{repo}/pulls/{number}"
 	RouteMergePull         = "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
 	RouteRequestReviewers  = "POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers"
+	RouteListReviews       = "GET /repos/{owner}/{repo}/pulls/{number}/reviews"
 	RouteAddLabels         = "POST /repos/{owner}/{repo}/issues/{number}/labels"
 	RouteListLabels        = "GET /repos/{owner}/{repo}/issues/{number}/labels"
 	RouteCreateComment     = "POST /repos/{owner}/{repo}/issues/{number}/comments"
@@ -184,6 +185,7 @@ func NewServer(git Git, opts ...Option) *Server {
 	s.route(RouteUpdatePull, s.updatePull)
 	s.route(RouteMergePull, s.mergePull)
 	s.route(RouteRequestReviewers, s.requestReviewers)
+	s.route(RouteListReviews, s.listReviews)
 	s.route(RouteAddLabels, s.addLabels)
 	s.route(RouteListLabels, s.listLabels)
 	s.route(RouteCreateComment, s.createComment)

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferrygitops/ferry/internal/retry"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -47,33 +48,32 @@ func (s *Syncer) resource(m *meta.RESTMapping, namespace string) dynamic.Resourc
 	return s.dyn.Resource(m.Resource)
 }
 
-// retry runs fn until it succeeds, fails for good, or the retry budget is
-// spent; transient failures (the API server restarting, overloaded, or
-// timing out) are retried with backoff.
+// retry runs fn until it succeeds, fails for good, or the retry budget
+// (Options.RetryTimeout) is spent; transient failures (the API server
+// restarting, overloaded, or timing out) are retried with capped, jittered
+// exponential backoff (internal/retry, as for registries and GitHub),
+// waiting at least as long as a 429's Retry-After asks. It returns fn's last
+// error.
 func (s *Syncer) retry(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(s.opts.RetryTimeout)
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || ctx.Err() != nil || s.opts.RetryTimeout < 0 || time.Now().Add(wait).After(deadline) {
-			return err
-		}
+	p := retry.Policy{Base: 100 * time.Millisecond, Cap: 2 * time.Second, MaxRetries: -1, MaxElapsed: s.opts.RetryTimeout}
+	if s.opts.RetryTimeout <= 0 {
+		p.MaxRetries = 0
+	}
+	var err error
+	_ = p.Do(ctx, func(attempt int) retry.Verdict {
+		err = fn()
+		again, limited := transient(err)
 		// A 500 may be an etcd hiccup or a real failure (a full service
 		// IP range): worth three tries, not the whole budget.
-		if retry, limited := transient(err); !retry || limited && attempt >= 3 {
-			return err
+		if !again || limited && attempt >= 2 {
+			return retry.Stop()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
+		if d, ok := apierrors.SuggestsClientDelay(err); ok {
+			return retry.AtLeast(time.Duration(d) * time.Second)
 		}
-		if wait *= 2; wait > 2*time.Second {
-			wait = 2 * time.Second
-		}
-	}
+		return retry.Again()
+	})
+	return err
 }
 
 // transient reports whether err is worth retrying, and whether only a few

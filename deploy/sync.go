@@ -11,6 +11,7 @@ import (
 	"github.com/ferrygitops/ferry/deploy/diff"
 	"github.com/ferrygitops/ferry/deploy/health"
 	"github.com/ferrygitops/ferry/deploy/inventory"
+	"github.com/ferrygitops/ferry/gitrepo"
 )
 
 // ErrRefusePruneAll is returned (wrapped) when a pruning sync renders no
@@ -382,12 +383,7 @@ func (s *Syncer) saveRecord(ctx context.Context, app App, rec Record, pin *Pin) 
 	return nil
 }
 
-func short(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
-	}
-	return rev
-}
+func short(rev string) string { return gitrepo.ShortRevision(rev) }
 
 // drift reports (and logs) the objects someone changed since Ferry applied
 // them.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferrygitops/ferry/cluster"
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/server"
 )
 
@@ -248,9 +249,4 @@ func (s *Service) onTick(t deploy.Tick) {
 	}
 }
 
-func short(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
-	}
-	return rev
-}
+func short(rev string) string { return gitrepo.ShortRevision(rev) }

@@ -1,18 +1,15 @@
 package service
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
-
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/document"
 )
 
 // Config is the file `ferry run --config` reads (kind: RunConfig). Secrets
@@ -107,11 +104,24 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the config: %w", err)
 	}
+	// Ferry's one document reader: unknown fields, wrong types and
+	// duplicates are reported with file, line, field and the allowed
+	// fields, all at once.
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	var errs document.Errors
+	docs := 0
+	document.ReadFile(path, data, &errs, func(d *document.Doc) {
+		if docs++; docs > 1 {
+			d.Errorf(d.Root, "", "a run config is one document; this file has more")
+			return
+		}
+		d.Decode(d.Root, "", &c)
+	})
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if docs == 0 {
+		return nil, fmt.Errorf("%s: the run config is empty", path)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -51,7 +51,9 @@ func TestConfigErrors(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		{"kind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n", []string{"line 4", "colour"}},
+		{"kind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n", []string{"bad.yaml:4: repos[0].colour: unknown field", "allowed: url, branch, mode"}},
+		{"kind: RunConfig\nrepos: [{url: x}]\nconcurrency: lots\nleaderElection: {enabled: maybe}\n", []string{"bad.yaml:3: concurrency: must be a whole number", "bad.yaml:4: leaderElection.enabled: must be true or false"}},
+		{"kind: RunConfig\nrepos: [{url: x}]\nrepos: [{url: y}]\n", []string{"bad.yaml:3: repos: duplicate field"}},
 		{"kind: RunConfig\nrepos: []\nschedule: {interval: soon}\n", []string{"schedule.interval", "repos: name at least one"}},
 		{"kind: RunConfig\nrepos: [{url: x, schedule: {jitter: lots}}]\nconcurrency: -1\n", []string{"repos[0].schedule.jitter", "concurrency -1"}},
 		{"kind: RunConfig\nrepos: [{url: x, mode: yolo}, {branch: main}]\n", []string{"repos[0].mode", "repos[1].url: required"}},

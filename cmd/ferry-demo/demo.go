@@ -61,7 +61,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ferry-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	d := &demo{stdout: stdout, stderr: stderr}
-	fs.BoolVar(&d.keep, "keep", false, "keep the temporary manifest repository to look around")
+	fs.BoolVar(&d.keep, "keep", false, "at the end, keep every server running until Ctrl-C and write a script of their settings, to run ferry against them by hand")
 	fs.StringVar(&d.ferry, "ferry", "", "the ferry binary each step runs (default: ferry next to this command, else on $PATH)")
 	fs.StringVar(&d.logLevel, "log-level", "warn", "ferry's --log-level")
 	fs.Usage = func() {
@@ -96,6 +96,7 @@ type demo struct {
 	ferry          string
 	logLevel       string
 	env            []string // for every ferry step: the emulators' endpoints and credentials
+	try            []string // commands a person can run against the kept servers
 }
 
 // findFerry resolves the ferry binary.
@@ -190,11 +191,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.keep {
-		defer fmt.Fprintf(w, "\nThe manifest repository is kept at %s (servers' data beside it)\n", filepath.Join(dir, "scan"))
-	} else {
-		defer os.RemoveAll(dir)
-	}
+	defer os.RemoveAll(dir)
 	step(2, "Putting the example manifest repository on a local git server, next to a GitHub API emulator")
 	local := oci.Host + "/acme/web"
 	files, err := examples.Files(demoGHCR, local)
@@ -226,6 +223,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.step(ctx, "scan", "--repo", scanDir, "--stats"); err != nil {
 		return err
 	}
+	d.try = append(d.try, "ferry scan --repo "+scanDir, "ferry bump --repo "+url+" --github-url "+gh.BaseURL()+" --github-repo acme/manifests --dry-run")
 
 	step(4, "ferry bump: one pull request per group of policies, on its own branch")
 	bumpArgs := []string{"bump", "--repo", url, "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests"}
@@ -286,6 +284,7 @@ func (d *demo) run(ctx context.Context) error {
 		if err := d.step(ctx, append([]string{"sync", "myapp-staging", "--timeout", "1m"}, syncArgs...)...); err != nil {
 			return err
 		}
+		d.try = append(d.try, "ferry status myapp-staging "+strings.Join(syncArgs, " "), "ferry diff myapp-staging "+strings.Join(syncArgs, " "))
 		step(7, "ferry status myapp-staging")
 		if err := d.step(ctx, append([]string{"status", "myapp-staging"}, syncArgs...)...); err != nil {
 			return err
@@ -300,8 +299,40 @@ func (d *demo) run(ctx context.Context) error {
 		fmt.Fprintln(w)
 	}
 
+	if d.keep {
+		return d.hold(ctx, dir)
+	}
 	fmt.Fprintf(w, "\nDone; everything the demo started is stopped. Point Ferry at your own manifest repository with:\n    ferry scan --repo PATH\n    GITHUB_TOKEN=... ferry bump --repo https://github.com/OWNER/REPO --dry-run\n")
 	return nil
+}
+
+// hold keeps the servers running until ctx ends (Ctrl-C), after writing
+// dir/demo.env with the settings the steps ran with and printing commands
+// to try against them.
+func (d *demo) hold(ctx context.Context, dir string) error {
+	envFile := filepath.Join(dir, "demo.env")
+	var b strings.Builder
+	b.WriteString("# The settings ferry ran with in the demo: . this file, then run ferry.\n")
+	for _, kv := range d.env {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(v))
+	}
+	if err := os.WriteFile(envFile, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	w := d.stdout
+	fmt.Fprintf(w, "\nDone. The servers keep running until Ctrl-C (everything is removed then). In another shell:\n    . %s\n", envFile)
+	for _, c := range d.try {
+		fmt.Fprintf(w, "    %s %s\n", d.ferry, strings.TrimPrefix(c, "ferry "))
+	}
+	<-ctx.Done()
+	fmt.Fprintf(w, "\nStopping the demo's servers.\n")
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // printRender clones the repository and lists the objects overlays/staging

@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/ferrygitops/ferry/document"
 )
 
 // File is one manifest file: its slash-separated path from the root of the
@@ -77,10 +79,4 @@ func Files(fsys fs.FS, p string) (files []File, kustomize bool, err error) {
 }
 
 // isManifest reports whether name is a YAML or JSON file.
-func isManifest(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
+func isManifest(name string) bool { return document.IsManifest(name) }

@@ -120,7 +120,7 @@ func testKeep(t *testing.T, ferry string, want []string) {
 	}
 	sh := exec.Command("sh", "-c", ". "+envFile+" && "+m[1])
 	got, err := sh.CombinedOutput()
-	if err != nil || !strings.Contains(string(got), "ferry/myapp-production") {
+	if err != nil || !strings.Contains(string(got), "ferry/production") || !strings.Contains(string(got), "unchanged") {
 		t.Fatalf("%s: %v\n%s", m[1], err, got)
 	}
 	cancel()

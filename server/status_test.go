@@ -60,7 +60,7 @@ func fixtureSnapshot() Snapshot {
 		Apps: []AppStatus{
 			{Name: "web", Repo: "https://github.com/acme/deploy.git", Revision: headSHA, Result: "synced", Time: testNow.Add(-90 * time.Second), Message: "12 objects applied"},
 			{Name: "api", Revision: mergeSHA, Result: "synced", Time: testNow.Add(-10 * time.Minute), Pinned: true, Message: "pinned by a rollback: <img src=x onerror=alert(1)>"},
-			{Name: "worker", Result: "failed", Time: testNow.Add(-30 * time.Second), Message: "Deployment/worker: spec.replicas: Invalid value: -1"},
+			{Name: "worker", Revision: headSHA, Synced: mergeSHA, Result: "failed", Reason: "Rejected", Time: testNow.Add(-30 * time.Second), Message: "Deployment/worker: spec.replicas: Invalid value: -1"},
 		},
 		Events: []EventRecord{
 			{Time: testNow.Add(-20 * time.Second), Source: "github", Summary: "pull request #127 (ferry/web) merged as e5bd3914e2e5"},
@@ -93,7 +93,7 @@ func TestStatusPage(t *testing.T) {
 		// header and repositories
 		"v0.9.0", "2 repositories", "https://github.com/acme/deploy.git", "2024-03-01 11:57:00Z", "3m ago", "took 12.4s", "pull-request", "Next cycle in 2m",
 		`badge warn">partial failure`, "https://github.com/acme/platform.git", "branch <code>release</code>",
-		"The last cycle failed:", "cloning: authentication required", `badge err">failed`,
+		"The last cycle failed:", "cloning: authentication required", `badge err">failed`, "Rejected", "cluster at <code title=\""+mergeSHA+"\">"+mergeSHA[:12],
 		// policies
 		"<h3>Policies", "ghcr.io/acme/web", "semver", "1.4.2", "sha256:5b0bcabd1ed2", "pushed 26h00m ago", "12 of 31 tags match",
 		"apps/web/deployment.yaml:21", "Deployment/prod/web", "1.4.1", `badge info">update`, `badge ok">current`,

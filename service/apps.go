@@ -231,7 +231,7 @@ func (s *Service) onTick(t deploy.Tick) {
 	if t.Err != nil {
 		result = "Failed"
 	}
-	st := server.AppStatus{Name: t.App, Revision: rec.Revision, Result: result, Time: rec.Finished, Pinned: rec.Pinned}
+	st := server.AppStatus{Name: t.App, Revision: rec.Revision, Result: result, Reason: string(rec.Reason), Synced: t.Synced, Time: rec.Finished, Pinned: rec.Pinned}
 	if t.Err != nil {
 		st.Message = t.Err.Error()
 	} else if len(t.Drifted) > 0 {

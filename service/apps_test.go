@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
+	"github.com/ferrygitops/ferry/server"
 )
 
 // appDoc is an App document applying PATH to namespace NS.
@@ -161,5 +163,44 @@ sync: {enabled: true, kubeconfig: %s, interval: 1h}
 		if !strings.Contains(s, f.git.RepoURL("one")) {
 			t.Errorf("%s do not name the repository", what)
 		}
+	}
+}
+
+// A broken commit on main shows on the status page: the app's last sync
+// Failed with its reason, and the revision the cluster is still at.
+func TestFailedSyncVisibleInStatus(t *testing.T) {
+	c := kube.Shared(t)
+	cs := kubernetes.NewForConfigOrDie(c.Config())
+	ns := c.Namespace(t)
+	f := newFixture(t)
+	f.repo("one", map[string]string{".ferry/apps.yaml": appDoc("broken-a", "a", ns), "a/cm.yaml": configMap("a", "v1")})
+	r := f.start(fmt.Sprintf(`kind: RunConfig
+listen: LISTEN
+schedule: {interval: 1h, jitter: 0s}
+repos: [%s]
+sync: {enabled: true, kubeconfig: %s, interval: 1s}
+`, f.pullRepo("one", "main"), c.Kubeconfig()), Options{})
+	r.waitReady()
+	waitFor(t, "the app to be applied", func() bool { return cmValue(cs, ns, "a") == "v1" })
+	good, _ := f.git.Head("one", "main")
+	f.git.Commit("one", "main", "a broken manifest", map[string]string{"a/cm.yaml": "kind: ConfigMap\nmetadata: {name: a\n"})
+	var app server.AppStatus
+	waitFor(t, "the failed sync on the status page", func() bool {
+		var snap server.Snapshot
+		if err := json.Unmarshal([]byte(r.status()), &snap); err != nil {
+			return false
+		}
+		for _, a := range snap.Apps {
+			if a.Name == "broken-a" {
+				app = a
+			}
+		}
+		return app.Result == "Failed"
+	})
+	if app.Reason != "RenderFailed" || app.Synced != good || !strings.Contains(app.Message, "a/cm.yaml") {
+		t.Errorf("status of the failed app: %+v (want reason RenderFailed, synced %s, the file named)", app, good)
+	}
+	if v := cmValue(cs, ns, "a"); v != "v1" {
+		t.Errorf("ConfigMap a = %q after the failed sync", v)
 	}
 }

@@ -93,7 +93,7 @@ func TestStatusPage(t *testing.T) {
 		// header and repositories
 		"v0.9.0", "2 repositories", "https://github.com/acme/deploy.git", "2024-03-01 11:57:00Z", "3m ago", "took 12.4s", "pull-request", "Next cycle in 2m",
 		`badge warn">partial failure`, "https://github.com/acme/platform.git", "branch <code>release</code>",
-		"The last cycle failed:", "cloning: authentication required", `badge err">failed`, "Rejected", "cluster at <code title=\""+mergeSHA+"\">"+mergeSHA[:12],
+		"The last cycle failed:", "cloning: authentication required", `badge err">failed`, "Rejected", "cluster at <code title=\"" + mergeSHA + "\">" + mergeSHA[:12],
 		// policies
 		"<h3>Policies", "ghcr.io/acme/web", "semver", "1.4.2", "sha256:5b0bcabd1ed2", "pushed 26h00m ago", "12 of 31 tags match",
 		"apps/web/deployment.yaml:21", "Deployment/prod/web", "1.4.1", `badge info">update`, `badge ok">current`,

@@ -181,17 +181,17 @@ type HoldStatus struct {
 
 // AppStatus is the sync state of one app.
 type AppStatus struct {
-	Name     string    `json:"name"`
-	Repo     string    `json:"repo,omitempty"`     // the manifest repository it was read from (credentials removed)
-	Revision string    `json:"revision,omitempty"` // the git commit last applied
-	Result   string    `json:"result"`             // "Succeeded", "Failed", "pending", ...
+	Name     string `json:"name"`
+	Repo     string `json:"repo,omitempty"`     // the manifest repository it was read from (credentials removed)
+	Revision string `json:"revision,omitempty"` // the git commit last applied
+	Result   string `json:"result"`             // "Succeeded", "Failed", "pending", ...
 	// Reason says why the last sync Failed or is Degraded: RenderFailed,
 	// Rejected, ApplyFailed, HealthTimeout, ...
 	Reason string `json:"reason,omitempty"`
 	// Synced is the newest revision whose sync applied everything: a
 	// failed sync leaves it where it was.
-	Synced string `json:"synced,omitempty"`
-	Time     time.Time `json:"time,omitzero"`      // of the last sync
+	Synced string    `json:"synced,omitempty"`
+	Time   time.Time `json:"time,omitzero"` // of the last sync
 	// Pinned: the app is held at Revision (rolled back or pinned by
 	// someone) instead of following the base branch.
 	Pinned  bool   `json:"pinned,omitempty"`

@@ -714,13 +714,9 @@ type review struct {
 func (s *Server) SubmitReview(owner, name string, number int, login, state string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.repos[strings.ToLower(owner+"/"+name)]
-	if r == nil {
-		return fmt.Errorf("no repository %s/%s", owner, name)
-	}
-	p := r.pull(strconv.Itoa(number))
-	if p == nil {
-		return fmt.Errorf("no pull request #%d in %s/%s", number, owner, name)
+	p, err := s.lookupPull(owner, name, number)
+	if err != nil {
+		return err
 	}
 	switch state {
 	case "APPROVED", "CHANGES_REQUESTED", "COMMENTED":
@@ -737,18 +733,27 @@ func (s *Server) SubmitReview(owner, name string, number int, login, state strin
 	return nil
 }
 
+// lookupPull finds pull request number of owner/name; s.mu is held.
+func (s *Server) lookupPull(owner, name string, number int) (*pull, error) {
+	r := s.repos[strings.ToLower(owner+"/"+name)]
+	if r == nil {
+		return nil, fmt.Errorf("no repository %s/%s", owner, name)
+	}
+	p := r.pull(strconv.Itoa(number))
+	if p == nil {
+		return nil, fmt.Errorf("no pull request #%d in %s/%s", number, owner, name)
+	}
+	return p, nil
+}
+
 // RemoveReviewRequest withdraws a review request, as a person clicking the
 // reviewer away would.
 func (s *Server) RemoveReviewRequest(owner, name string, number int, login string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.repos[strings.ToLower(owner+"/"+name)]
-	if r == nil {
-		return fmt.Errorf("no repository %s/%s", owner, name)
-	}
-	p := r.pull(strconv.Itoa(number))
-	if p == nil {
-		return fmt.Errorf("no pull request #%d in %s/%s", number, owner, name)
+	p, err := s.lookupPull(owner, name, number)
+	if err != nil {
+		return err
 	}
 	p.reviewers = slices.DeleteFunc(p.reviewers, func(r string) bool { return strings.EqualFold(r, login) })
 	return nil

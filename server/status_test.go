@@ -31,6 +31,7 @@ func fixtureSnapshot() Snapshot {
 					{Name: "web", Image: "ghcr.io/acme/web", Strategy: "semver", Tag: "1.4.2",
 						Digest: "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270", PushedAt: pushed,
 						TagsSeen: 31, TagsMatched: 12,
+						Skipped: []SkippedTag{{Tag: "1.5.0", Reason: "unverified: no signature found"}},
 						References: []ReferenceStatus{
 							ref("apps/web/deployment.yaml", 21, "Deployment/prod/web", "1.4.1", "1.4.2", "update", ""),
 							ref("apps/web/staging.yaml", 19, "Deployment/staging/web", "1.4.2", "1.4.2", "current", ""),
@@ -93,7 +94,7 @@ func TestStatusPage(t *testing.T) {
 		// header and repositories
 		"v0.9.0", "2 repositories", "https://github.com/acme/deploy.git", "2024-03-01 11:57:00Z", "3m ago", "took 12.4s", "pull-request", "Next cycle in 2m",
 		`badge warn">partial failure`, "https://github.com/acme/platform.git", "branch <code>release</code>",
-		"The last cycle failed:", "cloning: authentication required", `badge err">failed`, "Rejected", "cluster at <code title=\"" + mergeSHA + "\">" + mergeSHA[:12],
+		"The last cycle failed:", "cloning: authentication required", `badge err">failed`, "passed over: <code>1.5.0</code>", "unverified: no signature found", "Rejected", "cluster at <code title=\"" + mergeSHA + "\">" + mergeSHA[:12],
 		// policies
 		"<h3>Policies", "ghcr.io/acme/web", "semver", "1.4.2", "sha256:5b0bcabd1ed2", "pushed 26h00m ago", "12 of 31 tags match",
 		"apps/web/deployment.yaml:21", "Deployment/prod/web", "1.4.1", `badge info">update`, `badge ok">current`,

@@ -88,16 +88,25 @@ type ScanStatus struct {
 
 // PolicyStatus is one policy of a scan.
 type PolicyStatus struct {
-	Name        string            `json:"name"`
-	Image       string            `json:"image"`
-	Strategy    string            `json:"strategy"`
-	Tag         string            `json:"tag,omitempty"` // the newest tag the policy allows
-	Digest      string            `json:"digest,omitempty"`
-	PushedAt    time.Time         `json:"pushedAt,omitzero"`
-	TagsSeen    int               `json:"tagsSeen"`
-	TagsMatched int               `json:"tagsMatched"`
-	Error       string            `json:"error,omitempty"`
-	References  []ReferenceStatus `json:"references"`
+	Name        string    `json:"name"`
+	Image       string    `json:"image"`
+	Strategy    string    `json:"strategy"`
+	Tag         string    `json:"tag,omitempty"` // the newest tag the policy allows
+	Digest      string    `json:"digest,omitempty"`
+	PushedAt    time.Time `json:"pushedAt,omitzero"`
+	TagsSeen    int       `json:"tagsSeen"`
+	TagsMatched int       `json:"tagsMatched"`
+	Error       string    `json:"error,omitempty"`
+	// Skipped are newer tags the policy passed over, each with why (for
+	// example a missing or wrong signature under spec.verify).
+	Skipped    []SkippedTag      `json:"skipped,omitempty"`
+	References []ReferenceStatus `json:"references"`
+}
+
+// SkippedTag is a candidate tag a policy passed over.
+type SkippedTag struct {
+	Tag    string `json:"tag"`
+	Reason string `json:"reason"`
 }
 
 // ReferenceStatus is one place in the repository naming a policy's image.

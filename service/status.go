@@ -78,6 +78,9 @@ func scanStatus(rep *bot.Report) *server.ScanStatus {
 		if p.PushedAt != nil {
 			ps.PushedAt = *p.PushedAt
 		}
+		for _, sk := range p.Skipped {
+			ps.Skipped = append(ps.Skipped, server.SkippedTag{Tag: sk.Tag, Reason: sk.Reason})
+		}
 		for _, ref := range p.References {
 			ps.References = append(ps.References, server.ReferenceStatus{File: ref.File, Line: ref.Line, Object: bot.ObjectName(ref.Object),
 				Current: bot.ShortValue(ref.Form, ref.Current), Wanted: wanted(ref), Status: string(ref.Status), Why: ref.Why})

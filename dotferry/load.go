@@ -122,7 +122,7 @@ type loader struct {
 	promotions map[string]document.Source
 	// appRefs are the Apps other documents name, checked at the end.
 	appRefs []appRef
-	flux   *fluxState
+	flux    *fluxState
 	// fluxOnly: read Flux's image kinds and skip every other document (the
 	// manifests beside them, in a repository without .ferry).
 	fluxOnly bool

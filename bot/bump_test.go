@@ -534,3 +534,33 @@ func TestBumpWithAGitHubAppOnly(t *testing.T) {
 		t.Errorf("pull requests = %+v", prs)
 	}
 }
+
+func TestBumpSkipsARejectedVersion(t *testing.T) {
+	e := newBumpEnv(t)
+	e.git.Commit("manifests", "main", "reject", map[string]string{
+		".ferry/rejections.yaml": "apiVersion: ferry.dev/v1alpha1\nkind: Rejection\nspec:\n  image: " + e.reg.Host + "/acme/api:release.20240301\n  reason: breaks checkout\n",
+	})
+	res := e.bump(e.opts())
+	api := group(t, res, "api")
+	if len(api.Changes) != 0 || api.Action != "up-to-date" {
+		t.Fatalf("api group proposes a rejected version: %+v", api)
+	}
+	var pr PolicyReport
+	for _, p := range res.Scan.Policies {
+		if p.Name == "api" {
+			pr = p
+		}
+	}
+	if len(pr.Rejected) != 1 || pr.Rejected[0].Tag != "release.20240301" || pr.Rejected[0].Reason != "breaks checkout" ||
+		pr.Rejected[0].Source != ".ferry/rejections.yaml:1" && !strings.HasSuffix(pr.Rejected[0].Source, "rejections.yaml:1") {
+		t.Errorf("rejected = %+v", pr.Rejected)
+	}
+	// A newer version is proposed, passing over the rejected one.
+	if _, err := e.reg.Seed(context.Background(), "acme/api", "release.20240305"); err != nil {
+		t.Fatal(err)
+	}
+	res = e.bump(e.opts())
+	if api = group(t, res, "api"); api.Action != "created" || !strings.Contains(api.Title, "release.20240305") {
+		t.Errorf("after a newer release: %+v", api)
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/ferrygitops/ferry/dotferry"
+	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
 	"github.com/ferrygitops/ferry/registry"
 	"github.com/ferrygitops/ferry/updater"
@@ -84,7 +86,10 @@ type PolicyReport struct {
 	TagsMatched int           `json:"tagsMatched"`
 	Skipped     []policy.Skip `json:"skippedTags,omitempty"`
 	Verify      *VerifyReport `json:"verify,omitempty"`
-	Error       string        `json:"error,omitempty"`
+	// Rejected are versions the listing offers that a Rejection document
+	// forbids: never chosen, whatever their rank.
+	Rejected []RejectedTag `json:"rejected,omitempty"`
+	Error    string        `json:"error,omitempty"`
 	References  []RefReport   `json:"references"`
 }
 
@@ -260,7 +265,10 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 			pr.Error = l.Err.Error()
 		} else {
 			pr.TagsSeen = len(l.Tags)
-			choice, ranked, err := policy.Ranked(l.Tags, p, opts.Now)
+			var tags []image.Tag
+			tags, pr.Rejected = withoutRejected(l.Tags, p.Image, set.Rejections)
+		choose:
+			choice, ranked, err := policy.Ranked(tags, p, opts.Now)
 			if err == nil && p.Verify != nil {
 				pr.Verify, err = sigs.choose(ctx, p, ranked, res.References)
 				if err == nil {
@@ -281,6 +289,13 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 						pr.Error = err.Error()
 					}
 					pr.Digest = d
+					// A digest rejected by digest: drop its tag and choose again.
+					if r, bad := dotferry.FindRejection(set.Rejections, p.Image, "", d); bad && err == nil {
+						pr.Rejected = append(pr.Rejected, RejectedTag{Tag: pr.Tag, Digest: d, Reason: r.Reason, Source: r.Source.String()})
+						tags = slices.DeleteFunc(slices.Clone(tags), func(t image.Tag) bool { return t.Name == pr.Tag })
+						pr.Tag, pr.Digest, pr.PushedAt = "", "", nil
+						goto choose
+					}
 				}
 				if pr.Error == "" {
 					targets[p.Name] = updater.Target{Policy: p, Tag: pr.Tag, Digest: pr.Digest, Tags: l.Tags}
@@ -314,4 +329,36 @@ func (r *Report) fillReferences() {
 			Form: d.Form, Current: d.Current, Wanted: d.Wanted, Status: d.Status, Why: d.Why,
 		})
 	}
+}
+
+// RejectedTag is a listed version a Rejection forbids.
+type RejectedTag struct {
+	Tag    string `json:"tag"`
+	Digest string `json:"digest,omitempty"`
+	Reason string `json:"reason"`
+	Source string `json:"source"` // FILE:LINE of the Rejection
+}
+
+// withoutRejected returns the tags no rejection names (by tag, or by the
+// digest the listing gives), and the ones it removed.
+func withoutRejected(tags []image.Tag, repo string, rs []dotferry.Rejection) ([]image.Tag, []RejectedTag) {
+	var hit []dotferry.Rejection
+	for _, r := range rs {
+		if r.Image == repo {
+			hit = append(hit, r)
+		}
+	}
+	if len(hit) == 0 {
+		return tags, nil
+	}
+	out := make([]image.Tag, 0, len(tags))
+	var rejected []RejectedTag
+	for _, t := range tags {
+		if r, bad := dotferry.FindRejection(hit, repo, t.Name, t.Digest); bad {
+			rejected = append(rejected, RejectedTag{Tag: t.Name, Digest: t.Digest, Reason: r.Reason, Source: r.Source.String()})
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, rejected
 }

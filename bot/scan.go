@@ -88,9 +88,9 @@ type PolicyReport struct {
 	Verify      *VerifyReport `json:"verify,omitempty"`
 	// Rejected are versions the listing offers that a Rejection document
 	// forbids: never chosen, whatever their rank.
-	Rejected []RejectedTag `json:"rejected,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	References  []RefReport   `json:"references"`
+	Rejected   []RejectedTag `json:"rejected,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	References []RefReport   `json:"references"`
 }
 
 // RefReport is one reference of a policy's image in the repo.

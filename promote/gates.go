@@ -41,9 +41,9 @@ const (
 	LabelRevision  = "ferry.dev/revision"
 )
 
-// stagingGates checks synced, healthy and soak; it returns the gates, the
-// revision and since when it has been healthy.
-func stagingGates(st deploy.AppStatus, soak time.Duration, now time.Time) ([]Gate, string, time.Time) {
+// syncedGates checks that staging's newest sync Succeeded and that every
+// object is Current now; it returns the gates and the revision.
+func syncedGates(st deploy.AppStatus) ([]Gate, string) {
 	rev := st.Revision
 	var last *deploy.Record
 	for i := range st.History {
@@ -54,25 +54,17 @@ func stagingGates(st deploy.AppStatus, soak time.Duration, now time.Time) ([]Gat
 	}
 	switch {
 	case rev == "" || last == nil:
-		return []Gate{{Name: "synced", State: Pending, Detail: "staging has not been synced yet"}}, "", time.Time{}
+		return []Gate{{Name: "synced", State: Pending, Detail: "staging has not been synced yet"}}, ""
 	case last.Result != deploy.Succeeded:
 		detail := fmt.Sprintf("staging's last sync (%s) ended %s", short(last.Revision), last.Result)
 		if last.Reason != "" {
 			detail += " (" + string(last.Reason) + ")"
 		}
-		return []Gate{{Name: "synced", State: Failed, Detail: detail}}, last.Revision, time.Time{}
+		return []Gate{{Name: "synced", State: Failed, Detail: detail}}, last.Revision
+	case !last.Healthy():
+		return []Gate{{Name: "synced", State: Failed, Detail: fmt.Sprintf("staging's last sync (%s) did not end with every object Current", short(last.Revision))}}, rev
 	}
 	gates := []Gate{{Name: "synced", State: Passed, Detail: "staging is at " + short(rev)}}
-	var since time.Time
-	for _, r := range st.History {
-		if r.DryRun {
-			continue
-		}
-		if r.Revision != rev || r.Result != deploy.Succeeded || !r.Healthy() {
-			break
-		}
-		since = r.Finished
-	}
 	var unhealthy []string
 	for _, o := range st.Objects {
 		if o.Health != health.Current {
@@ -83,29 +75,46 @@ func stagingGates(st deploy.AppStatus, soak time.Duration, now time.Time) ([]Gat
 			unhealthy = append(unhealthy, msg)
 		}
 	}
-	switch {
-	case since.IsZero():
-		gates = append(gates, Gate{Name: "healthy", State: Failed, Detail: "the sync of " + short(rev) + " did not end with every object Current"})
-		return gates, rev, since
-	case len(unhealthy) > 0:
+	if len(unhealthy) > 0 {
 		if len(unhealthy) > 3 {
 			unhealthy = append(unhealthy[:3], fmt.Sprintf("and %d more", len(unhealthy)-3))
 		}
-		gates = append(gates, Gate{Name: "healthy", State: Failed, Detail: "not healthy now: " + strings.Join(unhealthy, "; ")})
-		return gates, rev, since
+		return append(gates, Gate{Name: "healthy", State: Failed, Detail: "not healthy now: " + strings.Join(unhealthy, "; ")}), rev
 	}
-	gates = append(gates, Gate{Name: "healthy", State: Passed, Detail: "healthy since " + since.UTC().Format(time.RFC3339)})
-	if left := soak - now.Sub(since); left > 0 {
-		gates = append(gates, Gate{Name: "soak", State: Pending, Detail: fmt.Sprintf("soaking: %s of %s left", left.Round(time.Second), soak)})
-	} else {
-		gates = append(gates, Gate{Name: "soak", State: Passed, Detail: fmt.Sprintf("healthy for %s (soak %s)", now.Sub(since).Round(time.Second), soak)})
-	}
-	return gates, rev, since
+	return gates, rev
 }
 
-// JobName is the verification Job of promotion name at revision rev.
-func JobName(name, rev string) string {
-	n := "ferry-verify-" + name + "-" + short(rev)
+// healthySince is the end of the oldest sync of the unbroken run, newest
+// first, of healthy successful syncs whose revision runs the same versions
+// (same(rev) says; commits that change nothing staging runs do not restart
+// the soak).
+func healthySince(st deploy.AppStatus, same func(rev string) bool) time.Time {
+	var since time.Time
+	for _, r := range st.History {
+		if r.DryRun {
+			continue
+		}
+		if r.Result != deploy.Succeeded || !r.Healthy() || !same(r.Revision) {
+			break
+		}
+		since = r.Finished
+	}
+	return since
+}
+
+// soakGate checks the soak; its detail does not change with the clock once
+// passed (it is part of the pull request's body).
+func soakGate(since time.Time, soak time.Duration, now time.Time) Gate {
+	if left := soak - now.Sub(since); left > 0 {
+		return Gate{Name: "soak", State: Pending, Detail: fmt.Sprintf("healthy since %s; soaking, %s of %s left", since.UTC().Format(time.RFC3339), left.Round(time.Second), soak)}
+	}
+	return Gate{Name: "soak", State: Passed, Detail: fmt.Sprintf("healthy since %s, longer than the soak of %s", since.UTC().Format(time.RFC3339), soak)}
+}
+
+// JobName is the verification Job of promotion name for the versions
+// staging runs (VersionKey): one Job per version, whatever the commit.
+func JobName(name, key string) string {
+	n := "ferry-verify-" + name + "-" + short(key)
 	if len(n) > 63 {
 		sum := sha256.Sum256([]byte(n))
 		n = n[:50] + "-" + hex.EncodeToString(sum[:])[:12]
@@ -114,7 +123,7 @@ func JobName(name, rev string) string {
 }
 
 // verifyJob runs (or finds) the verification Job of the revision.
-func verifyJob(ctx context.Context, opts Options, p dotferry.Promotion, staging dotferry.App, rev string, template []byte) Gate {
+func verifyJob(ctx context.Context, opts Options, p dotferry.Promotion, staging dotferry.App, rev, key string, template []byte) Gate {
 	g := Gate{Name: "verification"}
 	if opts.Kube == nil {
 		g.State, g.Detail = Failed, "the promotion asks for a verification Job but Ferry has no client for staging's cluster"
@@ -136,7 +145,7 @@ func verifyJob(ctx context.Context, opts Options, p dotferry.Promotion, staging 
 	if ns == "" {
 		ns = "default"
 	}
-	name := JobName(p.Name, rev)
+	name := JobName(p.Name, key)
 	jobs := opts.Kube.BatchV1().Jobs(ns)
 	live, err := jobs.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

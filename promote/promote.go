@@ -217,57 +217,42 @@ func promote(ctx context.Context, opts Options, repo *gitrepo.Repo, set *dotferr
 	if err != nil {
 		return fmt.Errorf("reading staging's status (app %s): %w", staging.Name, err)
 	}
-	gates, rev, since := stagingGates(st, p.Soak, opts.Now)
-	res.Gates, res.Revision, res.HealthySince = gates, rev, since
+	gates, rev := syncedGates(st)
+	res.Gates, res.Revision = gates, rev
 	if stop(res) {
 		return nil
 	}
-	revHash := plumbing.NewHash(rev)
 	gr, err := git.PlainOpen(repo.Dir())
 	if err != nil {
 		return err
 	}
-	commit, err := gr.CommitObject(revHash)
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		return fmt.Errorf("staging's revision %s is not in the history of %s", short(rev), opts.Branch)
-	}
+	tree, err := treeAt(gr, rev)
 	if err != nil {
-		return fmt.Errorf("reading staging's revision %s: %w", short(rev), err)
+		return fmt.Errorf("staging's revision %s: %w", short(rev), err)
 	}
-	tree, err := commit.Tree()
-	if err != nil {
-		return err
-	}
-	switch {
-	case p.Job != "":
-		tmpl, err := gitrepo.TreeFS(tree).(fs.ReadFileFS).ReadFile(p.Job)
-		if err != nil {
-			res.Gates = append(res.Gates, Gate{Name: "verification", State: Failed, Detail: fmt.Sprintf("reading the Job template %s at %s: %v", p.Job, short(rev), err)})
-		} else {
-			res.Gates = append(res.Gates, verifyJob(ctx, opts, p, staging, rev, tmpl))
-		}
-	case p.HTTP != "":
-		res.Gates = append(res.Gates, verifyHTTP(ctx, opts.HTTP, p))
-	}
-	if stop(res) {
-		return nil
-	}
-
 	// What staging runs: its references at the synced revision.
-	stagingRefs, err := scanTree(ctx, tree, staging.CleanPath(), set.Policies)
+	want, err := stagingVersions(ctx, tree, staging.CleanPath(), set.Policies)
 	if err != nil {
 		return fmt.Errorf("reading staging's manifests at %s: %w", short(rev), err)
 	}
-	want := map[string]updater.Reference{} // policy -> staging's reference
-	for _, r := range stagingRefs {
-		if r.Form != updater.FormImage && r.Form != updater.FormTag && r.Form != updater.FormDigest {
-			continue
+	key := versionKey(want)
+	res.HealthySince = healthySince(st, func(r string) bool {
+		if r == rev {
+			return true
 		}
-		if prev, ok := want[r.Policy]; ok && version(prev) != version(r) {
-			return fmt.Errorf("staging runs two versions of policy %s's image (%s:%d and %s:%d): promote one", r.Policy, prev.File, prev.Line, r.File, r.Line)
+		t, err := treeAt(gr, r)
+		if err != nil {
+			return false
 		}
-		want[r.Policy] = r
+		w, err := stagingVersions(ctx, t, staging.CleanPath(), set.Policies)
+		return err == nil && versionKey(w) == key
+	})
+	if res.HealthySince.IsZero() {
+		res.Gates = append(res.Gates, Gate{Name: "healthy", State: Failed, Detail: "no healthy sync of " + short(rev)})
+		stop(res)
+		return nil
 	}
+	res.Gates = append(res.Gates, Gate{Name: "healthy", State: Passed, Detail: "healthy since " + res.HealthySince.UTC().Format(time.RFC3339)})
 	byName := map[string]*policy.Policy{}
 	for _, pol := range set.Policies {
 		byName[pol.Name] = pol
@@ -321,7 +306,71 @@ func promote(ctx context.Context, opts Options, repo *gitrepo.Repo, set *dotferr
 		}
 	}
 	res.Changes = updater.Changes(decisions)
+	if len(res.Changes) == 0 {
+		// Production runs what staging does (or is ahead, or held).
+		return closeStale(ctx, opts, res)
+	}
+
+	res.Gates = append(res.Gates, soakGate(res.HealthySince, p.Soak, opts.Now))
+	if stop(res) {
+		return nil
+	}
+	switch {
+	case p.Job != "":
+		tmpl, err := gitrepo.TreeFS(tree).(fs.ReadFileFS).ReadFile(p.Job)
+		if err != nil {
+			res.Gates = append(res.Gates, Gate{Name: "verification", State: Failed, Detail: fmt.Sprintf("reading the Job template %s at %s: %v", p.Job, short(rev), err)})
+		} else {
+			res.Gates = append(res.Gates, verifyJob(ctx, opts, p, staging, rev, key, tmpl))
+		}
+	case p.HTTP != "":
+		res.Gates = append(res.Gates, verifyHTTP(ctx, opts.HTTP, p))
+	}
+	if stop(res) {
+		return nil
+	}
 	return writeBack(ctx, opts, repo, set, p, res)
+}
+
+func treeAt(gr *git.Repository, rev string) (*object.Tree, error) {
+	commit, err := gr.CommitObject(plumbing.NewHash(rev))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, errors.New("not in the history of the branch")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return commit.Tree()
+}
+
+// stagingVersions maps each policy to the reference naming its image in
+// staging's manifests; two versions of one image are an error.
+func stagingVersions(ctx context.Context, tree *object.Tree, dir string, pols []*policy.Policy) (map[string]updater.Reference, error) {
+	refs, err := scanTree(ctx, tree, dir, pols)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]updater.Reference{}
+	for _, r := range refs {
+		if r.Form != updater.FormImage && r.Form != updater.FormTag && r.Form != updater.FormDigest {
+			continue
+		}
+		if prev, ok := want[r.Policy]; ok && version(prev) != version(r) {
+			return nil, fmt.Errorf("staging runs two versions of policy %s's image (%s:%d and %s:%d): promote one", r.Policy, prev.File, prev.Line, r.File, r.Line)
+		}
+		want[r.Policy] = r
+	}
+	return want, nil
+}
+
+// VersionKey identifies the versions staging runs.
+func versionKey(want map[string]updater.Reference) string {
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		v := version(want[name])
+		fmt.Fprintf(h, "%s=%s@%s\n", name, v.tag, v.digest)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // stop sets the action when a gate did not pass.
@@ -462,4 +511,3 @@ func fingerprint(dir string, files []string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
 }
-

@@ -127,7 +127,7 @@ func newEnv(t *testing.T) *env {
 	img := e.reg.Host + "/acme/web:1.0.0@" + e.digests["1.0.0"]
 	r := strings.NewReplacer("HOST", e.reg.Host, "STAGING", e.staging, "PRODUCTION", e.prod)
 	e.url = e.git.CreateRepo("manifests", map[string]string{
-		".ferry/ferry.yaml":                  r.Replace(policies),
+		".ferry/ferry.yaml":                   r.Replace(policies),
 		"overlays/staging/deployment.yaml":    strings.Replace(deployment, "IMAGE", img, 1),
 		"overlays/production/deployment.yaml": strings.Replace(deployment, "IMAGE", img, 1),
 		"verify/smoke.yaml":                   smokeJob,

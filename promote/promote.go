@@ -68,6 +68,10 @@ type Options struct {
 	// staging's cluster); Kube runs the verification Job there.
 	Staging Staging
 	Kube    kubernetes.Interface
+	// Connect, when Staging is nil, opens them for staging's App (its
+	// context or server): how `ferry promote` reaches the cluster. close
+	// is called when the promotion is done.
+	Connect func(ctx context.Context, app deploy.App) (s Staging, kube kubernetes.Interface, close func(), err error)
 	// HTTP makes the HTTP checks; default a client with a 30 s timeout.
 	HTTP *http.Client
 
@@ -132,7 +136,7 @@ func Run(ctx context.Context, opts Options, name string) ([]Result, error) {
 	if opts.Now.IsZero() {
 		return nil, errors.New("promoting: no current time given")
 	}
-	if opts.Staging == nil {
+	if opts.Staging == nil && opts.Connect == nil {
 		return nil, errors.New("promoting: no access to staging's cluster given")
 	}
 	if !opts.DryRun && (opts.Forge == nil || opts.Owner == "" || opts.Repo == "") {
@@ -212,6 +216,14 @@ func promote(ctx context.Context, opts Options, repo *gitrepo.Repo, set *dotferr
 	if p.ToApp != "" {
 		a, _ := dotferry.FindApp(apps, p.ToApp)
 		prodPath = a.CleanPath()
+	}
+	if opts.Staging == nil {
+		s, kube, closeFn, err := opts.Connect(ctx, staging)
+		if err != nil {
+			return fmt.Errorf("connecting to staging's cluster (app %s): %w", staging.Name, err)
+		}
+		defer closeFn()
+		opts.Staging, opts.Kube = s, kube
 	}
 	st, err := opts.Staging.Status(ctx, staging)
 	if err != nil {

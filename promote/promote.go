@@ -279,8 +279,14 @@ func promote(ctx context.Context, opts Options, repo *gitrepo.Repo, set *dotferr
 		return nil
 	}
 
-	// Production's references, planned to staging's versions.
-	prodPols := scoped(set.Policies, prodPath)
+	// Production's references, planned to staging's versions: read with
+	// the policies that govern staging's, and only those (a policy bumping
+	// production by itself is not the promotion's).
+	var stagingPols []*policy.Policy
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		stagingPols = append(stagingPols, byName[name])
+	}
+	prodPols := scoped(stagingPols, prodPath)
 	scan, err := updater.Scan(ctx, repo.Dir(), prodPols, updater.Options{})
 	if err != nil {
 		return err

@@ -389,6 +389,37 @@ func TestPromotionEndToEnd(t *testing.T) {
 	if r = e.promote(now.Add(2 * time.Hour)); r.Action != "up-to-date" || len(r.Changes) != 0 {
 		t.Errorf("after the promotion: %+v", r)
 	}
+
+	// A person rolls production back: the promotion is held, not redone.
+	e.git.Commit("manifests", "main", "Roll production back: 1.1.0 breaks checkout", map[string]string{
+		"overlays/production/deployment.yaml": strings.Replace(deployment, "IMAGE", e.reg.Host+"/acme/web:1.0.0@"+e.digests["1.0.0"], 1),
+	})
+	r = e.promote(now.Add(3 * time.Hour))
+	if r.Action != "up-to-date" || len(r.Holds) != 1 || r.Holds[0].Tag != "1.1.0" || len(r.Skipped) != 1 || !strings.Contains(r.Skipped[0].Why, "rolled back") {
+		t.Errorf("after a rollback by hand: %+v", r)
+	}
+	if n := len(e.openPromotionPRs()); n != 0 {
+		t.Errorf("%d promotion pull requests after a rollback by hand", n)
+	}
+}
+
+func TestPromotionDeclinedIsNotProposedAgain(t *testing.T) {
+	e := newEnv(t)
+	merged := e.bumpAndMerge()
+	e.sync("web-staging", true)
+	now := time.Now().Add(time.Hour)
+	e.promote(now)
+	e.completeJob(merged)
+	if r := e.promote(now); r.Action != "created" {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := e.forge.Close(e.ctx, "acme", "manifests", "ferry/promote-web", "not this one", false); err != nil {
+		t.Fatal(err)
+	}
+	r := e.promote(now.Add(time.Minute))
+	if r.Action != "declined" || len(e.openPromotionPRs()) != 0 {
+		t.Fatalf("after people closed it: %+v", r)
+	}
 }
 
 func gate(r Result, name string) Gate {

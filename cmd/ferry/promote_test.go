@@ -75,4 +75,33 @@ spec: {from: {app: web-staging}, to: {app: web-production}, soak: 10m}
 	if code != 0 || !strings.Contains(out, `"action": "up-to-date"`) {
 		t.Fatalf("promote after a sync: exit %d\n%s%s", code, out, errs)
 	}
+	// Staging's newest sync fails: the promotion is blocked, exit 1.
+	git.Commit("manifests", "main", "break staging", map[string]string{"staging/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: [1]\n"})
+	if code, out, errs = run(t, "sync", "web-staging", "--repo", url, "--kubeconfig", c.Kubeconfig(), "--inventory-namespace", staging); code == 0 {
+		t.Fatalf("a broken sync: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "promote", "web", "--dry-run", "--github-repo", "acme/manifests", "--repo", url, "--kubeconfig", c.Kubeconfig(), "--inventory-namespace", staging)
+	if code != 1 || !strings.Contains(out, "blocked") {
+		t.Fatalf("promote after a failed sync: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestScanShowsRejectedVersions: a rejected version is passed over and
+// listed with its reason.
+func TestScanShowsRejectedVersions(t *testing.T) {
+	srv := seededRegistry(t)
+	dir := scanRepo(t, srv.Host)
+	writeTree(t, dir, map[string]string{dotferry.RejectionsFile: "apiVersion: ferry.dev/v1alpha1\nkind: Rejection\nspec:\n  image: " + srv.Host + "/acme/web:v1.10.0\n  reason: leaks memory\n"})
+	code, out, errs := run(t, "scan", "--repo", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "policy web: v1.10.0 skipped, rejected: leaks memory (") || !strings.Contains(out, "v1.9.0") {
+		t.Errorf("scan output:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "web ") && strings.Contains(line, "v1.10.0") {
+			t.Errorf("the rejected version is still chosen: %s", line)
+		}
+	}
 }

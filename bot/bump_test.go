@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -562,5 +564,39 @@ func TestBumpSkipsARejectedVersion(t *testing.T) {
 	res = e.bump(e.opts())
 	if api = group(t, res, "api"); api.Action != "created" || !strings.Contains(api.Title, "release.20240305") {
 		t.Errorf("after a newer release: %+v", api)
+	}
+}
+
+func TestScanSkipsAVersionRejectedByDigest(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := ociregistry.New()
+	t.Cleanup(reg.Close)
+	digests, err := reg.SeedDistinct(ctx, "acme/web", "1.0.0", "1.1.0", "1.2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		".ferry/policies.yaml":   "apiVersion: ferry.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: web}\nspec: {image: " + reg.Host + "/acme/web, policy: {semver: {}}, digest: true}\n",
+		".ferry/rejections.yaml": "apiVersion: ferry.dev/v1alpha1\nkind: Rejection\nspec: {image: '" + reg.Host + "/acme/web@" + digests["1.2.0"] + "', reason: CVE}\n",
+		"web.yaml":               strings.ReplaceAll(bumpFrontend, "HOST", reg.Host),
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc := registry.New(registry.Options{Limits: registry.Limits{BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
+	rep, err := Scan(ctx, rc, ScanOptions{Repo: dir, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Policies[0]
+	if p.Tag != "1.1.0" || p.Digest != digests["1.1.0"] || len(p.Rejected) != 1 || p.Rejected[0].Tag != "1.2.0" || p.Rejected[0].Reason != "CVE" {
+		t.Fatalf("policy report = %+v", p)
 	}
 }

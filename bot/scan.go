@@ -267,39 +267,43 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 			pr.TagsSeen = len(l.Tags)
 			var tags []image.Tag
 			tags, pr.Rejected = withoutRejected(l.Tags, p.Image, set.Rejections)
-		choose:
-			choice, ranked, err := policy.Ranked(tags, p, opts.Now)
-			if err == nil && p.Verify != nil {
-				pr.Verify, err = sigs.choose(ctx, p, ranked, res.References)
-				if err == nil {
-					choice.Tag, choice.Digest, choice.PushedAt = pr.Verify.Tag, pr.Verify.Digest, tagInfo(pr.Verify.Tag, l.Tags).PushedAt
-				}
-			}
-			if err != nil {
-				pr.Error = fmt.Sprintf("selecting a tag: %v", err)
-			} else {
-				pr.Tag, pr.Digest, pr.TagsMatched, pr.Skipped = choice.Tag, choice.Digest, choice.Matched, choice.Skipped
-				if !choice.PushedAt.IsZero() {
-					at := choice.PushedAt.UTC()
-					pr.PushedAt = &at
-				}
-				if p.Digest && pr.Tag != "" && pr.Digest == "" {
-					d, err := reg.Digest(ctx, p.Image, pr.Tag)
-					if err != nil {
-						pr.Error = err.Error()
-					}
-					pr.Digest = d
-					// A digest rejected by digest: drop its tag and choose again.
-					if r, bad := dotferry.FindRejection(set.Rejections, p.Image, "", d); bad && err == nil {
-						pr.Rejected = append(pr.Rejected, RejectedTag{Tag: pr.Tag, Digest: d, Reason: r.Reason, Source: r.Source.String()})
-						tags = slices.DeleteFunc(slices.Clone(tags), func(t image.Tag) bool { return t.Name == pr.Tag })
-						pr.Tag, pr.Digest, pr.PushedAt = "", "", nil
-						goto choose
+			// Choose; again, without it, when the chosen tag's digest turns
+			// out to be rejected.
+			for {
+				choice, ranked, err := policy.Ranked(tags, p, opts.Now)
+				if err == nil && p.Verify != nil {
+					pr.Verify, err = sigs.choose(ctx, p, ranked, res.References)
+					if err == nil {
+						choice.Tag, choice.Digest, choice.PushedAt = pr.Verify.Tag, pr.Verify.Digest, tagInfo(pr.Verify.Tag, l.Tags).PushedAt
 					}
 				}
-				if pr.Error == "" {
-					targets[p.Name] = updater.Target{Policy: p, Tag: pr.Tag, Digest: pr.Digest, Tags: l.Tags}
+				if err != nil {
+					pr.Error = fmt.Sprintf("selecting a tag: %v", err)
+				} else {
+					pr.Tag, pr.Digest, pr.TagsMatched, pr.Skipped = choice.Tag, choice.Digest, choice.Matched, choice.Skipped
+					if !choice.PushedAt.IsZero() {
+						at := choice.PushedAt.UTC()
+						pr.PushedAt = &at
+					}
+					if p.Digest && pr.Tag != "" && pr.Digest == "" {
+						d, err := reg.Digest(ctx, p.Image, pr.Tag)
+						if err != nil {
+							pr.Error = err.Error()
+						}
+						pr.Digest = d
+						// A digest rejected by digest: drop its tag and choose again.
+						if r, bad := dotferry.FindRejection(set.Rejections, p.Image, "", d); bad && err == nil {
+							pr.Rejected = append(pr.Rejected, RejectedTag{Tag: pr.Tag, Digest: d, Reason: r.Reason, Source: r.Source.String()})
+							tags = slices.DeleteFunc(slices.Clone(tags), func(t image.Tag) bool { return t.Name == pr.Tag })
+							pr.Tag, pr.Digest, pr.PushedAt = "", "", nil
+							continue
+						}
+					}
+					if pr.Error == "" {
+						targets[p.Name] = updater.Target{Policy: p, Tag: pr.Tag, Digest: pr.Digest, Tags: l.Tags}
+					}
 				}
+				break
 			}
 		}
 		rep.Policies = append(rep.Policies, pr)

@@ -4,22 +4,26 @@
 //
 // Run decides from three things, all passed in: the manifest repository
 // (cloned at its branch head), staging's sync record and live health as
-// package deploy keeps them in the cluster (Staging, a deploy.Syncer), and
-// the current time. The gates, in order:
+// package deploy keeps them in the cluster (Staging, a deploy.Syncer; or
+// Connect, which opens one for staging's App), and the current time. The
+// gates, in order:
 //
-//   - synced: staging's newest sync applied the revision the cluster is
-//     at and Succeeded (a Failed or Degraded newest sync blocks);
-//   - healthy: the syncs of that revision, newest first, Succeeded with
-//     every object Current; healthy since is the end of the oldest of
-//     them, and every inventory object is Current now;
-//   - soak: healthy for at least spec.soak by the clock given;
+//   - synced: staging's newest sync Succeeded with every object Current
+//     (a Failed or Degraded newest sync blocks), and every inventory object
+//     is Current now;
+//   - not rejected: no Rejection names a version staging runs;
+//   - something to promote: production's references differ (else the
+//     promotion is up to date and an open pull request is closed);
+//   - soak: healthy for at least spec.soak by the clock given, since the
+//     end of the oldest sync of the unbroken run of healthy successful
+//     syncs whose revisions run the same versions (a commit that changes
+//     nothing staging runs does not restart the soak);
 //   - verification (optional): a Job from spec.verify.job.template, read
-//     at staging's revision, run once per revision in staging's namespace
-//     (named ferry-verify-PROMOTION-REV, so a second run finds it; its
-//     activeDeadlineSeconds is the timeout): passed when it completes,
-//     failed when it fails, pending while it runs; or an HTTP GET whose
-//     status must be spec.verify.http.status;
-//   - not rejected: no Rejection names what staging runs.
+//     at staging's revision, run once per version staging runs, in
+//     staging's namespace (named ferry-verify-PROMOTION-KEY, so a second
+//     run finds it; activeDeadlineSeconds is the timeout): passed when it
+//     completes, failed when it fails, pending while it runs; or an HTTP
+//     GET whose status must be spec.verify.http.status.
 //
 // A pending gate waits (Result.Action "waiting"); a failed one blocks
 // ("blocked"). Either way an open promotion pull request is left as it

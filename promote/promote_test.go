@@ -589,3 +589,45 @@ func TestPromotionConvergesAfterACrash(t *testing.T) {
 		t.Fatalf("third run: %+v, %d PRs", r, len(e.openPromotionPRs()))
 	}
 }
+
+func TestReportSyncStates(t *testing.T) {
+	git := gitserver.New(t)
+	git.CreateRepo("manifests", map[string]string{"README.md": "x\n"})
+	head, _ := git.Head("manifests", "main")
+	gh := githubapi.NewServer(git.GitHub())
+	t.Cleanup(gh.Close)
+	gh.AddRepo("acme", "manifests")
+	fc, err := forge.New(forge.Options{BaseURL: gh.BaseURL(), Token: githubapi.DefaultToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		app  string
+		rec  deploy.Record
+		want string
+	}{
+		{"a", deploy.Record{Result: deploy.Succeeded, Objects: []deploy.ObjectResult{{Health: "Current"}}}, "success"},
+		{"b", deploy.Record{Result: deploy.Succeeded, Objects: []deploy.ObjectResult{{Health: "InProgress"}}}, "in_progress"},
+		{"c", deploy.Record{Result: deploy.Degraded, Reason: "HealthTimeout"}, "failure"},
+		{"d", deploy.Record{Result: "Failed", Reason: "RenderFailed"}, "error"},
+	} {
+		tc.rec.App, tc.rec.Revision = tc.app, head
+		if err := ReportSync(ctx, fc, "acme", "manifests", tc.rec); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, d := range gh.Deployments("acme", "manifests") {
+			if d.Environment == tc.app {
+				got = d.Statuses[len(d.Statuses)-1].State
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.rec.Result, got, tc.want)
+		}
+	}
+	dry := deploy.Record{App: "e", Revision: head, DryRun: true, Result: deploy.Succeeded}
+	if err := ReportSync(ctx, fc, "acme", "manifests", dry); err != nil || len(gh.Deployments("acme", "manifests")) != 4 {
+		t.Errorf("a dry run was reported: %v", err)
+	}
+}

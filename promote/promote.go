@@ -126,6 +126,11 @@ func (r *Result) Passed() bool {
 	return true
 }
 
+// ErrElsewhere, from Options.Connect, says staging's cluster is not this
+// Ferry's to read: the promotion is left to the Ferry of that cluster
+// (Result.Action "elsewhere").
+var ErrElsewhere = errors.New("staging is another cluster's")
+
 // ErrNoPromotion is a name that matches no Promotion document.
 var ErrNoPromotion = errors.New("no such promotion")
 
@@ -219,6 +224,10 @@ func promote(ctx context.Context, opts Options, repo *gitrepo.Repo, set *dotferr
 	}
 	if opts.Staging == nil {
 		s, kube, closeFn, err := opts.Connect(ctx, staging)
+		if errors.Is(err, ErrElsewhere) {
+			res.Action = "elsewhere"
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("connecting to staging's cluster (app %s): %w", staging.Name, err)
 		}

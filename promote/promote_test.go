@@ -2,6 +2,7 @@ package promote
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -629,5 +630,21 @@ func TestReportSyncStates(t *testing.T) {
 	dry := deploy.Record{App: "e", Revision: head, DryRun: true, Result: deploy.Succeeded}
 	if err := ReportSync(ctx, fc, "acme", "manifests", dry); err != nil || len(gh.Deployments("acme", "manifests")) != 4 {
 		t.Errorf("a dry run was reported: %v", err)
+	}
+}
+
+func TestPromotionLeftToStagingsCluster(t *testing.T) {
+	git := gitserver.New(t)
+	r := strings.NewReplacer("HOST", "ghcr.io", "STAGING", "web-staging", "PRODUCTION", "web-production")
+	url := git.CreateRepo("manifests", map[string]string{".ferry/ferry.yaml": r.Replace(policies)})
+	connect := func(context.Context, deploy.App) (Staging, kubernetes.Interface, func(), error) {
+		return nil, nil, nil, ErrElsewhere
+	}
+	res, err := Run(context.Background(), Options{URL: url, Connect: connect, DryRun: true, Now: time.Now()}, "web-production")
+	if err != nil || len(res) != 1 || res[0].Action != "elsewhere" || res[0].Error != "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if _, err := Run(context.Background(), Options{URL: url, Connect: connect, DryRun: true, Now: time.Now()}, "nope"); !errors.Is(err, ErrNoPromotion) {
+		t.Errorf("an unknown promotion: %v", err)
 	}
 }

@@ -43,7 +43,11 @@ func (s *Service) promoteLoop(ctx context.Context, r *repo, kick <-chan struct{}
 			Dir: r.opts.Dir + "-promote",
 			Connect: func(ctx context.Context, app deploy.App) (promote.Staging, kubernetes.Interface, func(), error) {
 				dest := cluster.Destination{Context: app.Context, Server: app.Server}
-				if s.cfg.Sync.Cluster != "" {
+				if c := s.cfg.Sync.Cluster; c != "" {
+					// One Ferry per cluster: staging's reads its records.
+					if app.Context != "" && app.Context != c || app.Server != "" && app.Server != cluster.InClusterServer {
+						return nil, nil, nil, promote.ErrElsewhere
+					}
 					dest = cluster.Destination{}
 				}
 				sy, err := s.syncerFor(dest)

@@ -159,7 +159,6 @@ func verifyJob(ctx context.Context, opts Options, p dotferry.Promotion, staging 
 		}
 		job.Labels[LabelPromotion] = p.Name
 		job.Labels[LabelRevision] = short(rev)
-		job.Labels[deploy.LabelApp] = staging.Name
 		if p.JobTimeout > 0 {
 			secs := int64(p.JobTimeout / time.Second)
 			job.Spec.ActiveDeadlineSeconds = &secs

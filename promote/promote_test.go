@@ -5,8 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,7 +116,10 @@ type env struct {
 	stagingOK bool
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvVerify(t, "") }
+
+// newEnvVerify makes the env with spec.verify replaced by verify, if given.
+func newEnvVerify(t *testing.T, verify string) *env {
 	t.Helper()
 	c := kube.Shared(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
@@ -127,8 +132,12 @@ func newEnv(t *testing.T) *env {
 	}
 	img := e.reg.Host + "/acme/web:1.0.0@" + e.digests["1.0.0"]
 	r := strings.NewReplacer("HOST", e.reg.Host, "STAGING", e.staging, "PRODUCTION", e.prod)
+	docs := policies
+	if verify != "" {
+		docs = strings.Replace(docs, "job: {template: verify/smoke.yaml, timeout: 10m}", verify, 1)
+	}
 	e.url = e.git.CreateRepo("manifests", map[string]string{
-		".ferry/ferry.yaml":                   r.Replace(policies),
+		".ferry/ferry.yaml":                   r.Replace(docs),
 		"overlays/staging/deployment.yaml":    strings.Replace(deployment, "IMAGE", img, 1),
 		"overlays/production/deployment.yaml": strings.Replace(deployment, "IMAGE", img, 1),
 		"verify/smoke.yaml":                   smokeJob,
@@ -646,5 +655,27 @@ func TestPromotionLeftToStagingsCluster(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Options{URL: url, Connect: connect, DryRun: true, Now: time.Now()}, "nope"); !errors.Is(err, ErrNoPromotion) {
 		t.Errorf("an unknown promotion: %v", err)
+	}
+}
+
+func TestPromotionHTTPCheck(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusServiceUnavailable)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(status.Load())) }))
+	t.Cleanup(srv.Close)
+	e := newEnvVerify(t, "http: {url: '"+srv.URL+"/healthz', status: 204}")
+	e.bumpAndMerge()
+	e.sync("web-staging", true)
+	now := time.Now().Add(time.Hour)
+	r := e.promote(now)
+	if g := gate(r, "verification"); r.Action != "blocked" || g.State != Failed || !strings.Contains(g.Detail, "answered 503, want 204") {
+		t.Fatalf("a failing check: %+v", r)
+	}
+	if n := len(e.openPromotionPRs()); n != 0 {
+		t.Fatalf("%d pull requests after a failing check", n)
+	}
+	status.Store(http.StatusNoContent)
+	if r = e.promote(now); r.Action != "created" || gate(r, "verification").State != Passed {
+		t.Fatalf("a passing check: %+v", r)
 	}
 }

@@ -679,3 +679,26 @@ func TestPromotionHTTPCheck(t *testing.T) {
 		t.Fatalf("a passing check: %+v", r)
 	}
 }
+
+func TestPromotionSoakSpansCommitsThatChangeNothingStagingRuns(t *testing.T) {
+	e := newEnv(t)
+	merged := e.bumpAndMerge()
+	first := e.sync("web-staging", true)
+	now := time.Now().Add(time.Hour)
+	e.promote(now) // starts the Job
+	// A commit that changes nothing staging runs: staging syncs it, the
+	// soak goes on and the Job of the version is reused.
+	e.git.Commit("manifests", "main", "docs", map[string]string{"README.md": "hello\n"})
+	if rec := e.sync("web-staging", true); rec.Revision == merged {
+		t.Fatal("staging did not sync the new commit")
+	}
+	e.completeJob(merged)
+	r := e.promote(now)
+	if r.Action != "created" || !r.HealthySince.Equal(first.Finished) {
+		t.Fatalf("after an unrelated commit: %+v (first sync finished %s)", r, first.Finished)
+	}
+	jobs, err := e.cs.BatchV1().Jobs(e.staging).List(e.ctx, metav1.ListOptions{LabelSelector: LabelPromotion + "=web"})
+	if err != nil || len(jobs.Items) != 1 {
+		t.Fatalf("jobs: %d %v", len(jobs.Items), err)
+	}
+}

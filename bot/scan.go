@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -344,21 +345,34 @@ type RejectedTag struct {
 }
 
 // withoutRejected returns the tags no rejection names (by tag, or by the
-// digest the listing gives), and the ones it removed.
+// digest the listing gives), and the ones it removed. The image's
+// rejections are indexed once, so the cost is one map lookup per tag.
 func withoutRejected(tags []image.Tag, repo string, rs []dotferry.Rejection) ([]image.Tag, []RejectedTag) {
-	var hit []dotferry.Rejection
+	byTag, byDigest := map[string]dotferry.Rejection{}, map[string]dotferry.Rejection{}
 	for _, r := range rs {
-		if r.Image == repo {
-			hit = append(hit, r)
+		switch {
+		case r.Image != repo:
+		case r.Digest != "":
+			if _, dup := byDigest[strings.ToLower(r.Digest)]; !dup {
+				byDigest[strings.ToLower(r.Digest)] = r
+			}
+		case r.Tag != "":
+			if _, dup := byTag[r.Tag]; !dup {
+				byTag[r.Tag] = r
+			}
 		}
 	}
-	if len(hit) == 0 {
+	if len(byTag)+len(byDigest) == 0 {
 		return tags, nil
 	}
 	out := make([]image.Tag, 0, len(tags))
 	var rejected []RejectedTag
 	for _, t := range tags {
-		if r, bad := dotferry.FindRejection(hit, repo, t.Name, t.Digest); bad {
+		r, bad := byTag[t.Name]
+		if !bad && t.Digest != "" && len(byDigest) > 0 {
+			r, bad = byDigest[strings.ToLower(t.Digest)]
+		}
+		if bad {
 			rejected = append(rejected, RejectedTag{Tag: t.Name, Digest: t.Digest, Reason: r.Reason, Source: r.Source.String()})
 			continue
 		}

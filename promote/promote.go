@@ -151,6 +151,10 @@ func Run(ctx context.Context, opts Options, name string) ([]Result, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	var err error
+	if opts.Auth, err = gitAuth(ctx, opts.Forge, opts.Auth); err != nil {
+		return nil, err
+	}
 	dir := opts.Dir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "ferry-promote-")
@@ -189,6 +193,24 @@ func Run(ctx context.Context, opts Options, name string) ([]Result, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// gitAuth gives git a GitHub App's installation token, minted now, when
+// it was given no credentials of its own (as the bump cycle does).
+func gitAuth(ctx context.Context, f any, auth gitrepo.Auth) (gitrepo.Auth, error) {
+	tg, ok := f.(interface {
+		GitToken(ctx context.Context) (string, error)
+	})
+	if !ok || auth.Token != "" || auth.SSHKeyFile != "" {
+		return auth, nil
+	}
+	tok, err := tg.GitToken(ctx)
+	if err != nil {
+		return auth, fmt.Errorf("getting a token for git from GitHub: %w", err)
+	}
+	auth.Username = cmp.Or(auth.Username, gitrepo.DefaultUsername)
+	auth.Token = tok
+	return auth, nil
 }
 
 func openOrClone(ctx context.Context, dir string, opts Options) (*gitrepo.Repo, error) {

@@ -85,6 +85,9 @@ func Reject(ctx context.Context, opts RejectOptions, version, reason, by string,
 	if opts.Mode == bot.ModePullRequest && !opts.DryRun && (opts.Forge == nil || opts.Owner == "" || opts.Repo == "") {
 		return nil, errors.New("rejecting by pull request needs the GitHub repository and credentials")
 	}
+	if opts.Auth, err = gitAuth(ctx, opts.Forge, opts.Auth); err != nil {
+		return nil, err
+	}
 	dir := opts.Dir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "ferry-reject-")

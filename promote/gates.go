@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -192,33 +193,43 @@ func verifyJob(ctx context.Context, opts Options, p dotferry.Promotion, staging 
 	return g
 }
 
-// verifyHTTP makes the HTTP check.
+// verifyHTTP makes the HTTP check. Details name the URL without its
+// userinfo and query, which may hold credentials.
 func verifyHTTP(ctx context.Context, client *http.Client, p dotferry.Promotion) Gate {
 	g := Gate{Name: "verification"}
+	shown := p.HTTP
+	if u, err := url.Parse(p.HTTP); err == nil {
+		u.User, u.RawQuery, u.Fragment = nil, "", ""
+		shown = u.String()
+	}
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.HTTP, nil)
 	if err != nil {
-		g.State, g.Detail = Failed, err.Error()
+		g.State, g.Detail = Failed, fmt.Sprintf("GET %s: invalid request", shown)
 		return g
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue interface{ Timeout() bool }
 		if errors.As(err, &ue) && ue.Timeout() {
-			g.State, g.Detail = Failed, fmt.Sprintf("GET %s timed out", p.HTTP)
+			g.State, g.Detail = Failed, fmt.Sprintf("GET %s timed out", shown)
 			return g
 		}
-		g.State, g.Detail = Failed, fmt.Sprintf("GET %s: %v", p.HTTP, err)
+		var ue2 *url.Error
+		if errors.As(err, &ue2) {
+			err = ue2.Err // its message repeats the whole URL
+		}
+		g.State, g.Detail = Failed, fmt.Sprintf("GET %s: %v", shown, err)
 		return g
 	}
 	resp.Body.Close()
 	if resp.StatusCode != p.Status {
-		g.State, g.Detail = Failed, fmt.Sprintf("GET %s answered %d, want %d", p.HTTP, resp.StatusCode, p.Status)
+		g.State, g.Detail = Failed, fmt.Sprintf("GET %s answered %d, want %d", shown, resp.StatusCode, p.Status)
 		return g
 	}
-	g.State, g.Detail = Passed, fmt.Sprintf("GET %s answered %d", p.HTTP, resp.StatusCode)
+	g.State, g.Detail = Passed, fmt.Sprintf("GET %s answered %d", shown, resp.StatusCode)
 	return g
 }
 

@@ -663,7 +663,7 @@ func TestPromotionHTTPCheck(t *testing.T) {
 	status.Store(http.StatusServiceUnavailable)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(status.Load())) }))
 	t.Cleanup(srv.Close)
-	e := newEnvVerify(t, "http: {url: '"+srv.URL+"/healthz', status: 204}")
+	e := newEnvVerify(t, "http: {url: '"+strings.Replace(srv.URL, "http://", "http://probe:pa55word@", 1)+"/healthz?token=s3cret', status: 204}")
 	e.bumpAndMerge()
 	e.sync("web-staging", true)
 	now := time.Now().Add(time.Hour)
@@ -677,6 +677,9 @@ func TestPromotionHTTPCheck(t *testing.T) {
 	status.Store(http.StatusNoContent)
 	if r = e.promote(now); r.Action != "created" || gate(r, "verification").State != Passed {
 		t.Fatalf("a passing check: %+v", r)
+	}
+	if pr := e.openPromotionPRs(); len(pr) != 1 || strings.Contains(pr[0].Body, "s3cret") || strings.Contains(pr[0].Body, "pa55word") || !strings.Contains(pr[0].Body, "/healthz answered 204") {
+		t.Errorf("the check's credentials in the body, or no result:\n%v", pr)
 	}
 }
 

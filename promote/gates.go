@@ -172,7 +172,11 @@ func verifyJob(ctx context.Context, opts Options, p dotferry.Promotion, staging 
 			live, err = jobs.Get(ctx, name, metav1.GetOptions{})
 		}
 	}
-	if err != nil {
+	switch {
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		g.State, g.Detail = Failed, fmt.Sprintf("the Job template %s is refused by the API server: %v", p.Job, err)
+		return g
+	case err != nil:
 		g.State, g.Detail = Pending, fmt.Sprintf("verification Job %s/%s: %v", ns, name, err)
 		return g
 	}

@@ -72,4 +72,13 @@ func TestReportDeploymentOnePerCommitAndEnvironment(t *testing.T) {
 	if n := e.srv.Requests(githubapi.RouteCreateDeployment); n != 2 {
 		t.Errorf("%d deployments created, want 2", n)
 	}
+	// A newer commit deployed to staging: GitHub marks the earlier one inactive.
+	newer := e.git.commit(repo, "main")
+	if _, err := c.ReportDeployment(ctx, owner, name, Deployment{SHA: newer, Environment: "web-staging", State: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	deps = e.srv.Deployments(owner, name)
+	if st := deps[0].Statuses; len(st) != 2 || st[1].State != "inactive" {
+		t.Errorf("the earlier staging deployment's statuses: %+v", st)
+	}
 }

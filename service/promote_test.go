@@ -48,20 +48,20 @@ repos: [%s]
 sync: {enabled: true, interval: 1s, kubeconfig: %s}
 `, f.pullRepo("manifests", "main"), c.Kubeconfig()), Options{})
 	r.waitReady()
-	waitFor(t, "the promotion pull request", func() bool {
-		return f.branchHas("manifests", "ferry/promote-web", "production/web.yaml", "acme/web:v1.10.0 #")
-	})
-	var open int
-	for _, pr := range f.gh.PullRequests("acme", "manifests") {
-		if pr.Head == "ferry/promote-web" && pr.State == "open" {
-			open++
-			if !strings.Contains(pr.Body, head) {
-				t.Errorf("the body does not name staging's revision %s:\n%s", head, pr.Body)
+	openPRs := func() (n int, body string) {
+		for _, pr := range f.gh.PullRequests("acme", "manifests") {
+			if pr.Head == "ferry/promote-web" && pr.State == "open" {
+				n, body = n+1, pr.Body
 			}
 		}
+		return n, body
 	}
-	if open != 1 {
-		t.Errorf("%d open promotion pull requests", open)
+	waitFor(t, "the promotion pull request", func() bool { n, _ := openPRs(); return n > 0 })
+	if !f.branchHas("manifests", "ferry/promote-web", "production/web.yaml", "acme/web:v1.10.0 #") {
+		t.Error("the promotion branch does not set production to staging's version")
+	}
+	if n, body := openPRs(); n != 1 || !strings.Contains(body, head) {
+		t.Errorf("%d open promotion pull requests; the body should name staging's revision %s:\n%s", n, head, body)
 	}
 	waitFor(t, "both deployments", func() bool {
 		envs := map[string]bool{}

@@ -169,6 +169,9 @@ func Run(ctx context.Context, opts Options, name string) ([]Result, error) {
 		return nil, err
 	}
 	set, err := dotferry.LoadDir(filepath.Join(repo.Dir(), dotferry.Dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		set, err = &dotferry.Set{}, nil // no .ferry: no promotion
+	}
 	if err != nil {
 		return nil, err
 	}

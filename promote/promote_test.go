@@ -656,6 +656,10 @@ func TestPromotionLeftToStagingsCluster(t *testing.T) {
 	if _, err := Run(context.Background(), Options{URL: url, Connect: connect, DryRun: true, Now: time.Now()}, "nope"); !errors.Is(err, ErrNoPromotion) {
 		t.Errorf("an unknown promotion: %v", err)
 	}
+	bare := git.CreateRepo("bare", map[string]string{"README.md": "no .ferry here\n"})
+	if res, err := Run(context.Background(), Options{URL: bare, Connect: connect, DryRun: true, Now: time.Now()}, ""); err != nil || len(res) != 0 {
+		t.Errorf("a repository without .ferry: %+v %v", res, err)
+	}
 }
 
 func TestPromotionHTTPCheck(t *testing.T) {

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
@@ -165,4 +167,25 @@ func BenchmarkBump20Updates(b *testing.B) {
 	}
 	b.StopTimer()
 	r.report(b, before)
+}
+
+// BenchmarkWithoutRejected100k: the rejection filter every policy's
+// listing goes through, 100,000 tags against 100 rejections of the image.
+func BenchmarkWithoutRejected100k(b *testing.B) {
+	const repo = "ghcr.io/acme/web"
+	tags := make([]image.Tag, 100_000)
+	for i := range tags {
+		tags[i] = image.Tag{Name: fmt.Sprintf("1.%d.%d", i/1000, i%1000)}
+	}
+	var rs []dotferry.Rejection
+	for i := range 100 {
+		rs = append(rs, dotferry.Rejection{Image: repo, Tag: fmt.Sprintf("1.%d.7", i), Reason: "bad"})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		kept, rejected := withoutRejected(tags, repo, rs)
+		if len(kept)+len(rejected) != len(tags) || len(rejected) != 100 {
+			b.Fatalf("kept %d rejected %d", len(kept), len(rejected))
+		}
+	}
 }

@@ -7,5 +7,10 @@
 // current tags, whose cosign signature package verify accepts; skipped
 // candidates are reported with the reason (verify.go).
 //
+// A version a Rejection document names (package dotferry; by tag, or by
+// digest where the listing or the policy's digest lookup gives one) is
+// never chosen: the next one down is, and PolicyReport.Rejected lists what
+// was passed over and why.
+//
 // Every step takes `now` from its caller, so a cycle is reproducible in tests.
 package bot

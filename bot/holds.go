@@ -237,3 +237,30 @@ func newer(p *policy.Policy, a, b string) bool {
 	c, err := p.Compare(image.Tag{Name: a}, image.Tag{Name: b})
 	return err == nil && c > 0
 }
+
+// TrailerChangeset is the commit trailer naming a change set: the hold
+// check counts commits carrying it (or merges of branches under the
+// Config's branch prefix) as Ferry's, so other write-backs (package
+// promote) use it too.
+const TrailerChangeset = trailerChangeset
+
+// FindHolds returns the history-derived holds on the references that
+// decisions plan to update (see findHolds): Ferry's commits are those
+// authored with authorEmail, carrying TrailerChangeset, or merging a branch
+// whose name starts with branchPrefix.
+func FindHolds(ctx context.Context, repo *gitrepo.Repo, decisions []updater.Decision, pols []*policy.Policy, authorEmail, branchPrefix string) ([]Hold, error) {
+	byName := make(map[string]*policy.Policy, len(pols))
+	for _, p := range pols {
+		byName[p.Name] = p
+	}
+	return findHolds(ctx, repo, decisions, byName, newBotDetector(authorEmail, branchPrefix))
+}
+
+// ApplyHolds marks as held (StatusHeld) the planned updates a hold forbids.
+func ApplyHolds(decisions []updater.Decision, holds []Hold, pols []*policy.Policy) {
+	byName := make(map[string]*policy.Policy, len(pols))
+	for _, p := range pols {
+		byName[p.Name] = p
+	}
+	applyHolds(decisions, holds, byName)
+}

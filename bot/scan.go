@@ -7,11 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/ferrygitops/ferry/dotferry"
+	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
 	"github.com/ferrygitops/ferry/registry"
 	"github.com/ferrygitops/ferry/updater"
@@ -84,8 +87,11 @@ type PolicyReport struct {
 	TagsMatched int           `json:"tagsMatched"`
 	Skipped     []policy.Skip `json:"skippedTags,omitempty"`
 	Verify      *VerifyReport `json:"verify,omitempty"`
-	Error       string        `json:"error,omitempty"`
-	References  []RefReport   `json:"references"`
+	// Rejected are versions the listing offers that a Rejection document
+	// forbids: never chosen, whatever their rank.
+	Rejected   []RejectedTag `json:"rejected,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	References []RefReport   `json:"references"`
 }
 
 // RefReport is one reference of a policy's image in the repo.
@@ -260,31 +266,45 @@ func Scan(ctx context.Context, reg Registry, opts ScanOptions) (*Report, error) 
 			pr.Error = l.Err.Error()
 		} else {
 			pr.TagsSeen = len(l.Tags)
-			choice, ranked, err := policy.Ranked(l.Tags, p, opts.Now)
-			if err == nil && p.Verify != nil {
-				pr.Verify, err = sigs.choose(ctx, p, ranked, res.References)
-				if err == nil {
-					choice.Tag, choice.Digest, choice.PushedAt = pr.Verify.Tag, pr.Verify.Digest, tagInfo(pr.Verify.Tag, l.Tags).PushedAt
-				}
-			}
-			if err != nil {
-				pr.Error = fmt.Sprintf("selecting a tag: %v", err)
-			} else {
-				pr.Tag, pr.Digest, pr.TagsMatched, pr.Skipped = choice.Tag, choice.Digest, choice.Matched, choice.Skipped
-				if !choice.PushedAt.IsZero() {
-					at := choice.PushedAt.UTC()
-					pr.PushedAt = &at
-				}
-				if p.Digest && pr.Tag != "" && pr.Digest == "" {
-					d, err := reg.Digest(ctx, p.Image, pr.Tag)
-					if err != nil {
-						pr.Error = err.Error()
+			var tags []image.Tag
+			tags, pr.Rejected = withoutRejected(l.Tags, p.Image, set.Rejections)
+			// Choose; again, without it, when the chosen tag's digest turns
+			// out to be rejected.
+			for {
+				choice, ranked, err := policy.Ranked(tags, p, opts.Now)
+				if err == nil && p.Verify != nil {
+					pr.Verify, err = sigs.choose(ctx, p, ranked, res.References)
+					if err == nil {
+						choice.Tag, choice.Digest, choice.PushedAt = pr.Verify.Tag, pr.Verify.Digest, tagInfo(pr.Verify.Tag, l.Tags).PushedAt
 					}
-					pr.Digest = d
 				}
-				if pr.Error == "" {
-					targets[p.Name] = updater.Target{Policy: p, Tag: pr.Tag, Digest: pr.Digest, Tags: l.Tags}
+				if err != nil {
+					pr.Error = fmt.Sprintf("selecting a tag: %v", err)
+				} else {
+					pr.Tag, pr.Digest, pr.TagsMatched, pr.Skipped = choice.Tag, choice.Digest, choice.Matched, choice.Skipped
+					if !choice.PushedAt.IsZero() {
+						at := choice.PushedAt.UTC()
+						pr.PushedAt = &at
+					}
+					if p.Digest && pr.Tag != "" && pr.Digest == "" {
+						d, err := reg.Digest(ctx, p.Image, pr.Tag)
+						if err != nil {
+							pr.Error = err.Error()
+						}
+						pr.Digest = d
+						// A digest rejected by digest: drop its tag and choose again.
+						if r, bad := dotferry.FindRejection(set.Rejections, p.Image, "", d); bad && err == nil {
+							pr.Rejected = append(pr.Rejected, RejectedTag{Tag: pr.Tag, Digest: d, Reason: r.Reason, Source: r.Source.String()})
+							tags = slices.DeleteFunc(slices.Clone(tags), func(t image.Tag) bool { return t.Name == pr.Tag })
+							pr.Tag, pr.Digest, pr.PushedAt = "", "", nil
+							continue
+						}
+					}
+					if pr.Error == "" {
+						targets[p.Name] = updater.Target{Policy: p, Tag: pr.Tag, Digest: pr.Digest, Tags: l.Tags}
+					}
 				}
+				break
 			}
 		}
 		rep.Policies = append(rep.Policies, pr)
@@ -314,4 +334,49 @@ func (r *Report) fillReferences() {
 			Form: d.Form, Current: d.Current, Wanted: d.Wanted, Status: d.Status, Why: d.Why,
 		})
 	}
+}
+
+// RejectedTag is a listed version a Rejection forbids.
+type RejectedTag struct {
+	Tag    string `json:"tag"`
+	Digest string `json:"digest,omitempty"`
+	Reason string `json:"reason"`
+	Source string `json:"source"` // FILE:LINE of the Rejection
+}
+
+// withoutRejected returns the tags no rejection names (by tag, or by the
+// digest the listing gives), and the ones it removed. The image's
+// rejections are indexed once, so the cost is one map lookup per tag.
+func withoutRejected(tags []image.Tag, repo string, rs []dotferry.Rejection) ([]image.Tag, []RejectedTag) {
+	byTag, byDigest := map[string]dotferry.Rejection{}, map[string]dotferry.Rejection{}
+	for _, r := range rs {
+		switch {
+		case r.Image != repo:
+		case r.Digest != "":
+			if _, dup := byDigest[strings.ToLower(r.Digest)]; !dup {
+				byDigest[strings.ToLower(r.Digest)] = r
+			}
+		case r.Tag != "":
+			if _, dup := byTag[r.Tag]; !dup {
+				byTag[r.Tag] = r
+			}
+		}
+	}
+	if len(byTag)+len(byDigest) == 0 {
+		return tags, nil
+	}
+	out := make([]image.Tag, 0, len(tags))
+	var rejected []RejectedTag
+	for _, t := range tags {
+		r, bad := byTag[t.Name]
+		if !bad && t.Digest != "" && len(byDigest) > 0 {
+			r, bad = byDigest[strings.ToLower(t.Digest)]
+		}
+		if bad {
+			rejected = append(rejected, RejectedTag{Tag: t.Name, Digest: t.Digest, Reason: r.Reason, Source: r.Source.String()})
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, rejected
 }

@@ -8,7 +8,7 @@
 // Every document names its kind:
 //
 //	apiVersion: ferry.dev/v1alpha1
-//	kind: ImagePolicy | App | Config
+//	kind: ImagePolicy | App | Config | Promotion | Rejection
 //
 // Every document is validated before any is used, and every problem is
 // reported, not just the first: unknown or duplicate fields (the message
@@ -82,4 +82,42 @@
 //	  pullRequest: {labels: [deps], reviewers: [alice]}
 //	  branch: ferry/{{group}}
 //	  commit: {authorName: Ferry, authorEmail: ferry@example.com}
+//
+// # Promotion
+//
+// Moves what runs in one App to another App (or a path) by pull request,
+// once the first proved it (package promote):
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: Promotion
+//	metadata:
+//	  name: myapp
+//	spec:
+//	  from: {app: myapp-staging}
+//	  to: {app: myapp-production}     # or {path: overlays/production}
+//	  soak: 30m                       # synced and healthy this long
+//	  verify:                         # optional: one of
+//	    job: {template: verify/smoke-job.yaml, timeout: 10m}
+//	    # http: {url: https://staging.example.com/healthz, status: 200}
+//	  pullRequest: {labels: [promotion], reviewers: [alice]}
+//
+// Checked: from.app and to.app name Apps of the repository (in any file)
+// and differ, exactly one of to.app and to.path, exactly one of
+// verify.job and verify.http, a clean template path, an http(s) URL, a
+// status within 100-599, durations.
+//
+// # Rejection
+//
+// A version no bump or promotion may write (`ferry reject` writes them to
+// .ferry/rejections.yaml):
+//
+//	apiVersion: ferry.dev/v1alpha1
+//	kind: Rejection
+//	spec:
+//	  image: ghcr.io/acme/myapp:1.4.2   # or ghcr.io/acme/myapp@sha256:...
+//	  reason: crashes on start
+//	  by: alice                         # optional
+//	  at: "2026-12-05T05:00:00Z"        # optional
+//
+// Checked: an image naming exactly one of a tag and a digest, and a reason.
 package dotferry

@@ -212,7 +212,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing kind", strings.Replace(policyDoc("p", ok...), "kind: ImagePolicy\n", "", 1),
 			[]string{`f.yaml:1: kind: required field is missing`}},
 		{"unknown kind", strings.Replace(policyDoc("p", ok...), "ImagePolicy", "ImageRepository", 1),
-			[]string{`f.yaml:2: kind: unknown kind "ImageRepository" (want ImagePolicy, App or Config)`}},
+			[]string{`f.yaml:2: kind: unknown kind "ImageRepository" (want ImagePolicy, App, Config, Promotion or Rejection)`}},
 		{"App with wrong apiVersion", "apiVersion: v1\nkind: App\n",
 			[]string{`f.yaml:1: apiVersion: must be "ferry.dev/v1alpha1", got "v1"`}},
 		{"missing metadata", "apiVersion: ferry.dev/v1alpha1\nkind: ImagePolicy\nspec: {image: nginx, policy: {semver: {}}}\n",

@@ -29,7 +29,7 @@ const (
 const Dir = ".ferry"
 
 // kinds lists the kinds in the order error messages name them.
-var kinds = []string{KindImagePolicy, KindApp, KindConfig}
+var kinds = []string{KindImagePolicy, KindApp, KindConfig, KindPromotion, KindRejection}
 
 // Set is what a .ferry directory declares.
 type Set struct {
@@ -40,6 +40,10 @@ type Set struct {
 	Apps []App
 	// Config is the Config document, or the defaults when there is none.
 	Config Config
+	// Promotions are the Promotions, in file order.
+	Promotions []Promotion
+	// Rejections are the rejected versions, in file order.
+	Rejections []Rejection
 	// Notes are what documents say that Ferry read but does differently
 	// (Flux's fields without a Ferry counterpart), in file order.
 	Notes []Note
@@ -114,18 +118,23 @@ type loader struct {
 	names  map[string]document.Source // policy name -> where metadata.name was first set
 	apps   map[string]document.Source // app name -> where its document starts
 	config *document.Source
-	flux   *fluxState
+	// promotions: promotion name -> where its document starts.
+	promotions map[string]document.Source
+	// appRefs are the Apps other documents name, checked at the end.
+	appRefs []appRef
+	flux    *fluxState
 	// fluxOnly: read Flux's image kinds and skip every other document (the
 	// manifests beside them, in a repository without .ferry).
 	fluxOnly bool
 }
 
 func newLoader() *loader {
-	return &loader{names: map[string]document.Source{}, apps: map[string]document.Source{}, set: Set{Config: defaultConfig()}}
+	return &loader{names: map[string]document.Source{}, apps: map[string]document.Source{}, promotions: map[string]document.Source{}, set: Set{Config: defaultConfig()}}
 }
 
 func (l *loader) result() (*Set, error) {
 	l.resolveFlux()
+	l.checkAppRefs()
 	if len(l.errs) > 0 {
 		l.errs.Sort()
 		return nil, l.errs
@@ -184,12 +193,20 @@ func (l *loader) document(d *document.Doc) {
 		if versionOK {
 			l.configDoc(d)
 		}
+	case KindPromotion:
+		if versionOK {
+			l.promotion(d)
+		}
+	case KindRejection:
+		if versionOK {
+			l.rejection(d)
+		}
 	default:
 		hint := ""
 		if k == "ImageRepository" || k == "ImageUpdateAutomation" {
 			hint = " (a Flux kind: give it apiVersion " + fluxVersions[0] + ")"
 		}
-		d.Errorf(kind.Val, "kind", "unknown kind %q (want %s, %s or %s)%s", k, kinds[0], kinds[1], kinds[2], hint)
+		d.Errorf(kind.Val, "kind", "unknown kind %q (want %s or %s)%s", k, strings.Join(kinds[:len(kinds)-1], ", "), kinds[len(kinds)-1], hint)
 	}
 }
 

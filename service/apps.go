@@ -224,8 +224,10 @@ func (s *Service) closeSyncers() {
 	}
 }
 
-// onTick records a sync round for the status page, metrics and events.
+// onTick records a sync round for the status page, metrics and events,
+// reports it to GitHub and kicks the promotions.
 func (s *Service) onTick(t deploy.Tick) {
+	defer s.reportSync(t)
 	rec := t.Record
 	result := string(rec.Result)
 	if t.Err != nil {

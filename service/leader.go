@@ -63,6 +63,7 @@ func (s *Service) work(ctx context.Context) {
 		wg.Go(func() { _ = t.loops[i].Run(ctx) })
 		if s.syncOn {
 			wg.Go(func() { s.watchApps(ctx, r, t.refresh[i]) })
+			wg.Go(func() { s.promoteLoop(ctx, r, r.promoteKick) })
 		}
 	}
 	<-ctx.Done()

@@ -105,6 +105,8 @@ type repo struct {
 	fullName string // "owner/name" on GitHub, lower case; "" when unknown
 	opts     bot.BumpOptions
 	sched    bot.Schedule
+	// promoteKick asks the promotion loop for a run (a sync round ended).
+	promoteKick chan struct{}
 
 	mu        sync.Mutex
 	last      *bot.BumpResult   // of the last cycle that completed

@@ -92,6 +92,8 @@ type Service struct {
 	term    *term                       // nil while not working (a standby, or stopped)
 	claims  map[string]*repo            // app name → the repository whose app it is
 	appStat map[string]server.AppStatus // app name → its last sync round
+	// reported: app name → the revision and outcome last reported to GitHub.
+	reported map[string]string
 }
 
 // New builds the Service of cfg (as LoadConfig returns it, with any
@@ -140,7 +142,7 @@ func New(cfg *Config, opts Options) (*Service, error) {
 		if err := s.creds.Add(rc.URL, bo.Auth); err != nil {
 			return nil, configErrorf("repos[%d].url: %w", i, err)
 		}
-		r := &repo{i: i, url: gitrepo.StripCredentials(rc.URL), opts: bo, sched: sched, fullName: strings.ToLower(rc.GitHub.Repo),
+		r := &repo{i: i, promoteKick: make(chan struct{}, 1), url: gitrepo.StripCredentials(rc.URL), opts: bo, sched: sched, fullName: strings.ToLower(rc.GitHub.Repo),
 			config: dotferry.Config{Branch: dotferry.DefaultBranchTemplate}}
 		if r.fullName == "" {
 			if owner, name, err := forge.ParseRepoURL(rc.URL); err == nil {

@@ -157,7 +157,7 @@ func (d *demo) run(ctx context.Context) error {
 	for i, tag := range myapp {
 		age := time.Duration(len(myapp)-1-i) * 24 * time.Hour
 		if i == len(myapp)-1 {
-			age = 10 * time.Minute // too fresh for production's minAge: 1h
+			age = 10 * time.Minute // the release CI just pushed
 		}
 		ecr.Put(demoAccount, demoRegion, "myapp", []string{tag}, "", now.Add(-age))
 	}
@@ -176,7 +176,7 @@ func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintf(w, "    ECR API emulator  %s  (AWS_ENDPOINT_URL_ECR; account %s, region %s)\n", ecr.URL, demoAccount, demoRegion)
 	fmt.Fprintf(w, "      myapp:        %s, plus latest, pr-1234, release.20240231\n", strings.Join(myapp, " "))
 	fmt.Fprintf(w, "      myapp-worker: release.20240215 release.20240301 release.20240303 release.20240303.sig\n")
-	fmt.Fprintf(w, "      (release.20240305 was pushed 10 minutes ago: too fresh for production's minAge of 1h)\n")
+	fmt.Fprintf(w, "      (release.20240305 was pushed 10 minutes ago: staging takes it; production gets it by promotion)\n")
 
 	oci := ociregistry.New()
 	defer oci.Close()
@@ -289,14 +289,23 @@ func (d *demo) run(ctx context.Context) error {
 		if err := d.step(ctx, append([]string{"status", "myapp-staging"}, syncArgs...)...); err != nil {
 			return err
 		}
-		d, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-staging").Get(ctx, "myapp", metav1.GetOptions{})
+		dep, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-staging").Get(ctx, "myapp", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		for _, c := range d.Spec.Template.Spec.Containers {
+		for _, c := range dep.Spec.Template.Spec.Containers {
 			fmt.Fprintf(w, "\n    Deployment myapp-staging/myapp, container %s: %s", c.Name, c.Image)
 		}
 		fmt.Fprintln(w)
+
+		step(8, "ferry promote myapp: staging → production once staging proved it (.ferry/promotion.yaml)")
+		fmt.Fprintf(w, "    The gates: synced and healthy, a soak of 30 minutes, the smoke test Job, no rejection.\n")
+		fmt.Fprintf(w, "    Staging was synced a moment ago, so the promotion waits; run from a CronJob or by\n")
+		fmt.Fprintf(w, "    'ferry run', it opens the pull request ferry/promote-myapp once every gate passes.\n")
+		promoteArgs := append([]string{"promote", "myapp", "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests"}, syncArgs...)
+		if err := d.step(ctx, promoteArgs...); err != nil {
+			return err
+		}
 	}
 
 	if d.keep {

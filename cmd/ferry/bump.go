@@ -78,6 +78,16 @@ over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
 	fs.BoolVar(&f.force, "force", false, "also rewrite references whose current tag the policy cannot order")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 50, "clone depth (deepened when the rollback check needs more history); -1 for full")
+	f.registerWriteBack(cmd)
+	f.registry.register(cmd)
+	_ = cmd.MarkFlagRequired("repo")
+	return cmd
+}
+
+// registerWriteBack registers the flags of GitHub, git and commit
+// credentials and identity (bump, promote, reject).
+func (f *bumpFlags) registerWriteBack(cmd *cobra.Command) {
+	fs := cmd.Flags()
 	fs.StringVar(&f.githubURL, "github-url", "", "GitHub Enterprise API base URL, e.g. https://ghe.example.com/api/v3/")
 	fs.StringVar(&f.githubRepo, "github-repo", "", "OWNER/NAME on GitHub (default: from --repo)")
 	fs.StringVar(&f.githubTokenFile, "github-token-file", "", "file holding the GitHub token (default: $GITHUB_TOKEN)")
@@ -92,9 +102,6 @@ over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
 	fs.StringVar(&f.authorEmail, "author-email", "", "commit author e-mail, also how Ferry recognises its own commits (default: spec.commit.authorEmail, else "+bot.DefaultAuthorEmail+")")
 	fs.StringVar(&f.gpgKey, "signing-gpg-key", "", "armored OpenPGP private key file to sign commits with")
 	fs.StringVar(&f.sshSigningKey, "signing-ssh-key", "", "SSH private key file to sign commits with")
-	f.registry.register(cmd)
-	_ = cmd.MarkFlagRequired("repo")
-	return cmd
 }
 
 // bumpOptions turns the flags into BumpOptions. Errors are usage errors

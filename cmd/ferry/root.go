@@ -177,7 +177,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 		&cobra.Group{ID: "sync", Title: "The sync loop (git to the cluster):"},
 		&cobra.Group{ID: "service", Title: "Running Ferry:"},
 	)
-	for _, c := range []*cobra.Command{newScanCmd(g), newUpdateCmd(g), newBumpCmd(g), newImportCmd(g)} {
+	for _, c := range []*cobra.Command{newScanCmd(g), newUpdateCmd(g), newBumpCmd(g), newPromoteCmd(g), newRejectCmd(g), newImportCmd(g)} {
 		c.GroupID = "images"
 		root.AddCommand(c)
 	}

@@ -218,6 +218,13 @@ func printScan(w io.Writer, rep *bot.Report, explain bool) {
 		if p.Error != "" {
 			fmt.Fprintf(w, "\nerror: policy %s: %s\n", p.Name, p.Error)
 		}
+		for _, r := range p.Rejected {
+			v := r.Tag
+			if r.Digest != "" && v == "" {
+				v = r.Digest
+			}
+			fmt.Fprintf(w, "\npolicy %s: %s skipped, rejected: %s (%s)\n", p.Name, v, r.Reason, r.Source)
+		}
 		if len(p.Skipped) > 0 && explain {
 			fmt.Fprintf(w, "\npolicy %s: %d tags matched the pattern but could not be ordered, e.g.:\n", p.Name, len(p.Skipped))
 			for _, s := range p.Skipped {

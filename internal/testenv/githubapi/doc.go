@@ -10,7 +10,10 @@
 // Routes (see the Route constants): list, create, get, update and merge pull
 // requests; request reviewers; add and list labels, create and list comments
 // and add assignees on a pull request's issue; delete a branch ref; mint a
-// GitHub App installation token; and GET /rate_limit. Anything else is 404.
+// GitHub App installation token; GET /rate_limit; create and list commit
+// statuses (POST statuses/{sha}, GET commits/{ref}/statuses, newest first);
+// create and list deployments (filters sha, ref, task, environment; newest
+// first) and their statuses (deployments.go). Anything else is 404.
 //
 // Repositories exist once added with Server.AddRepo; branches are not stored
 // by the emulator but asked of a Git (Head, Merge, DeleteBranch), so the
@@ -43,6 +46,19 @@
 //     reopened. Merging needs an open, non-draft pull request (else 405) and
 //     a matching sha if one is given (else 409). Requesting a review from the
 //     author is 422. Deleting a branch closes the open pull requests from it.
+//   - Statuses: state in error, failure, pending, success (422 otherwise);
+//     the sha must be a full commit SHA ("No commit found for SHA"); context
+//     defaults to "default"; descriptions longer than 140 characters are 422.
+//   - Deployments: ref is a full SHA or an existing branch (else 422 "No ref
+//     found for"); task defaults to deploy, environment to production
+//     (production_environment then defaults to true); without
+//     required_contexts, any commit status of the SHA not success is 409
+//     "Conflict: Commit status checks failed" (auto_merge is accepted but
+//     no merge is modelled). Deployment statuses: state in error, failure,
+//     inactive, in_progress, queued, pending, success; a success with
+//     auto_inactive (default true) adds an inactive status to the earlier
+//     successful, non-production, non-transient deployments of the
+//     environment.
 //   - Lists: state=open|closed|all (default open), head=owner:branch (a head
 //     without the owner is silently ignored, as on GitHub), base, sort
 //     (created by default) and direction (desc for created, else asc);

@@ -24,6 +24,8 @@ type repoState struct {
 	id          int64
 	pulls       []*pull           // pulls[i].number == i+1
 	labels      map[string]*label // by lower-case name
+	statuses    []*CommitStatus   // oldest first
+	deployments []*Deployment     // oldest first
 }
 
 func (r *repoState) fullName() string { return r.owner + "/" + r.name }

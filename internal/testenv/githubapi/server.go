@@ -194,6 +194,12 @@ func NewServer(git Git, opts ...Option) *Server {
 	s.route(RouteDeleteRef, s.deleteRef)
 	s.route(RouteInstallationToken, s.createInstallationToken)
 	s.route(RouteRateLimit, s.getRateLimit)
+	s.route(RouteCreateStatus, s.createStatus)
+	s.route(RouteListStatuses, s.listStatuses)
+	s.route(RouteCreateDeployment, s.createDeployment)
+	s.route(RouteListDeployments, s.listDeployments)
+	s.route(RouteCreateDeploymentStatus, s.createDeploymentStatus)
+	s.route(RouteListDeploymentStatuses, s.listDeploymentStatuses)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "", nil) })
 	s.Server = httptest.NewServer(s.mux)
 	return s

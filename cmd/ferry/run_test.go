@@ -98,7 +98,7 @@ func TestRunConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "bad.yaml", "apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: x\n    colour: blue\n")
 	code, _, errs := run(t, "run", "--config", p)
-	if code != 2 || !strings.Contains(errs, "bad.yaml") || !strings.Contains(errs, "line 5") {
+	if code != 2 || !strings.Contains(errs, "bad.yaml:5: repos[0].colour: unknown field") {
 		t.Errorf("exit %d, stderr %q: want 2 naming the file and line", code, errs)
 	}
 	writeFile(t, dir, "bad.yaml", "kind: RunConfig\nrepos: []\nschedule: {interval: soon}\n")

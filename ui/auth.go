@@ -268,12 +268,14 @@ func (a *auth) authorize(ctx context.Context, u User, verb, resource, name strin
 			return fmt.Errorf("asking the cluster whether %s may %s %s: %w", u.Name, verb, resource, err)
 		}
 		d = cachedDecision{allowed: res.Status.Allowed && !res.Status.Denied, reason: res.Status.Reason, expires: now.Add(decisionCacheTTL)}
-		a.mu.Lock()
-		if len(a.decisions) > 100000 {
-			clear(a.decisions)
+		if d.allowed { // refusals are not cached: a grant takes effect at once
+			a.mu.Lock()
+			if len(a.decisions) > 100000 {
+				clear(a.decisions)
+			}
+			a.decisions[key] = d
+			a.mu.Unlock()
 		}
-		a.decisions[key] = d
-		a.mu.Unlock()
 	}
 	if !d.allowed {
 		reason := d.reason

@@ -85,6 +85,7 @@ func (u *UI) appsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Rows = template.HTML(buf.String())
 	} else {
+		u.refresh() // renders only when the apps changed since the last one
 		u.mu.Lock()
 		d.Rows = template.HTML(u.rows) // rendered once per change, shared by every viewer
 		u.mu.Unlock()
@@ -147,6 +148,7 @@ func (u *UI) imagesPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := u.data(usr, s, "Images", "images")
+	u.refresh()
 	u.mu.Lock()
 	d.Images = template.HTML(u.images)
 	u.mu.Unlock()
@@ -229,6 +231,10 @@ func (u *UI) appAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if usr.Anonymous {
+		u.fail(w, r, true, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
+		return
+	}
 	if !u.auth.checkCSRF(r, usr, s) {
 		u.fail(w, r, true, usr, s, errCSRF)
 		return
@@ -258,6 +264,10 @@ func (u *UI) scanAction(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	usr, s, ok := u.identify(w, r, true)
 	if !ok {
+		return
+	}
+	if usr.Anonymous {
+		u.fail(w, r, true, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
 		return
 	}
 	if !u.auth.checkCSRF(r, usr, s) {
@@ -348,6 +358,10 @@ func (u *UI) apiAction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if usr.Anonymous {
+		u.fail(w, r, false, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
+		return
+	}
 	if !u.auth.checkCSRF(r, usr, s) {
 		u.fail(w, r, false, usr, s, errCSRF)
 		return
@@ -391,6 +405,10 @@ func (u *UI) apiImages(w http.ResponseWriter, r *http.Request) {
 func (u *UI) apiScan(w http.ResponseWriter, r *http.Request) {
 	usr, s, ok := u.identify(w, r, false)
 	if !ok {
+		return
+	}
+	if usr.Anonymous {
+		u.fail(w, r, false, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
 		return
 	}
 	if !u.auth.checkCSRF(r, usr, s) {

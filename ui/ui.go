@@ -56,17 +56,18 @@ type Options struct {
 
 // UI serves the pages and the API.
 type UI struct {
-	opts    Options
-	log     *slog.Logger
-	auth    *auth
-	bc      *Broadcaster
-	mux     *http.ServeMux
-	pokeC   chan struct{}
-	mu      sync.Mutex
-	rows    []byte // the app list's rows as last published
-	images  []byte
-	lastFP  [2]uint64
-	started bool
+	opts      Options
+	log       *slog.Logger
+	auth      *auth
+	bc        *Broadcaster
+	mux       *http.ServeMux
+	pokeC     chan struct{}
+	refreshMu sync.Mutex // one refresh at a time
+	mu        sync.Mutex
+	rows      []byte // the app list's rows as last published
+	images    []byte
+	lastFP    [2]uint64
+	started   bool
 }
 
 // New returns a UI for opts.
@@ -153,6 +154,8 @@ func (u *UI) poke() {
 // refresh renders and publishes the app rows and the images section when
 // the snapshot's apps or repositories changed.
 func (u *UI) refresh() {
+	u.refreshMu.Lock()
+	defer u.refreshMu.Unlock()
 	snap := u.opts.Backend.Snapshot()
 	fpApps := fingerprint(snap.Apps)
 	fpRepos := fingerprint(snap.Repos)
@@ -351,8 +354,8 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 
 // query filters of the app list.
 type filter struct {
-	Q, Result      string
-	Pinned, Drift  bool
+	Q, Result     string
+	Pinned, Drift bool
 }
 
 func (f filter) active() bool { return f.Q != "" || f.Result != "" || f.Pinned || f.Drift }

@@ -72,8 +72,8 @@ type Options struct {
 	// Routes are more handlers by mux pattern ("/ui/": the web UI).
 	Routes map[string]http.Handler
 
-	Log    *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	Log *slog.Logger     // nil: discard
+	Now func() time.Time // nil: time.Now
 
 	MaxBodyBytes    int64         // webhook body limit; default 1 MiB (413 beyond)
 	DedupSize       int           // delivery IDs remembered; default 4096

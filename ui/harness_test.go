@@ -55,17 +55,17 @@ func secret(name, value string) string {
 // env is one test's Ferry: a git repository with apps, `ferry run` with
 // the UI on, Ferry's namespace with the UI roles bound.
 type env struct {
-	t        *testing.T
-	c        *kube.Cluster
-	admin    kubernetes.Interface
-	git      *gitserver.Server
-	repo     string
-	ns       string // the apps' namespace
-	ferryNS  string // Ferry's: inventories, records, the UI's RoleBindings
-	base     string // http://127.0.0.1:PORT
-	app      string
-	commits  []string
-	svcDone  chan error
+	t       *testing.T
+	c       *kube.Cluster
+	admin   kubernetes.Interface
+	git     *gitserver.Server
+	repo    string
+	ns      string // the apps' namespace
+	ferryNS string // Ferry's: inventories, records, the UI's RoleBindings
+	base    string // http://127.0.0.1:PORT
+	app     string
+	commits []string
+	svcDone chan error
 }
 
 // newEnv starts everything; apps names the app (unique per test).

@@ -247,26 +247,37 @@ type refView struct {
 
 // Pipeline says which version of each image each app gets from git.
 type Pipeline struct {
-	Apps   []string      `json:"apps"`
 	Images []PipelineRow `json:"images"`
 }
 
-// PipelineRow is one image: per app (same order as Pipeline.Apps) the
-// versions its manifests name, "" where it uses none.
+// PipelineRow is one image: the apps whose manifests name it, each with
+// the versions named.
 type PipelineRow struct {
-	Image    string   `json:"image"`
-	Policy   string   `json:"policy"`
-	Newest   string   `json:"newest,omitempty"`
-	Versions []string `json:"versions"`
+	Image  string         `json:"image"`
+	Policy string         `json:"policy"`
+	Newest string         `json:"newest,omitempty"`
+	Apps   []PipelineCell `json:"apps"`
+}
+
+// PipelineCell is one app's version of an image.
+type PipelineCell struct {
+	App     string `json:"app"`
+	Version string `json:"version"`
+	Behind  bool   `json:"behind,omitempty"` // a newer allowed tag exists
 }
 
 func newImagesView(snap server.Snapshot, apps []deploy.App) imagesView {
 	var v imagesView
+	apps = slices.Clone(apps)
 	slices.SortFunc(apps, func(a, b deploy.App) int { return strings.Compare(a.Name, b.Name) })
-	for _, a := range apps {
-		v.Pipeline.Apps = append(v.Pipeline.Apps, a.Name)
+	// Each app's repository and directory, normalised once.
+	type appDir struct{ name, repo, dir string }
+	dirs := make([]appDir, len(apps))
+	for i, a := range apps {
+		dirs[i] = appDir{a.Name, normRepo(a.RepoURL), strings.Trim(path.Clean("/"+a.Path), "/")}
 	}
 	for _, r := range snap.Repos {
+		rrepo := normRepo(r.URL)
 		ri := repoImages{URL: r.URL, Branch: r.Branch}
 		if r.LastCycle != nil {
 			ri.LastScan, ri.ScanError = r.LastCycle.Time, r.LastCycle.Error
@@ -277,16 +288,19 @@ func newImagesView(snap server.Snapshot, apps []deploy.App) imagesView {
 			for _, p := range r.Scan.Policies {
 				pv := policyView{PolicyStatus: p}
 				files := map[string]bool{}
-				row := PipelineRow{Image: p.Image, Policy: p.Name, Newest: p.Tag, Versions: make([]string, len(apps))}
+				row := PipelineRow{Image: p.Image, Policy: p.Name, Newest: p.Tag, Apps: []PipelineCell{}}
+				seen := map[PipelineCell]bool{}
 				for _, ref := range p.References {
 					pv.Refs = append(pv.Refs, refView{ReferenceStatus: ref, URL: blobURL(r.URL, r.Branch, ref.File, ref.Line)})
 					files[ref.File] = true
-					for i, a := range apps {
-						if sameRepo(a.RepoURL, r.URL) && under(ref.File, a.Path) && !strings.Contains(","+row.Versions[i]+",", ","+ref.Current+",") {
-							if row.Versions[i] != "" {
-								row.Versions[i] += ","
-							}
-							row.Versions[i] += ref.Current
+					for _, a := range dirs {
+						if a.repo != "" && a.repo != rrepo || !under(ref.File, a.dir) {
+							continue
+						}
+						c := PipelineCell{App: a.name, Version: ref.Current, Behind: ref.Status == "update"}
+						if !seen[c] {
+							seen[c] = true
+							row.Apps = append(row.Apps, c)
 						}
 					}
 				}
@@ -316,16 +330,16 @@ func newImagesView(snap server.Snapshot, apps []deploy.App) imagesView {
 	return v
 }
 
-func sameRepo(a, b string) bool {
-	norm := func(s string) string {
-		return strings.TrimSuffix(strings.TrimSuffix(gitrepo.StripCredentials(s), "/"), ".git")
+// normRepo is a repository URL without credentials and .git, "" for "".
+func normRepo(s string) string {
+	if s == "" {
+		return ""
 	}
-	return a == "" || norm(a) == norm(b)
+	return strings.TrimSuffix(strings.TrimSuffix(gitrepo.StripCredentials(s), "/"), ".git")
 }
 
-// under reports whether file is the app path or below it.
+// under reports whether file is the (cleaned) app directory or below it.
 func under(file, dir string) bool {
-	dir = strings.Trim(path.Clean("/"+dir), "/")
 	if dir == "" {
 		return true
 	}

@@ -174,7 +174,7 @@ func BenchmarkFanout(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				bc.Publish("apps", rows.Bytes())
+				bc.Publish("apps", "v", rows.Bytes())
 			}
 			bc.Close()
 			wg.Wait()
@@ -224,7 +224,7 @@ func BenchmarkSSE100(b *testing.B) {
 	_ = pages.ExecuteTemplate(&rows, "rows", newAppRows(be.snap.Apps, time.Now()))
 	b.ReportAllocs()
 	for b.Loop() {
-		u.bc.Publish("bench", rows.Bytes())
+		u.bc.Publish("bench", "v", rows.Bytes())
 		for range viewers {
 			<-got
 		}
@@ -235,3 +235,6 @@ func BenchmarkSSE100(b *testing.B) {
 	wg.Wait()
 	_ = io.Discard
 }
+
+// NewBigBackend is bigBackend for the browser timing of package ui_test.
+var NewBigBackend = func(apps, objects, policies int) Backend { return bigBackend(apps, objects, policies) }

@@ -33,14 +33,19 @@ func NewBroadcaster() *Broadcaster {
 	return &Broadcaster{subs: map[*Subscription]struct{}{}, last: map[string][]byte{}}
 }
 
-// Frame formats one server-sent event: every line of data becomes a
-// "data:" line.
-func Frame(event string, data []byte) []byte {
+// Frame formats one server-sent event: its id (when not ""), and every
+// line of data as a "data:" line.
+func Frame(event, id string, data []byte) []byte {
 	var b bytes.Buffer
-	b.Grow(len(data) + len(event) + 32)
+	b.Grow(len(data) + len(data)/64 + len(event) + len(id) + 32)
 	b.WriteString("event: ")
 	b.WriteString(event)
 	b.WriteByte('\n')
+	if id != "" {
+		b.WriteString("id: ")
+		b.WriteString(id)
+		b.WriteByte('\n')
+	}
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -56,10 +61,10 @@ func Frame(event string, data []byte) []byte {
 	return b.Bytes()
 }
 
-// Publish sends event with data to every subscriber and keeps it for new
-// ones.
-func (b *Broadcaster) Publish(event string, data []byte) {
-	frame := Frame(event, data)
+// Publish sends event with its id and data to every subscriber and keeps
+// it for new ones.
+func (b *Broadcaster) Publish(event, id string, data []byte) {
+	frame := Frame(event, id, data)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -30,6 +30,7 @@ type pageData struct {
 
 	Filter  filter
 	Rows    template.HTML
+	Version string // of Rows or Images, as the live events name it
 	Count   int
 	App     *appView
 	Images  template.HTML
@@ -87,7 +88,7 @@ func (u *UI) appsPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		u.refresh() // renders only when the apps changed since the last one
 		u.mu.Lock()
-		d.Rows = template.HTML(u.rows) // rendered once per change, shared by every viewer
+		d.Rows, d.Version = template.HTML(u.rows), version(u.lastFP[0]) // rendered once per change, shared by every viewer
 		u.mu.Unlock()
 	}
 	d.Flash = r.URL.Query().Get("flash")
@@ -150,7 +151,7 @@ func (u *UI) imagesPage(w http.ResponseWriter, r *http.Request) {
 	d := u.data(usr, s, "Images", "images")
 	u.refresh()
 	u.mu.Lock()
-	d.Images = template.HTML(u.images)
+	d.Images, d.Version = template.HTML(u.images), version(u.lastFP[1])
 	u.mu.Unlock()
 	d.Flash = r.URL.Query().Get("flash")
 	d.FlashErr = r.URL.Query().Get("failed") != ""

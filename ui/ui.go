@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -172,7 +173,7 @@ func (u *UI) refresh() {
 		u.mu.Lock()
 		u.rows, u.lastFP[0] = buf.Bytes(), fpApps
 		u.mu.Unlock()
-		u.bc.Publish("apps", buf.Bytes())
+		u.bc.Publish("apps", version(fpApps), buf.Bytes())
 	}
 	if first || fpRepos != last[1] {
 		var buf bytes.Buffer
@@ -183,9 +184,13 @@ func (u *UI) refresh() {
 		u.mu.Lock()
 		u.images, u.lastFP[1] = buf.Bytes(), fpRepos
 		u.mu.Unlock()
-		u.bc.Publish("images", buf.Bytes())
+		u.bc.Publish("images", version(fpRepos), buf.Bytes())
 	}
 }
+
+// version names a rendering, so that a page skips the event of the
+// rows it already shows.
+func version(fp uint64) string { return strconv.FormatUint(fp, 36) }
 
 func fingerprint(v any) uint64 {
 	h := fnv.New64a()

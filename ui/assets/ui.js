@@ -22,9 +22,10 @@
     var live = document.getElementById("live");
     if (live) live.textContent = text;
   }
-  function onApps(html) {
+  function onApps(html, id) {
     var body = document.getElementById("app-rows");
-    if (!body) return;
+    if (!body || (id && body.dataset.version === id)) return; // already shown
+    if (id) body.dataset.version = id;
     var only = body.dataset.only;
     if (only) {
       var t = document.createElement("tbody");
@@ -40,9 +41,11 @@
     filterRows();
     announce("Apps updated " + new Date().toLocaleTimeString());
   }
-  function onImages(html) {
+  function onImages(html, id) {
     var el = document.getElementById("policies");
-    if (el && el.innerHTML !== html) {
+    if (!el || (id && el.dataset.version === id)) return;
+    if (id) el.dataset.version = id;
+    {
       el.innerHTML = html;
       announce("Images updated " + new Date().toLocaleTimeString());
     }
@@ -55,8 +58,8 @@
     }
     if (!document.querySelector("[data-live]") || !window.EventSource) return;
     var es = new EventSource("/api/v1/events");
-    es.addEventListener("apps", function (e) { onApps(e.data); });
-    es.addEventListener("images", function (e) { onImages(e.data); });
+    es.addEventListener("apps", function (e) { onApps(e.data, e.lastEventId); });
+    es.addEventListener("images", function (e) { onImages(e.data, e.lastEventId); });
     es.addEventListener("open", function () { document.body.dataset.live = "connected"; });
   });
 })();

@@ -62,7 +62,10 @@ func TestLocal(t *testing.T) {
 	}
 	// With a token, the cluster decides: the viewer may look, not sync.
 	e.bindUser("ferry-ui-viewer", "viewer")
-	waitFor(t, "the viewer's binding", func() bool { code, _ := e.call("GET", "/api/v1/apps", e.token("viewer"), nil); return code == http.StatusOK })
+	waitFor(t, "the viewer's binding", func() bool {
+		code, _ := e.call("GET", "/api/v1/apps", e.token("viewer"), nil)
+		return code == http.StatusOK
+	})
 	if code, body := e.call("POST", "/api/v1/apps/ui-local/sync", e.token("viewer"), nil); code != http.StatusForbidden || !strings.Contains(body, "viewer may not sync") {
 		t.Fatalf("viewer's sync in ferry ui: %d %s", code, body)
 	}

@@ -2,7 +2,7 @@
 GO       ?= go
 PKGS     ?= ./...
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := docker-registry git
+APT_PKGS := docker-registry git chromium
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)

@@ -69,8 +69,11 @@ type Options struct {
 	// Events is where accepted webhook events are recorded for the status
 	// page; nil: New creates one of DefaultEventLogSize.
 	Events *EventLog
-	Log    *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	// Routes are more handlers by mux pattern ("/ui/": the web UI).
+	Routes map[string]http.Handler
+
+	Log *slog.Logger     // nil: discard
+	Now func() time.Time // nil: time.Now
 
 	MaxBodyBytes    int64         // webhook body limit; default 1 MiB (413 beyond)
 	DedupSize       int           // delivery IDs remembered; default 4096
@@ -122,6 +125,9 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /webhooks/ecr", s.ecr)
 	mux.HandleFunc("POST /webhooks/registry", s.registry)
 	mux.HandleFunc("POST /webhooks/github", s.github)
+	for pattern, h := range opts.Routes {
+		mux.Handle(pattern, h)
+	}
 	s.handler = mux
 	return s
 }

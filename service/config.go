@@ -52,6 +52,20 @@ type Config struct {
 		Namespace string `yaml:"namespace"`
 		Name      string `yaml:"name"`
 	} `yaml:"leaderElection"`
+	// UI is the web UI (package ui), served on the HTTP server at /ui/
+	// and /api/v1/.
+	UI struct {
+		Enabled bool `yaml:"enabled"`
+		// AnonymousRead lets people who did not sign in see the pages,
+		// never act.
+		AnonymousRead bool `yaml:"anonymousRead"`
+		// SecureCookies marks the session cookie Secure although Ferry
+		// itself serves plain HTTP (TLS ends at an ingress).
+		SecureCookies bool `yaml:"secureCookies"`
+		// Namespace is where SubjectAccessReviews ask (where the UI
+		// Roles are bound); default sync.namespace, else Ferry's.
+		Namespace string `yaml:"namespace"`
+	} `yaml:"ui"`
 	Registry struct {
 		RPS         float64 `yaml:"rps"`
 		Concurrency int     `yaml:"concurrency"`

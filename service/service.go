@@ -201,7 +201,12 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		defer s.closeSyncers()
 	}
+	webUI, err := s.newUI()
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{
+		Routes:        uiRoutes(webUI),
 		Addr:          s.listen,
 		GitHubSecret:  []byte(s.webhooks.github),
 		ECRToken:      s.webhooks.ecr,
@@ -225,6 +230,9 @@ func (s *Service) Run(ctx context.Context) error {
 			cancel()
 		}
 	})
+	if webUI != nil {
+		wg.Go(func() { webUI.Run(ctx) })
+	}
 	wg.Go(func() {
 		if s.elected {
 			errs[1] = s.runAsLeader(ctx)

@@ -185,7 +185,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 		c.GroupID = "sync"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newRunCmd(g), newDemoCmd()} {
+	for _, c := range []*cobra.Command{newRunCmd(g), newUICmd(g), newDemoCmd()} {
 		c.GroupID = "service"
 		root.AddCommand(c)
 	}

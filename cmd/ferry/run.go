@@ -40,6 +40,8 @@ merged, keeps the repositories' apps in sync (sync.enabled), and serves:
   /webhooks/registry     Docker distribution registry notifications (bearer token)
   /webhooks/github       GitHub push and pull_request events (X-Hub-Signature-256)
   /                      a read-only status page (/status.json for scripts)
+  /ui/, /api/v1/         the web UI and its JSON API, with ui.enabled (sign in with a
+                         Kubernetes token; the cluster's RBAC decides who may sync)
 
 With leader election on, only the replica holding the Lease works; the others serve health
 and metrics and answer webhooks 503. SIGTERM lets the cycle in progress finish its current

@@ -12,10 +12,10 @@ import (
 
 // The annotations Ferry reads.
 const (
-	AnnotationHook         = "argocd.argoproj.io/hook"
+	AnnotationHook         = render.AnnotationHook
 	AnnotationDeletePolicy = "argocd.argoproj.io/hook-delete-policy"
 	AnnotationSyncWave     = "argocd.argoproj.io/sync-wave"
-	AnnotationHelmHook     = "helm.sh/hook"
+	AnnotationHelmHook     = render.AnnotationHelmHook
 	AnnotationHelmWeight   = "helm.sh/hook-weight"
 	AnnotationHelmPolicy   = "helm.sh/hook-delete-policy"
 )

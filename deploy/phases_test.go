@@ -243,6 +243,13 @@ func TestPreSyncHookFails(t *testing.T) {
 	if j, err := e.cs.BatchV1().Jobs(e.ns).Get(e.ctx, "migrate", metav1.GetOptions{}); err != nil || j.UID != first.UID {
 		t.Fatalf("the failed hook: %v", err)
 	}
+	// Watch does not retry the revision by itself.
+	if tk := e.s.SyncNow(e.ctx, app); !tk.Record.DryRun || len(tk.Record.Hooks) != 2 || tk.Record.Hooks[0].Result != inventory.HookNotRun {
+		t.Fatalf("watch round after a failed hook: %+v", tk.Record)
+	}
+	if j, err := e.cs.BatchV1().Jobs(e.ns).Get(e.ctx, "migrate", metav1.GetOptions{}); err != nil || j.UID != first.UID {
+		t.Fatalf("a watch round re-ran the hook: %v", err)
+	}
 	fakeDeploymentController(t, e.c.Config(), e.ns)
 	done = e.syncAsync(app, SyncOptions{Timeout: time.Minute, Prune: true})
 	deadline := time.Now().Add(time.Minute)
@@ -378,5 +385,33 @@ func TestHelmHooks(t *testing.T) {
 	}
 	if _, err := e.configMap("fine"); !apierrors.IsNotFound(err) {
 		t.Errorf("fine was applied: %v", err)
+	}
+}
+
+// TestPostSyncHookFails: a PostSync Job that fails leaves the applied app
+// Degraded (HookFailed), runs the SyncFail hook, and is deleted by its
+// HookFailed policy.
+func TestPostSyncHookFails(t *testing.T) {
+	e := newEnv(t, map[string]string{
+		"app/a.yaml":     configMapYAML("a", map[string]string{"k": "1"}),
+		"app/smoke.yaml": jobYAML("name: smoke", map[string]string{"argocd.argoproj.io/hook": "PostSync", "argocd.argoproj.io/hook-delete-policy": "HookFailed"}),
+		"app/fail.yaml":  annotated(configMapYAML("sync-failed", nil), map[string]string{"argocd.argoproj.io/hook": "SyncFail"}),
+	})
+	app := e.app("postfail", "app")
+	done := e.syncAsync(app, SyncOptions{Timeout: time.Minute})
+	e.waitJob("smoke")
+	if _, err := e.configMap("a"); err != nil {
+		t.Fatalf("PostSync ran before the Sync phase: %v", err)
+	}
+	e.finishJob("smoke", false)
+	res := <-done
+	if res.err != nil || res.rec.Result != Degraded || res.rec.Reason != inventory.HookFailed || !strings.Contains(res.rec.Error, "PostSync") {
+		t.Fatalf("sync: %v %+v", res.err, res.rec)
+	}
+	if got := strings.Join(hookSummary(res.rec), "|"); got != "PostSync Job/smoke Failed deleted|SyncFail ConfigMap/sync-failed Succeeded" {
+		t.Errorf("hooks = %s", got)
+	}
+	if _, err := e.cs.BatchV1().Jobs(e.ns).Get(e.ctx, "smoke", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the failed hook was not deleted (HookFailed): %v", err)
 	}
 }

@@ -191,6 +191,12 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			dry = true
 		case !newRev && !app.SelfHeal:
 			dry = true
+		case len(st.History) > 0 && st.History[0].Revision == rendered.Revision && st.History[0].Result == Failed &&
+			st.History[0].Reason == inventory.HookFailed && !st.History[0].DryRun:
+			// As Argo CD's automated sync: a revision whose hook failed
+			// is not retried by itself (`ferry sync` does).
+			s.log.Info("not retrying a revision whose hook failed; sync it by hand or push a new commit", "app", app.Name, "revision", short(rendered.Revision))
+			dry = true
 		}
 	}
 	if dry {

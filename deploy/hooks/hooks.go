@@ -273,7 +273,7 @@ func SplitRendered(r render.Rendered) (Split, error) {
 	var errs []error
 	n := 0
 	plain := true
-	infos := make([]Info, len(r.Manifests))
+	var infos map[int]Info // only objects with annotations Read reads
 	for i := range r.Manifests {
 		m := &r.Manifests[i]
 		if !relevant(m.Object.Object) {
@@ -286,6 +286,9 @@ func SplitRendered(r render.Rendered) (Split, error) {
 			}
 			continue
 		}
+		if infos == nil {
+			infos = map[int]Info{}
+		}
 		infos[i] = info
 		if info.IsHook() || info.Skip {
 			plain = false
@@ -296,6 +299,9 @@ func SplitRendered(r render.Rendered) (Split, error) {
 	}
 	if len(errs) > 0 {
 		return Split{}, fmt.Errorf("invalid sync annotations: %w", errors.Join(errs...))
+	}
+	if infos == nil {
+		return sp, nil // no hook, one wave: the render as it is
 	}
 	if !plain {
 		sp.Rendered.Manifests = make([]render.Manifest, 0, len(r.Manifests))

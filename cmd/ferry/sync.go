@@ -551,9 +551,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Use:   "status APP",
 		Short: "Show an app's last syncs, rollback pin, lock and object health",
 		Long: `Status reads what the cluster records about APP: the revision it is at, the last syncs
-(newest first, kept in ConfigMap ferry-app-APP), a rollback pin, the holder of its
-sync lease if a sync runs, and the live health (kstatus) of every object of its
-inventory. It reads git only to find the app in .ferry/ (its inventoryNamespace, if
+(newest first, kept in ConfigMap ferry-app-APP), the hooks the last sync ran (phase,
+wave, result), a rollback pin, the holder of its sync lease if a sync runs, and the
+live health (kstatus) of every object of its inventory (hooks are not in it). It reads git only to find the app in .ferry/ (its inventoryNamespace, if
 it names one); give --namespace (or --inventory-namespace) instead of --repo to skip that.
 
 Exit codes: 0 done; 2 invalid flags or App documents, an app .ferry/ does not declare,

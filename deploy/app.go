@@ -33,6 +33,7 @@ type (
 	Reason         = inventory.Reason
 	Action         = inventory.Action
 	ObjectResult   = inventory.ObjectResult
+	HookResult     = inventory.HookResult
 	Counts         = inventory.Counts
 	Pin            = inventory.Pin
 	RevisionRecord = inventory.RevisionRecord

@@ -32,7 +32,7 @@ func (s *Syncer) validateDeferred(ctx context.Context, app App, p *plan, inv inv
 	var deferred []*planItem
 	needNS := map[string]bool{}
 	needKinds := map[schema.GroupKind]bool{}
-	for _, it := range p.items {
+	for _, it := range p.all() {
 		if it.deferred {
 			deferred = append(deferred, it)
 			needNS[it.namespace()] = true
@@ -120,8 +120,14 @@ func crdKind(it *planItem) schema.GroupKind {
 // first (waiting for CRDs to be Established), then the rest in
 // kind-priority groups. It stops after the first group with a failure.
 func (s *Syncer) applyAll(ctx context.Context, p *plan) error {
+	return s.applyOrdered(ctx, p.items)
+}
+
+// applyOrdered applies the changed items of items not applied yet, as
+// applyAll does.
+func (s *Syncer) applyOrdered(ctx context.Context, items []*planItem) error {
 	var first, rest []*planItem
-	for _, it := range p.items {
+	for _, it := range items {
 		if it.skipped || it.applied || !it.changed {
 			continue
 		}

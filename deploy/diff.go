@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/hooks"
 )
 
 // DiffAction is what a sync would do to an object.
@@ -67,6 +68,14 @@ func (s *Syncer) Diff(ctx context.Context, app App, rendered Rendered) (DiffResu
 	if err != nil {
 		return res, err
 	}
+	// Hooks and skipped objects are left out, as Argo CD's diff does:
+	// hooks are created by a sync, not kept in sync.
+	sp, err := hooks.SplitRendered(rendered)
+	if err != nil {
+		return res, fmt.Errorf("diffing app %s: %w", app.Name, err)
+	}
+	all := keysOf(&sp)
+	rendered = sp.Rendered
 	p, err := s.newPlan(ctx, app, &rendered, inv, planOptions{forceAll: true, fetchUnlabelled: true})
 	if err != nil {
 		return res, fmt.Errorf("diffing app %s: %w", app.Name, err)
@@ -95,7 +104,7 @@ func (s *Syncer) Diff(ctx context.Context, app App, rendered Rendered) (DiffResu
 		res.Objects = append(res.Objects, od)
 	}
 	if app.Prune {
-		cands, err := s.pruneCandidates(ctx, app, inv, &rendered)
+		cands, err := s.pruneCandidates(ctx, app, inv, all)
 		if err != nil {
 			return res, fmt.Errorf("diffing app %s: %w", app.Name, err)
 		}

@@ -118,6 +118,32 @@
 // (created if missing and allowed); an App may name another
 // (inventoryNamespace).
 //
+// # Phases, hooks and waves
+//
+// Objects annotated as hooks (package hooks reads Argo CD's annotations,
+// and Helm's mapped onto them) are set apart from the render: they are
+// never in the inventory, never pruned, never diffed, and Skip objects are
+// never applied (nor pruned, if an earlier sync applied them). A sync
+// whose render has hooks or more than one wave runs in phases: PreSync
+// hooks, then the Sync phase wave by wave (its Sync hooks created and its
+// objects applied as above, then every object of the wave waited for
+// until Current and every hook until it finished, before the next wave),
+// prune, the health wait, and PostSync hooks when every object is Current.
+// Hooks are validated with the rest (a dry-run create; a hook of a fixed
+// name that exists must be the app's and have BeforeHookCreation), then
+// created (generateName allowed), each wave's waited for (Jobs until
+// Complete or Failed, Pods until Succeeded or Failed, other kinds until
+// Current; up to the sync's timeout, DefaultTimeout when it does not
+// wait), and deleted by their policies. A failed PreSync or Sync hook, or
+// a wave not Current in time, stops the sync (Failed, HookFailed or
+// WaveUnhealthy; a failed PreSync hook leaves everything else unapplied);
+// a failed PostSync hook makes it Degraded (HookFailed); a failure after
+// validation runs the SyncFail hooks. Hooks run only when the sync applies
+// a new revision or has something to change or prune; Watch does not
+// retry a revision whose hook failed. Every hook run is in Record.Hooks.
+// A render without hooks or waves takes the path described above, at the
+// same cost.
+//
 // # Permissions
 //
 // A sync needs, in each namespace its objects live in: list, get, create,

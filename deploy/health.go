@@ -11,7 +11,10 @@ import (
 // (the apply result, else the listed live object), making no request.
 func (s *Syncer) evaluateHealth(p *plan) {
 	for _, it := range p.items {
-		obj := it.result
+		obj := it.seen
+		if obj == nil {
+			obj = it.result
+		}
 		if obj == nil && !it.changed {
 			obj = it.live
 		}
@@ -34,13 +37,21 @@ func (s *Syncer) waitHealthy(ctx context.Context, p *plan, timeout time.Duration
 		return
 	}
 	var pending []*planItem
-	app := ""
 	for _, it := range p.items {
 		if it.result != nil && !health.Settled(it.health) && it.mapping != nil {
 			pending = append(pending, it)
-			app = it.m.Object.GetLabels()[LabelApp]
 		}
 	}
+	s.pollHealth(ctx, pending, timeout)
+}
+
+// pollHealth polls pending (one labelled List per resource and
+// namespace) until every item is Current or Failed, or timeout passes.
+func (s *Syncer) pollHealth(ctx context.Context, pending []*planItem, timeout time.Duration) {
+	if len(pending) == 0 {
+		return
+	}
+	app := pending[0].m.Object.GetLabels()[LabelApp]
 	deadline := time.Now().Add(timeout)
 	wait := 250 * time.Millisecond
 	for len(pending) > 0 {
@@ -69,7 +80,8 @@ func (s *Syncer) waitHealthy(ctx context.Context, p *plan, timeout time.Duration
 		}
 		next := pending[:0]
 		for _, it := range pending {
-			it.health, it.healthMsg = health.Of(live.get(it.m.Key))
+			it.seen = live.get(it.m.Key)
+			it.health, it.healthMsg = health.Of(it.seen)
 			if !health.Settled(it.health) {
 				next = append(next, it)
 			}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ferrygitops/ferry/deploy/diff"
+	"github.com/ferrygitops/ferry/deploy/hooks"
 	"github.com/ferrygitops/ferry/deploy/inventory"
 	"github.com/ferrygitops/ferry/deploy/render"
 )
@@ -55,6 +56,13 @@ type planItem struct {
 	err     error
 
 	health, healthMsg string // kstatus
+	// seen is the object as last polled by a health wait.
+	seen *unstructured.Unstructured
+
+	// hook is set for a hook object (package hooks); its runs are in
+	// the plan's hookRuns.
+	hook *hooks.Info
+	wave int // the sync wave of an ordinary object
 }
 
 func (it *planItem) namespace() string { return it.m.Object.GetNamespace() }
@@ -82,6 +90,21 @@ func (l *liveSet) get(k ObjectKey) *unstructured.Unstructured {
 type plan struct {
 	items []*planItem
 	live  *liveSet
+	// hooks are the hook objects of a sync that runs them.
+	hooks    []*planItem
+	hookRuns []inventory.HookResult
+	// newNamespaces and newKinds are the Namespaces and kinds the render
+	// creates.
+	newNamespaces map[string]bool
+	newKinds      map[schema.GroupKind]bool
+}
+
+// all returns the ordinary items then the hooks.
+func (p *plan) all() []*planItem {
+	if len(p.hooks) == 0 {
+		return p.items
+	}
+	return append(slices.Clip(p.items), p.hooks...)
 }
 
 // count returns how many items match.
@@ -260,10 +283,10 @@ func (s *Syncer) forEach(ctx context.Context, n int, stop *atomic.Bool, fn func(
 // skip it; otherwise a server-side dry-run tells. Per-object failures are
 // in the items' err; the error is for failures to list.
 func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventory.Inventory, po planOptions) (*plan, error) {
-	p := &plan{}
 	lists := listKeys{}
 	newNamespaces := map[string]bool{}
 	newKinds := map[schema.GroupKind]bool{}
+	p := &plan{newNamespaces: newNamespaces, newKinds: newKinds}
 	for i := range r.Manifests {
 		m := &r.Manifests[i]
 		switch m.Key.GroupKind() {
@@ -328,6 +351,10 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 func (s *Syncer) dryRun(ctx context.Context, items []*planItem, newNamespaces map[string]bool, newKinds map[schema.GroupKind]bool, po planOptions) {
 	s.forEach(ctx, len(items), nil, func(i int) {
 		it := items[i]
+		if it.hook != nil {
+			s.dryRunHook(ctx, it, newNamespaces, newKinds)
+			return
+		}
 		dry, err := s.applyOne(ctx, it, true)
 		if err != nil {
 			if isNamespaceMissing(err, it.namespace()) && newNamespaces[it.namespace()] ||

@@ -23,7 +23,7 @@ import (
 // Ferry applied: labelled as the app's, not opted out, same UID). It
 // returns what it did and the objects to keep in the inventory (those it
 // failed to delete).
-func (s *Syncer) prune(ctx context.Context, app App, inv inventory.Inventory, r *Rendered) ([]ObjectResult, inventory.Inventory, error) {
+func (s *Syncer) prune(ctx context.Context, app App, inv inventory.Inventory, r map[ObjectKey]bool) ([]ObjectResult, inventory.Inventory, error) {
 	cands, err := s.pruneCandidates(ctx, app, inv, r)
 	keep := inventory.Inventory{}
 	if err != nil {
@@ -117,14 +117,20 @@ type pruneCandidate struct {
 	skip       string // why it is kept, if it is
 }
 
-// pruneCandidates fetches the inventory objects r no longer renders, in
-// reverse apply order, and says which may be deleted. Objects already
-// gone are left out.
-func (s *Syncer) pruneCandidates(ctx context.Context, app App, inv inventory.Inventory, r *Rendered) ([]*pruneCandidate, error) {
-	rendered := map[ObjectKey]bool{}
+// renderedKeys returns the keys of r's objects.
+func renderedKeys(r *Rendered) map[ObjectKey]bool {
+	out := make(map[ObjectKey]bool, len(r.Manifests))
 	for _, m := range r.Manifests {
-		rendered[m.Key] = true
+		out[m.Key] = true
 	}
+	return out
+}
+
+// pruneCandidates fetches the inventory objects no longer rendered (not
+// in rendered, the keys of every object of the render, hooks and skipped
+// ones included), in reverse apply order, and says which may be deleted.
+// Objects already gone are left out.
+func (s *Syncer) pruneCandidates(ctx context.Context, app App, inv inventory.Inventory, rendered map[ObjectKey]bool) ([]*pruneCandidate, error) {
 	var cands []*pruneCandidate
 	for k, av := range inv {
 		if !rendered[k] {

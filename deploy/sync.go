@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrygitops/ferry/deploy/diff"
 	"github.com/ferrygitops/ferry/deploy/health"
+	"github.com/ferrygitops/ferry/deploy/hooks"
 	"github.com/ferrygitops/ferry/deploy/inventory"
 	"github.com/ferrygitops/ferry/gitrepo"
 )
@@ -172,6 +173,15 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			return fail(inventory.RenderFailed, err)
 		}
 	}
+	// Hooks and skipped objects are set apart; the rest is the Sync
+	// phase's ordinary objects.
+	sp, err := hooks.SplitRendered(rendered)
+	if err != nil {
+		return fail(inventory.RenderFailed, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
+	}
+	allKeys := renderedKeys(&rendered)
+	rendered = sp.Rendered
+	phased := sp.Phased()
 	last := st.LastRevision()
 	dry := opts.DryRun
 	if x.watch {
@@ -181,6 +191,12 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			s.log.Info("a new revision is available; automated sync is off", "app", app.Name, "revision", short(rendered.Revision), "synced", short(last))
 			dry = true
 		case !newRev && !app.SelfHeal:
+			dry = true
+		case len(st.History) > 0 && st.History[0].Revision == rendered.Revision && st.History[0].Result == Failed &&
+			st.History[0].Reason == inventory.HookFailed && !st.History[0].DryRun:
+			// As Argo CD's automated sync: a revision whose hook failed
+			// is not retried by itself (`ferry sync` does).
+			s.log.Info("not retrying a revision whose hook failed; sync it by hand or push a new commit", "app", app.Name, "revision", short(rendered.Revision))
 			dry = true
 		}
 	}
@@ -201,9 +217,18 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if err != nil {
 		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
+	runHooks := false
+	if phased {
+		for _, it := range p.items {
+			it.wave = sp.Wave(it.m.Key)
+		}
+		if runHooks = len(sp.Hooks) > 0 && hooksDue(p, &rendered, last, inv, allKeys, opts.Prune); runHooks {
+			s.planHooks(ctx, p, &sp)
+		}
+	}
 	step("planned", "objects", len(p.items), "toApply", p.count(func(it *planItem) bool { return it.changed }),
 		"deferred", p.count(func(it *planItem) bool { return it.deferred }), "rejected", p.count(func(it *planItem) bool { return it.err != nil }))
-	if err := planErrors(p.items, "rejected"); err != nil {
+	if err := planErrors(p.all(), "rejected"); err != nil {
 		fillRecord(&rec, p, nil)
 		return fail(inventory.Rejected, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}
@@ -216,7 +241,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		rec.DryRun = true
 		var pruned []ObjectResult
 		if opts.Prune {
-			cands, err := s.pruneCandidates(ctx, app, inv, &rendered)
+			cands, err := s.pruneCandidates(ctx, app, inv, allKeys)
 			if err != nil {
 				return fail(inventory.ClusterError, err)
 			}
@@ -225,6 +250,11 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			}
 		}
 		s.evaluateHealth(p)
+		if runHooks {
+			for _, ph := range []hooks.Phase{hooks.PreSync, hooks.Sync, hooks.PostSync} {
+				p.notRun(ph, "dry run")
+			}
+		}
 		fillRecord(&rec, p, pruned)
 		rec.Result, rec.Finished = Succeeded, now()
 		return rec, nil
@@ -242,6 +272,40 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		return fail(reason, fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err))
 	}
 
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	// syncFail runs the SyncFail hooks of a sync that failed after
+	// validation, and records the phases that did not run.
+	syncFail := func(phases ...hooks.Phase) {
+		if !runHooks {
+			return
+		}
+		for _, ph := range phases {
+			p.notRun(ph, "not run: the sync stopped before")
+		}
+		if ctx.Err() != nil {
+			p.notRun(hooks.SyncFail, "not run: the sync's context ended")
+			return
+		}
+		if err := s.runPhase(ctx, app, p, hooks.SyncFail, hookTimeout(opts.Timeout)); err != nil {
+			s.log.Error("a SyncFail hook failed", "app", app.Name, "error", err)
+		}
+	}
+	if runHooks {
+		if err := s.runPhase(ctx, app, p, hooks.PreSync, hookTimeout(opts.Timeout)); err != nil {
+			syncFail(hooks.Sync, hooks.PostSync)
+			fillRecord(&rec, p, nil)
+			reason := inventory.HookFailed
+			if !errors.Is(err, errHook) {
+				reason = inventory.ClusterError
+			}
+			return fail(reason, fmt.Errorf("syncing app %s at %s: PreSync: nothing else applied: %w", app.Name, short(rendered.Revision), err))
+		}
+		step("PreSync hooks ran")
+	}
+
 	// Track every object before applying it, so one created by a sync
 	// that then fails (or dies) can still be pruned later.
 	grown := maps.Clone(inv)
@@ -254,13 +318,29 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	}
 
 	step("tracked in the inventory", "objects", len(grown))
-	if err := s.applyAll(ctx, p); err != nil {
+	if phased {
+		err = s.applyWaves(ctx, app, p, hookTimeout(opts.Timeout))
+	} else {
+		err = s.applyAll(ctx, p)
+	}
+	if err != nil {
 		err = fmt.Errorf("syncing app %s at %s: %w", app.Name, short(rendered.Revision), err)
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
 			err = fmt.Errorf("%w: %w", err, cause)
 		}
+		reason := inventory.ApplyFailed
+		switch {
+		case errors.Is(err, errHook):
+			reason = inventory.HookFailed
+		case errors.Is(err, errWave):
+			reason = inventory.WaveUnhealthy
+		}
+		syncFail(hooks.PostSync)
+		if phased {
+			s.evaluateHealth(p)
+		}
 		fillRecord(&rec, p, nil)
-		return fail(inventory.ApplyFailed, err)
+		return fail(reason, err)
 	}
 
 	step("applied", "objects", p.count(func(it *planItem) bool { return it.applied }))
@@ -268,12 +348,17 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	for _, m := range rendered.Manifests {
 		final[m.Key] = m.Object.GetAPIVersion()
 	}
+	for _, h := range sp.Skipped {
+		if av, ok := inv[h.Key]; ok {
+			final[h.Key] = av // not applied, not pruned: still tracked
+		}
+	}
 	var pruned []ObjectResult
 	var syncErr error
 	var reason Reason
 	if opts.Prune {
 		var keep inventory.Inventory
-		pruned, keep, syncErr = s.prune(ctx, app, inv, &rendered)
+		pruned, keep, syncErr = s.prune(ctx, app, inv, allKeys)
 		maps.Copy(final, keep)
 		if syncErr != nil {
 			reason = inventory.PruneFailed
@@ -291,10 +376,6 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	}
 
 	step("pruned", "objects", len(pruned))
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
 	s.waitHealthy(ctx, p, timeout)
 	step("health checked", "timeout", timeout)
 	fillRecord(&rec, p, pruned)
@@ -315,6 +396,26 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			rec.Reason = inventory.Unhealthy
 		}
 		rec.Error = unhealthySummary(&rec)
+	}
+	if runHooks {
+		switch {
+		case rec.Result == Failed:
+			syncFail(hooks.PostSync)
+		case rec.Result == Degraded:
+			p.notRun(hooks.PostSync, "not run: the app is not healthy")
+		default:
+			err := s.runPhase(ctx, app, p, hooks.PostSync, hookTimeout(opts.Timeout))
+			if err != nil {
+				reason := inventory.HookFailed
+				if !errors.Is(err, errHook) {
+					reason = inventory.ClusterError
+				}
+				rec.Result, rec.Reason, rec.Error = Degraded, reason, fmt.Sprintf("applied, but PostSync: %v", err)
+				syncFail()
+			}
+		}
+		rec.Hooks = p.hookRuns
+		rec.Finished = now()
 	}
 	var pin *Pin
 	if x.pin != nil && rec.Result != Failed {
@@ -416,7 +517,7 @@ func (s *Syncer) drift(app App, p *plan, inv inventory.Inventory, healing bool) 
 
 // fillRecord sets the record's objects and counts from a plan and prunes.
 func fillRecord(rec *Record, p *plan, pruned []ObjectResult) {
-	rec.Objects, rec.Counts = nil, Counts{}
+	rec.Objects, rec.Counts, rec.Hooks = nil, Counts{}, p.hookRuns
 	for _, it := range p.items {
 		o := ObjectResult{ObjectKey: it.m.Key, APIVersion: it.m.Object.GetAPIVersion(), Action: it.action, Health: it.health, Message: it.healthMsg}
 		switch {

@@ -396,6 +396,25 @@ func printRecord(w io.Writer, rec deploy.Record) {
 		}
 		tw.Flush()
 	}
+	printHooks(w, rec.Hooks)
+}
+
+// printHooks lists a sync's hook runs.
+func printHooks(w io.Writer, hs []deploy.HookResult) {
+	if len(hs) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOOK\tPHASE\tWAVE\tRESULT\tMESSAGE")
+	for _, h := range hs {
+		msg := h.Message
+		if h.Deleted {
+			msg = strings.TrimPrefix(msg+"; deleted", "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.ObjectKey, h.Phase, h.Wave, h.Result, orDash(oneLine(msg)))
+	}
+	tw.Flush()
 }
 
 func printTick(g *globals, t deploy.Tick) {
@@ -532,9 +551,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Use:   "status APP",
 		Short: "Show an app's last syncs, rollback pin, lock and object health",
 		Long: `Status reads what the cluster records about APP: the revision it is at, the last syncs
-(newest first, kept in ConfigMap ferry-app-APP), a rollback pin, the holder of its
-sync lease if a sync runs, and the live health (kstatus) of every object of its
-inventory. It reads git only to find the app in .ferry/ (its inventoryNamespace, if
+(newest first, kept in ConfigMap ferry-app-APP), the hooks the last sync ran (phase,
+wave, result), a rollback pin, the holder of its sync lease if a sync runs, and the
+live health (kstatus) of every object of its inventory (hooks are not in it). It reads git only to find the app in .ferry/ (its inventoryNamespace, if
 it names one); give --namespace (or --inventory-namespace) instead of --repo to skip that.
 
 Exit codes: 0 done; 2 invalid flags or App documents, an app .ferry/ does not declare,
@@ -586,6 +605,10 @@ func printStatus(w io.Writer, st deploy.AppStatus, release string) {
 	tw.Flush()
 	if st.Last != nil && st.Last.Result == deploy.Failed && st.Revision != "" {
 		fmt.Fprintf(w, "\nThe last sync (%s) failed: the cluster is still at %s.\n", short(st.Last.Revision), short(st.Revision))
+	}
+	if st.Last != nil && len(st.Last.Hooks) > 0 {
+		fmt.Fprintf(w, "\nHooks of the last sync (%s):\n", short(st.Last.Revision))
+		printHooks(w, st.Last.Hooks)
 	}
 	if st.Pin != nil {
 		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `%s`.\n", short(st.Pin.Revision), release)

@@ -49,7 +49,39 @@ const (
 	HealthTimeout Reason = "HealthTimeout"
 	// Unhealthy: applied, but an object is Failed (Degraded).
 	Unhealthy Reason = "Unhealthy"
+	// HookFailed: a hook failed or did not finish before the timeout. A
+	// PreSync or Sync hook stops the sync (Failed); a PostSync hook runs
+	// after everything was applied and healthy (Degraded).
+	HookFailed Reason = "HookFailed"
+	// WaveUnhealthy: the objects of a sync wave were not all Current
+	// before the timeout, so the later waves were not applied (Failed).
+	WaveUnhealthy Reason = "WaveUnhealthy"
 )
+
+// HookOutcome is how a hook ended.
+type HookOutcome string
+
+// The outcomes of a hook.
+const (
+	HookRunSucceeded HookOutcome = "Succeeded"
+	HookRunFailed    HookOutcome = "Failed"
+	// HookNotRun: the hook was not created (a dry run, or the sync
+	// stopped or ended unhealthy before its phase).
+	HookNotRun HookOutcome = "NotRun"
+)
+
+// HookResult is one run of a hook object in a sync.
+type HookResult struct {
+	// ObjectKey names the object; Name is the name it was created with
+	// (generated, for a hook with metadata.generateName).
+	render.ObjectKey
+	Phase   string      `json:"phase"`
+	Wave    int         `json:"wave"`
+	Result  HookOutcome `json:"result"`
+	Message string      `json:"message,omitempty"`
+	// Deleted: removed after it finished, by its delete policy.
+	Deleted bool `json:"deleted,omitempty"`
+}
 
 // Action is what a sync did (or, dry, would do) to an object.
 type Action string
@@ -135,6 +167,10 @@ type Record struct {
 	// (ObjectsOmitted counts the rest).
 	Objects        []ObjectResult `json:"objects,omitempty"`
 	ObjectsOmitted int            `json:"objectsOmitted,omitempty"`
+	// Hooks are the hook runs of the sync, in the order they ran
+	// (package hooks): hooks run only when the sync changes something or
+	// applies a new revision.
+	Hooks []HookResult `json:"hooks,omitempty"`
 }
 
 // Healthy reports whether every applied object is Current (or of unknown

@@ -96,11 +96,48 @@ func checkShape(r rawObject) error {
 	}
 	name, _ := md["name"].(string)
 	if name == "" {
-		if _, gen := md["generateName"]; gen {
-			return fmt.Errorf("%s: metadata.generateName is not supported: give the object a name", r.source)
+		if gen, isGen := md["generateName"]; isGen {
+			if g, ok := gen.(string); !ok || g == "" {
+				return fmt.Errorf("%s: metadata.generateName is not a string", r.source)
+			}
+			if !isHook(md) {
+				return fmt.Errorf("%s: metadata.generateName is only supported for hooks (annotation %s or %s): give the object a name", r.source, AnnotationHook, AnnotationHelmHook)
+			}
+			return checkMetadata(r, md)
 		}
 		return fmt.Errorf("%s: metadata.name is missing or not a string", r.source)
 	}
+	return checkMetadata(r, md)
+}
+
+// Hook annotations (package hooks reads them): a hook object may have a
+// generated name.
+const (
+	AnnotationHook     = "argocd.argoproj.io/hook"
+	AnnotationHelmHook = "helm.sh/hook"
+)
+
+// isHook reports whether metadata md marks a hook object.
+func isHook(md map[string]any) bool {
+	ann, _ := md["annotations"].(map[string]any)
+	_, argo := ann[AnnotationHook]
+	_, helm := ann[AnnotationHelmHook]
+	return argo || helm
+}
+
+// GeneratedName reports the generateName of an object that has no name:
+// a hook created with a name the API server generates. Its key names it
+// by the prefix.
+func GeneratedName(u map[string]any) (string, bool) {
+	md, _ := u["metadata"].(map[string]any)
+	if name, _ := md["name"].(string); name != "" {
+		return "", false
+	}
+	g, ok := md["generateName"].(string)
+	return g, ok && g != ""
+}
+
+func checkMetadata(r rawObject, md map[string]any) error {
 	if ns, ok := md["namespace"]; ok && ns != nil {
 		if _, isStr := ns.(string); !isStr {
 			return fmt.Errorf("%s: metadata.namespace is not a string", r.source)

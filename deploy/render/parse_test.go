@@ -56,11 +56,19 @@ metadata: {name: two}
 		want string
 	}{
 		{map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"name": "x"}}, "apiVersion is missing"},
-		{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"generateName": "x-"}}, "generateName is not supported"},
+		{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"generateName": "x-"}}, "generateName is only supported for hooks"},
+		{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"generateName": 3, "annotations": map[string]any{AnnotationHook: "PreSync"}}}, "metadata.generateName is not a string"},
 		{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x", "labels": map[string]any{"a": int64(1)}}}, "metadata.labels.a is not a string"},
 	} {
 		if _, err := flatten([]rawObject{{obj: tc.obj, source: "s"}}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err = %v, want %q", err, tc.want)
 		}
+	}
+
+	// A hook may have a generated name; its key is the prefix.
+	hook := map[string]any{"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"generateName": "migrate-", "annotations": map[string]any{AnnotationHelmHook: "pre-install"}}}
+	ms, err := prepare([]rawObject{{obj: hook, source: "h.yaml:1"}}, Options{App: "a", Namespace: "ns"})
+	if err != nil || len(ms) != 1 || ms[0].Key.Name != "migrate-" || ms[0].Object.GetName() != "" || ms[0].Object.GetGenerateName() != "migrate-" {
+		t.Fatalf("generateName hook: %v %+v", err, ms)
 	}
 }

@@ -201,6 +201,9 @@ func prepare(raws []rawObject, o Options) ([]Manifest, error) {
 		ann[AnnotationAppliedHash] = hash
 		u.SetAnnotations(ann)
 		key := KeyOf(u)
+		if g, ok := GeneratedName(r.obj); ok {
+			key.Name = g // a hook's generated name: keyed by its prefix
+		}
 		if prev, dup := seen[key]; dup {
 			return nil, fmt.Errorf("%s: %s is also defined at %s", r.source, key, prev)
 		}

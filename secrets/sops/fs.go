@@ -149,4 +149,3 @@ func (m *memFile) Stat() (fs.FileInfo, error) { return m.info, nil }
 func (m *memFile) Close() error               { return nil }
 
 var _ io.ReaderAt = (*memFile)(nil)
-

@@ -37,10 +37,10 @@ func init() {
 type Options struct {
 	// AgeIdentities decrypt files encrypted for their recipients.
 	AgeIdentities []age.Identity
-	// AWS is the configuration of the KMS client (credentials, retries);
-	// nil: files encrypted for KMS keys cannot be decrypted. The region is
-	// the key ARN's.
-	AWS *aws.Config
+	// AWS returns the configuration of the KMS client (credentials,
+	// retries), called when a file names a KMS key; nil: files encrypted
+	// only for KMS keys cannot be decrypted. The region is the key ARN's.
+	AWS func(context.Context) (*aws.Config, error)
 	// KMSEndpoint overrides the KMS endpoint (an emulator); "" uses the
 	// AWS configuration's resolution (BaseEndpoint, AWS_ENDPOINT_URL_KMS,
 	// or the regional endpoint).
@@ -52,7 +52,7 @@ type Options struct {
 type Decrypter struct {
 	ids        sopsage.ParsedIdentities
 	recipients []string
-	aws        *aws.Config
+	aws        func(context.Context) (*aws.Config, error)
 	endpoint   string
 }
 
@@ -249,6 +249,10 @@ func (d *Decrypter) kmsDecrypt(ctx context.Context, key *keyservice.KmsKey, ciph
 	if d.aws == nil {
 		return nil, errors.New("no AWS configuration is given to Ferry")
 	}
+	cfg, err := d.aws(ctx)
+	if err != nil {
+		return nil, err
+	}
 	a, err := arn.Parse(key.Arn)
 	if err != nil {
 		return nil, fmt.Errorf("not a KMS key ARN: %w", err)
@@ -257,7 +261,7 @@ func (d *Decrypter) kmsDecrypt(ctx context.Context, key *keyservice.KmsKey, ciph
 	if err != nil {
 		return nil, fmt.Errorf("the encrypted data key is not base64: %w", err)
 	}
-	client := kms.NewFromConfig(*d.aws, func(o *kms.Options) {
+	client := kms.NewFromConfig(*cfg, func(o *kms.Options) {
 		o.Region = a.Region
 		if d.endpoint != "" {
 			o.BaseEndpoint = aws.String(d.endpoint)

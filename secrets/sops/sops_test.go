@@ -148,7 +148,7 @@ func TestDecryptKMSThroughEmulator(t *testing.T) {
 	// The environment's endpoint must not be what makes it work.
 	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
 	srv.ResetStats()
-	d := sops.New(sops.Options{AWS: &cfg, KMSEndpoint: srv.URL})
+	d := sops.New(sops.Options{AWS: func(context.Context) (*aws.Config, error) { return &cfg, nil }, KMSEndpoint: srv.URL})
 	out, _, err := d.Decrypt(context.Background(), "kms.yaml", enc)
 	if err != nil || !strings.Contains(string(out), clear) {
 		t.Fatalf("Decrypt = %v\n%s", err, out)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferrygitops/ferry/deploy/inventory"
 	"github.com/ferrygitops/ferry/dotferry"
+	"github.com/ferrygitops/ferry/examples"
 	"github.com/ferrygitops/ferry/internal/testenv/awsapi"
 	"github.com/ferrygitops/ferry/internal/testenv/kmsapi"
 	"github.com/ferrygitops/ferry/internal/testenv/secretsmanagerapi"
@@ -56,6 +57,16 @@ func (l *lockedBuffer) String() string {
 
 func secretYAMLWith(name, key, value string) string {
 	return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\ntype: Opaque\nstringData:\n  " + key + ": " + value + "\n"
+}
+
+// newRawEnv is newEnv with files committed as they are: encrypted files
+// must not have NS replaced in their ciphertexts.
+func newRawEnv(t *testing.T, files map[string]string) *env {
+	t.Helper()
+	e := newEnv(t, nil)
+	e.repo = "raw"
+	e.url = e.git.CreateRepo(e.repo, files)
+	return e
 }
 
 // noClearText fails if any clear text appears in s.
@@ -145,7 +156,7 @@ type: Opaque
 	}
 	// The endpoint override must be what reaches the emulators.
 	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
-	e := newEnv(t, files)
+	e := newRawEnv(t, files)
 	var logs lockedBuffer
 	work := t.TempDir()
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
@@ -246,7 +257,7 @@ type: Opaque
 	// A file for another recipient and a ConfigMap change in one commit:
 	// the sync stops before any change, naming the file and recipient.
 	other, _ := age.GenerateX25519Identity()
-	e.commit("other key", map[string]string{
+	e.git.Commit(e.repo, "main", "other key", map[string]string{
 		"app/age.enc.yaml": enc("age.enc.yaml", secretYAMLWith("from-age", "TOKEN", ageClearNext), sopstest.Options{Age: []string{other.Recipient().String()}}),
 		"app/cm.yaml":      configMapYAML("settings", map[string]string{"level": "2"}),
 	})
@@ -261,7 +272,7 @@ type: Opaque
 	}
 
 	// A missing secret: the same.
-	e.commit("fix key, missing secret", map[string]string{
+	e.git.Commit(e.repo, "main", "fix key, missing secret", map[string]string{
 		"app/age.enc.yaml": enc("age.enc.yaml", secretYAMLWith("from-age", "TOKEN", ageClearNext), ageOpts),
 		"app/db.yaml":      strings.Replace(files["app/db.yaml"], "prod/myapp/db", "prod/myapp/gone", 1),
 	})
@@ -277,7 +288,7 @@ type: Opaque
 		t.Errorf("missing secret: from-age changed")
 	}
 	// Throttling beyond the retries: the same.
-	e.commit("secret back", map[string]string{"app/db.yaml": files["app/db.yaml"]})
+	e.git.Commit(e.repo, "main", "secret back", map[string]string{"app/db.yaml": files["app/db.yaml"]})
 	smSrv.FailNext("DescribeSecret", 1, awsapi.Throttling(0))
 	_, err = e.s.Sync(e.ctx, app, SyncOptions{Prune: true, Timeout: -1})
 	if err == nil || !strings.Contains(err.Error(), "secrets manager throttled DescribeSecret of prod/myapp/db") {
@@ -311,4 +322,34 @@ type: Opaque
 		noClearText(t, "ConfigMap "+cm.Name, string(b))
 	}
 	noClearTextOnDisk(t, filepath.Dir(work))
+}
+
+// TestExampleSecretsSync syncs examples/repo/secrets, as an ad-hoc app,
+// with the demo-only age key in a file (SOPS_AGE_KEY_FILE's way) and the
+// Secrets Manager emulator holding demo/myapp/api.
+func TestExampleSecretsSync(t *testing.T) {
+	files, err := examples.Files("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smSrv := secretsmanagerapi.NewServer()
+	defer smSrv.Close()
+	smSrv.CreateSecret(secretsmanagerapi.SecretSpec{Name: "demo/myapp/api", String: aws.String(`{"token":"demo-token-123"}`)})
+	keyFile := filepath.Join(t.TempDir(), "age.agekey")
+	if err := os.WriteFile(keyFile, examples.DemoAgeKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newRawEnv(t, files)
+	cfg := smSrv.ClientConfig(secretsmanagerapi.DefaultRegion, smSrv.Credentials(), 1)
+	e.s = e.syncer(Options{Secrets: SecretsOptions{AgeKeyFile: keyFile, AWS: &cfg}})
+	rec := e.sync(e.app("example-secrets", "secrets"), SyncOptions{Prune: true, Timeout: -1})
+	if rec.Result == Failed {
+		t.Fatalf("sync: %+v", rec)
+	}
+	if got := secretValue(t, e, "db-credentials", "DB_PASSWORD"); got != "demo-only-not-secret" {
+		t.Errorf("DB_PASSWORD = %q", got)
+	}
+	if got := secretValue(t, e, "api-token", "API_TOKEN"); got != "demo-token-123" {
+		t.Errorf("API_TOKEN = %q", got)
+	}
 }

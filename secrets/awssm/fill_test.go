@@ -239,9 +239,16 @@ func TestFillThrottledAndDeniedStop(t *testing.T) {
 	}
 }
 
-// BenchmarkFill100 fills 100 Secrets, each naming its own secret, as a
-// sync does after the first: one DescribeSecret per secret, no value read.
+// BenchmarkFill100 fills 100 Secrets, each naming its own secret: warm,
+// as a sync does after the first (one DescribeSecret per secret, no value
+// read); cold, as the first sync of a process does (DescribeSecret and
+// GetSecretValue per secret).
 func BenchmarkFill100(b *testing.B) {
+	b.Run("warm", func(b *testing.B) { benchFill100(b, false) })
+	b.Run("cold", func(b *testing.B) { benchFill100(b, true) })
+}
+
+func benchFill100(b *testing.B, cold bool) {
 	srv := newServer(b)
 	files := map[string]string{}
 	for i := range 100 {
@@ -264,6 +271,9 @@ func BenchmarkFill100(b *testing.B) {
 		for j, m := range base {
 			m.Object = m.Object.DeepCopy()
 			ms[j] = m
+		}
+		if cold {
+			f = filler(srv, 1)
 		}
 		b.StartTimer()
 		var err error

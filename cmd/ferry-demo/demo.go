@@ -290,14 +290,17 @@ func (d *demo) run(ctx context.Context) error {
 		if err := d.step(ctx, append([]string{"status", "myapp-staging"}, syncArgs...)...); err != nil {
 			return err
 		}
-		d, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-staging").Get(ctx, "myapp", metav1.GetOptions{})
+		dep, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-staging").Get(ctx, "myapp", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		for _, c := range d.Spec.Template.Spec.Containers {
+		for _, c := range dep.Spec.Template.Spec.Containers {
 			fmt.Fprintf(w, "\n    Deployment myapp-staging/myapp, container %s: %s", c.Name, c.Image)
 		}
 		fmt.Fprintln(w)
+		if err := d.secretsStep(ctx, w, step, dir, syncArgs); err != nil {
+			return err
+		}
 	}
 
 	fmt.Fprintf(w, "\nDone; everything the demo started is stopped. Point Ferry at your own manifest repository with:\n    ferry scan --repo PATH\n    GITHUB_TOKEN=... ferry bump --repo https://github.com/OWNER/REPO --dry-run\n")

@@ -32,7 +32,7 @@ func TestDemo(t *testing.T) {
 		testbin string // "" keeps the real one
 		want    []string
 	}{
-		{name: "whole loop", want: []string{"ferry bump", "created", "unchanged", "merges #1", "synced myapp-staging", "Succeeded", "myapp:release.20240305"}},
+		{name: "whole loop", want: []string{"ferry bump", "created", "unchanged", "merges #1", "synced myapp-staging", "Succeeded", "myapp:release.20240305", "synced demo-secrets"}},
 		{name: "without the API server", testbin: "missing", want: []string{"what the sync would apply", "make testbin", "myapp:release.20240305"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

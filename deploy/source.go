@@ -21,8 +21,12 @@ import (
 // The result is in apply order and does not depend on file order beyond
 // that. Errors name the file and line (or the kustomize build) of the
 // offending object.
+//
+// SOPS files are decrypted in memory and Secrets naming an AWS Secrets
+// Manager source are filled (secrets.go): a file that cannot be decrypted
+// or a reference that cannot be filled is a render error.
 func (s *Syncer) Render(ctx context.Context, app App, revision string) (Rendered, error) {
-	return render.App(ctx, s.clones, app, revision, scoper{s})
+	return s.renderSecrets(ctx, app, revision)
 }
 
 // ReadApps fetches branch of the manifest repository repoURL (cloning it

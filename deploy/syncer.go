@@ -116,6 +116,10 @@ type Options struct {
 	// RevertPR opens a revert pull request for Syncer.RevertPR; nil means
 	// the build has no forge integration (ErrNoRevertPR).
 	RevertPR RevertPRFunc
+
+	// Secrets configures SOPS decryption and AWS Secrets Manager
+	// references (secrets.go).
+	Secrets SecretsOptions
 }
 
 // Syncer renders, diffs, applies, prunes and records apps on one cluster.
@@ -143,6 +147,8 @@ type Syncer struct {
 	// forbiddenLists holds the cluster-scoped resources (GVRs) RBAC does
 	// not let the Syncer list; their objects are read one by one.
 	forbiddenLists sync.Map
+
+	secrets secretsState // secrets.go
 }
 
 // New returns a Syncer talking to the cluster of cfg, with the rate limit

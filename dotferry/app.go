@@ -62,6 +62,9 @@ type App struct {
 	// ReleasePinOnNewCommit makes a new commit on the branch release a
 	// rollback pin, so the next sync applies it.
 	ReleasePinOnNewCommit bool `json:"releasePinOnNewCommit,omitempty"`
+	// Decryption decrypts the app's SOPS files at render time (see
+	// decryption.go); nil: only the keys Ferry is configured with.
+	Decryption *Decryption `json:"decryption,omitempty"`
 
 	// Source is where the App document was read from; zero for apps made
 	// from flags.
@@ -205,7 +208,10 @@ func (l *loader) app(d *document.Doc) {
 }
 
 func appSpec(d *document.Doc, app *App, sf document.Field) {
-	spec := d.Fields(sf.Val, "spec", "source", "destination", "syncPolicy")
+	spec := d.Fields(sf.Val, "spec", "source", "destination", "syncPolicy", "decryption")
+	if f, ok := spec["decryption"]; ok {
+		app.Decryption = appDecryption(d, f)
+	}
 	if f, ok := spec["source"]; ok {
 		src := d.Fields(f.Val, "spec.source", "repoURL", "branch", "path")
 		app.RepoURL, _ = d.Str(src["repoURL"], "spec.source.repoURL")

@@ -205,6 +205,7 @@ func (s *Service) syncerFor(dest cluster.Destination) (*deploy.Syncer, error) {
 		Namespace:      s.cfg.Sync.Namespace,
 		Log:            s.log,
 		OnTick:         s.onTick,
+		Secrets:        s.cfg.Sync.Secrets.deployOptions(),
 	})
 	if err != nil {
 		return nil, err

@@ -46,6 +46,9 @@ type Config struct {
 		// (unless an App names its inventoryNamespace); default the
 		// namespace Ferry's pod runs in, else ferry-system.
 		Namespace string `yaml:"namespace"`
+		// Secrets: SOPS decryption and AWS Secrets Manager references
+		// (secrets.go).
+		Secrets SecretsConfig `yaml:"secrets"`
 	} `yaml:"sync"`
 	LeaderElection struct {
 		Enabled   bool   `yaml:"enabled"`

@@ -306,6 +306,9 @@ func (d *demo) run(ctx context.Context) error {
 		if err := d.step(ctx, promoteArgs...); err != nil {
 			return err
 		}
+		if err := d.secretsStep(ctx, w, step, dir, syncArgs); err != nil {
+			return err
+		}
 	}
 
 	if d.keep {

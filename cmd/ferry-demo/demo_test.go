@@ -36,7 +36,7 @@ func TestDemo(t *testing.T) {
 		keep    bool
 		want    []string
 	}{
-		{name: "whole loop", want: []string{"ferry bump", "created", "unchanged", "merges #1", "synced myapp-staging", "Succeeded", "myapp:release.20240305", "ferry promote myapp", "soaking"}},
+		{name: "whole loop", want: []string{"ferry bump", "created", "unchanged", "merges #1", "synced myapp-staging", "Succeeded", "myapp:release.20240305", "ferry promote myapp", "soaking", "synced demo-secrets"}},
 		{name: "without the API server, kept", testbin: "missing", keep: true, want: []string{"what the sync would apply", "make testbin", "myapp:release.20240305"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

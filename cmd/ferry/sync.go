@@ -45,6 +45,7 @@ type syncFlags struct {
 	burst, concurrency          int
 	to, revision                string
 	release, pr, showSecrets    bool
+	secrets                     secretsFlags
 }
 
 func (f *syncFlags) register(cmd *cobra.Command) {
@@ -59,6 +60,7 @@ func (f *syncFlags) register(cmd *cobra.Command) {
 	fs.Float32Var(&f.qps, "kube-qps", deploy.DefaultQPS, "requests per second to the API server (client-side limit; negative: none)")
 	fs.IntVar(&f.burst, "kube-burst", deploy.DefaultBurst, "requests the client may send at once above --kube-qps")
 	fs.IntVar(&f.concurrency, "concurrency", deploy.DefaultConcurrency, "requests in flight at once (lists, dry-runs, applies, deletes)")
+	f.secrets.register(cmd)
 }
 
 // registerSource registers the flags that say where the app and its
@@ -145,7 +147,8 @@ func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit
 			return fail(usageError("--repo: %v", err))
 		}
 	}
-	res.opts = deploy.Options{WorkDir: workdir, GitCredentials: &creds, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait}
+	res.opts = deploy.Options{WorkDir: workdir, GitCredentials: &creds, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait,
+		Secrets: f.secrets.options()}
 	if f.lockWait == 0 {
 		res.opts.LockTimeout = -1
 	}

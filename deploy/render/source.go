@@ -160,7 +160,11 @@ func (e *Clone) Resolve(revision string) (*object.Commit, error) {
 // neither built in nor defined by a CRD of the render are resolved by
 // scope (nil: left as written). A failed render still says which
 // revision (and branch head) it was, once known.
-func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, scope Scoper) (Rendered, error) {
+func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, scope Scoper, opts ...AppOption) (Rendered, error) {
+	var ao appOptions
+	for _, o := range opts {
+		o(&ao)
+	}
 	if err := app.Validate(); err != nil {
 		return Rendered{}, err
 	}
@@ -177,7 +181,11 @@ func App(ctx context.Context, clones *Clones, app dotferry.App, revision string,
 		if err != nil {
 			return fmt.Errorf("reading commit %s: %w", rev, err)
 		}
-		r, err = Render(gitrepo.TreeFS(tree), app.CleanPath(), Options{App: app.Name, Namespace: app.Namespace, Scope: scope})
+		fsys := gitrepo.TreeFS(tree)
+		if ao.wrapFS != nil {
+			fsys = ao.wrapFS(fsys)
+		}
+		r, err = Render(fsys, app.CleanPath(), Options{App: app.Name, Namespace: app.Namespace, Scope: scope})
 		if err != nil {
 			return fmt.Errorf("at %.12s: %w", rev, err)
 		}

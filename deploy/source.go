@@ -21,7 +21,7 @@ import (
 // that. Errors name the file and line (or the kustomize build) of the
 // offending object.
 func (s *Syncer) Render(ctx context.Context, app App, revision string) (Rendered, error) {
-	return render.App(ctx, s.clones, app, revision, scoper{s})
+	return render.App(ctx, s.clones, app, revision, render.Env{Scope: scoper{s}, Capabilities: render.DiscoveryCapabilities(s.disc)})
 }
 
 // ReadApps fetches branch of the manifest repository repoURL (cloning it

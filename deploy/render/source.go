@@ -154,13 +154,24 @@ func (e *Clone) Resolve(revision string) (*object.Commit, error) {
 	return c, nil
 }
 
+// Env is what a render of an app learns from outside its repository.
+type Env struct {
+	// Scope resolves the kinds neither built in nor defined by a CRD of
+	// the render (nil: left as written).
+	Scope Scoper
+	// Capabilities gives Helm charts the cluster's version and API
+	// versions (nil: DefaultCapabilities).
+	Capabilities CapabilitiesFunc
+	// Charts fetches chart dependencies (nil: the process-wide default).
+	Charts *Charts
+}
+
 // App renders app at revision ("" for the head of its branch; a full or
 // abbreviated commit hash otherwise), read straight from the git objects
-// of its clone: nothing is written out, kustomize builds included. Kinds
-// neither built in nor defined by a CRD of the render are resolved by
-// scope (nil: left as written). A failed render still says which
-// revision (and branch head) it was, once known.
-func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, scope Scoper) (Rendered, error) {
+// of its clone: nothing is written out, kustomize builds and Helm charts
+// included. A failed render still says which revision (and branch head)
+// it was, once known.
+func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, env Env) (Rendered, error) {
 	if err := app.Validate(); err != nil {
 		return Rendered{}, err
 	}
@@ -177,7 +188,10 @@ func App(ctx context.Context, clones *Clones, app dotferry.App, revision string,
 		if err != nil {
 			return fmt.Errorf("reading commit %s: %w", rev, err)
 		}
-		r, err = Render(gitrepo.TreeFS(tree), app.CleanPath(), Options{App: app.Name, Namespace: app.Namespace, Scope: scope})
+		r, err = RenderContext(ctx, gitrepo.TreeFS(tree), app.CleanPath(), Options{
+			App: app.Name, Namespace: app.Namespace, Scope: env.Scope,
+			Helm: app.Helm, Jsonnet: app.Jsonnet, Capabilities: env.Capabilities, Charts: env.Charts,
+		})
 		if err != nil {
 			return fmt.Errorf("at %.12s: %w", rev, err)
 		}

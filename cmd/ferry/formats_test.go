@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/examples"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
 )
@@ -123,6 +124,34 @@ func TestHelmAndJsonnetApps(t *testing.T) {
 	for _, n := range []string{"guestbook-1", "guestbook-2"} {
 		if cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, n, metav1.GetOptions{}); err != nil || cm.Data["env"] != "staging" {
 			t.Errorf("%s: %v %v", n, cm, err)
+		}
+	}
+}
+
+// TestExampleRepoFormats: the example repository's Helm and jsonnet apps
+// render with `ferry render`.
+func TestExampleRepoFormats(t *testing.T) {
+	files, err := examples.Files("ghcr.io/acme/web", "ghcr.io/acme/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := gitserver.New(t).CreateRepo("example", files)
+	code, out, errs := run(t, "render", "web-staging", "--repo", url)
+	if code != 0 {
+		t.Fatalf("render web-staging: exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{"kind: Deployment", "name: web-web", "namespace: myapp-staging", "replicas: 1", "image: ghcr.io/acme/web:1.4.2", "kind: Service", "port: 8080"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render web-staging lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errs = run(t, "render", "guestbook-staging", "--repo", url)
+	if code != 0 {
+		t.Fatalf("render guestbook-staging: exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{"# Source: jsonnet jsonnet/guestbook/main.jsonnet: .deployment", "replicas: 2", "environment: staging", "name: guestbook-config"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render guestbook-staging lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -94,6 +94,9 @@ func TestHelmAndJsonnetApps(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "name: guestbook-1") || !strings.Contains(out, "name: guestbook-2") || !strings.Contains(out, "env: staging") {
 		t.Fatalf("render guestbook: exit %d\n%s\n%s", code, out, errs)
 	}
+	if code, out, _ = run(t, "render", "shop", "--repo", url, "--api-versions", "apps/v1/Deployment"); code != 0 || !strings.Contains(out, `deploymentKind: "true"`) || !strings.Contains(out, "kube: v1.37.0") {
+		t.Errorf("render --api-versions: exit %d\n%s", code, out)
+	}
 	if code, _, errs = run(t, "render", "shop", "--repo", url, "--kube-version", "one.two"); code != 2 || !strings.Contains(errs, "--kube-version") {
 		t.Errorf("bad --kube-version: exit %d\n%s", code, errs)
 	}

@@ -316,3 +316,20 @@ func TestJsonnetErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestHelmSkipCRDsAndKustomizeHelmCharts(t *testing.T) {
+	fsys := chartFS(map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"})
+	fsys["c/crds/w.yaml"] = file("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec: {group: example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced, versions: []}\n")
+	for skip, want := range map[bool]int{false: 2, true: 1} {
+		r, err := Render(fsys, "c", Options{App: "a", Namespace: "n", Helm: &dotferry.Helm{SkipCRDs: skip}})
+		if err != nil || len(r.Manifests) != want {
+			t.Errorf("skipCrds %v: %v %v", skip, r.Keys(), err)
+		}
+	}
+	kfs := fstest.MapFS{"k/kustomization.yaml": file("helmCharts:\n- {name: web, repo: https://charts.example.com, version: 1.0.0}\n")}
+	_, err := Render(kfs, "k", Options{App: "a", Namespace: "n"})
+	if err == nil || !strings.Contains(err.Error(), "kustomize build k: helmCharts are not supported") {
+		t.Errorf("kustomize helmCharts: %v", err)
+	}
+	t.Logf("kustomize helmCharts: %v", err)
+}

@@ -30,6 +30,11 @@ type App struct {
 	// root. A directory holding kustomization.yaml (or .yml, or
 	// Kustomization) is built with kustomize.
 	Path string `json:"path"`
+	// Helm and Jsonnet are the source's explicit settings (spec.source.helm,
+	// spec.source.jsonnet); nil when the document gives none. Which
+	// renderer runs is detected from Path (see package render).
+	Helm    *Helm    `json:"helm,omitempty"`
+	Jsonnet *Jsonnet `json:"jsonnet,omitempty"`
 	// Namespace is the destination namespace, given to namespaced objects
 	// that name none.
 	Namespace string `json:"namespace,omitempty"`
@@ -213,7 +218,7 @@ func appSpec(d *document.Doc, app *App, sf document.Field) {
 		app.Decryption = appDecryption(d, f)
 	}
 	if f, ok := spec["source"]; ok {
-		src := d.Fields(f.Val, "spec.source", "repoURL", "branch", "path")
+		src := d.Fields(f.Val, "spec.source", sourceFields...)
 		app.RepoURL, _ = d.Str(src["repoURL"], "spec.source.repoURL")
 		app.Branch, _ = d.Str(src["branch"], "spec.source.branch")
 		if pf := src["path"]; pf.Present() {
@@ -222,6 +227,7 @@ func appSpec(d *document.Doc, app *App, sf document.Field) {
 				d.Errorf(pf.Val, "spec.source.path", "%v", err)
 			}
 		}
+		sourceSettings(d, app, src)
 	}
 	if f, ok := spec["destination"]; ok {
 		dst := d.Fields(f.Val, "spec.destination", "namespace", "context", "server", "inventoryNamespace")

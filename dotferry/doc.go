@@ -68,6 +68,12 @@
 //	    context: staging
 //	  syncPolicy: {automated: true, prune: true, selfHeal: true}
 //
+// spec.source.helm (releaseName, namespace, valueFiles,
+// ignoreMissingValueFiles, values or valuesObject, parameters, skipCrds,
+// kubeVersion, apiVersions) and spec.source.jsonnet (main, libs, extVars,
+// tlas; also read as Argo CD's spec.source.directory.jsonnet) complete the
+// detection of the source's kind (see Helm and Jsonnet).
+//
 // See App for every field. Checked: names are DNS labels, paths are clean
 // and stay in the repository, namespaces are DNS labels, durations are
 // positive.

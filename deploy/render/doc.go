@@ -10,6 +10,17 @@
 //
 // # Rendering
 //
+// Detect says how a path renders, as Argo CD decides it: Chart.yaml makes
+// a Helm chart, a kustomization a kustomize build, *.jsonnet files a
+// jsonnet program, anything else a plain directory. A Helm chart is
+// rendered with Helm's engine as a library (templates only, no release
+// storage, hooks kept with their helm.sh/hook annotations), its
+// dependencies vendored or fetched by Charts (OCI registries through
+// package registry, HTTP chart repositories), .Capabilities from
+// Options.Capabilities (the engine's: DiscoveryCapabilities) or
+// DefaultCapabilities. A jsonnet program is evaluated with go-jsonnet,
+// imports read from the fs.FS only (never outside the repository).
+//
 // A directory holding kustomization.yaml (or .yml, or Kustomization) is
 // built with kustomize (krusty, plugins off, loads restricted to the
 // kustomization root), which reads the tree in place through an adapter of

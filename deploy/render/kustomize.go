@@ -24,6 +24,9 @@ func kustomizeBuild(fsys fs.FS, p string) ([]rawObject, error) {
 	rm, err := k.Run(kustFS{src: fsys, disk: filesys.MakeFsOnDisk()}, path.Join(mountRoot, p))
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), mountRoot+"/", "")
+		if strings.Contains(msg, "--enable-helm") {
+			return nil, fmt.Errorf("kustomize build %s: helmCharts are not supported: kustomize runs them with the helm binary, which Ferry does not run; give the chart its own App (a path holding Chart.yaml, with spec.source.helm settings) instead", p)
+		}
 		return nil, fmt.Errorf("kustomize build %s: %s", p, msg)
 	}
 	var out []rawObject

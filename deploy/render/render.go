@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/ferrygitops/ferry/dotferry"
 )
 
 // Labels and annotations a render sets.
@@ -51,10 +54,12 @@ type Rendered struct {
 	App      string `json:"app"`
 	Revision string `json:"revision"`
 	// BranchHead is the head of the app's branch when it was rendered.
-	BranchHead string     `json:"branchHead"`
-	Path       string     `json:"path"`
-	Kustomize  bool       `json:"kustomize,omitempty"`
-	Manifests  []Manifest `json:"manifests"`
+	BranchHead string `json:"branchHead"`
+	Path       string `json:"path"`
+	// Kind is how the path was rendered (Detect).
+	Kind      Kind       `json:"kind"`
+	Kustomize bool       `json:"kustomize,omitempty"`
+	Manifests []Manifest `json:"manifests"`
 }
 
 // Keys returns the keys of the manifests, in order.
@@ -82,30 +87,54 @@ type Options struct {
 	// Scope resolves the kinds that are neither built in nor defined by a
 	// CRD of the render; nil leaves them as written (ScopeUnknown).
 	Scope Scoper
+	// Helm and Jsonnet are the App's explicit source settings.
+	Helm    *dotferry.Helm
+	Jsonnet *dotferry.Jsonnet
+	// Capabilities gives a Helm chart the destination cluster's version
+	// and API versions; nil: DefaultCapabilities.
+	Capabilities CapabilitiesFunc
+	// Charts fetches the chart dependencies not vendored under charts/;
+	// nil: a process-wide Charts with the defaults (NewCharts(nil)).
+	Charts *Charts
 }
 
-// Render reads the manifests at p in fsys (a directory, or one file),
-// builds them with kustomize when p holds a kustomization, and prepares
-// them (Prepare). Errors name the file and line (or the kustomize build) of
-// the offending object.
+// Render is RenderContext with context.Background().
 func Render(fsys fs.FS, p string, o Options) (Rendered, error) {
+	return RenderContext(context.Background(), fsys, p, o)
+}
+
+// RenderContext reads the manifests at p in fsys (a directory, or one
+// file) as Detect says: a Helm chart rendered with Helm's engine, a
+// kustomization built with kustomize, a jsonnet program evaluated, or
+// plain manifests read; then prepares them. Errors name the file and line
+// (or the kustomize build, or the renderer's location) of the offending
+// object. ctx bounds the fetches of chart dependencies and capabilities.
+func RenderContext(ctx context.Context, fsys fs.FS, p string, o Options) (Rendered, error) {
 	p = path.Clean(p)
 	r := Rendered{App: o.App, Path: p}
-	files, kust, err := Files(fsys, p)
+	kind, err := Detect(fsys, p, o.Helm, o.Jsonnet)
 	if err != nil {
 		return r, err
 	}
+	r.Kind = kind
 	var raws []rawObject
-	if r.Kustomize = kust; kust {
-		if raws, err = kustomizeBuild(fsys, p); err != nil {
-			return r, err
+	switch kind {
+	case KindHelm:
+		raws, err = helmRender(ctx, fsys, p, o)
+	case KindJsonnet:
+		raws, err = jsonnetRender(fsys, p, o.Jsonnet)
+	case KindKustomize:
+		r.Kustomize = true
+		raws, err = kustomizeBuild(fsys, p)
+	default:
+		var files []File
+		if files, _, err = Files(fsys, p); err == nil {
+			raws, err = parseFiles(files)
 		}
 	}
-	parsed, err := parseFiles(files)
 	if err != nil {
 		return r, err
 	}
-	raws = append(raws, parsed...)
 	r.Manifests, err = prepare(raws, o)
 	return r, err
 }

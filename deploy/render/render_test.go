@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ferrygitops/ferry/dotferry"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestGolden")
@@ -24,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of TestGolden"
 // per object, preceded by its source and hash.
 func golden(r Rendered) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# path: %s, kustomize: %v\n", r.Path, r.Kustomize)
+	fmt.Fprintf(&b, "# path: %s, kind: %s\n", r.Path, r.Kind)
 	for _, m := range r.Manifests {
 		y, err := yaml.Marshal(m.Object.Object)
 		if err != nil {
@@ -43,17 +46,35 @@ func golden(r Rendered) string {
 // compares the result with testdata/CASE/rendered.yaml; -update rewrites
 // the golden files.
 func TestGolden(t *testing.T) {
+	caps := DefaultCapabilities("monitoring.coreos.com/v1")
+	caps.KubeVersion = "v1.30.2"
 	for _, tc := range []struct {
 		name, path, namespace string
+		helm                  *dotferry.Helm
+		jsonnet               *dotferry.Jsonnet
 	}{
-		{"kustomize-overlay", "overlays/staging", "shop"},
-		{"plain-directory", "app", "web"},
-		{"namespaces", ".", "dest"},
-		{"ordering", ".", "dest"},
+		{name: "kustomize-overlay", path: "overlays/staging", namespace: "shop"},
+		{name: "plain-directory", path: "app", namespace: "web"},
+		{name: "namespaces", path: ".", namespace: "dest"},
+		{name: "ordering", path: ".", namespace: "dest"},
+		{name: "helm-chart", path: "charts/shop", namespace: "shop", helm: &dotferry.Helm{
+			ReleaseName:             "prod",
+			ValueFiles:              []string{"values-prod.yaml", "missing.yaml"},
+			IgnoreMissingValueFiles: true,
+			Values:                  "greeting: hi\nservice: {port: 8080}\n",
+			Parameters:              []dotferry.HelmParameter{{Name: "replicaCount", Value: "5"}, {Name: "image.tag", Value: "2.0.2", ForceString: true}},
+		}},
+		{name: "jsonnet-program", path: "apps/guestbook", namespace: "guestbook", jsonnet: &dotferry.Jsonnet{
+			Libs:    []string{"vendor", "lib"},
+			ExtVars: []dotferry.JsonnetVar{{Name: "image", Value: "ghcr.io/acme/guestbook:1.0.0"}, {Name: "env", Value: "staging"}, {Name: "debug", Value: "true", Code: true}},
+			TLAs:    []dotferry.JsonnetVar{{Name: "replicas", Value: "2", Code: true}, {Name: "tier", Value: "front"}},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join("testdata", tc.name)
-			r, err := Render(os.DirFS(filepath.Join(dir, "repo")), tc.path, Options{App: "demo", Namespace: tc.namespace})
+			o := Options{App: "demo", Namespace: tc.namespace, Helm: tc.helm, Jsonnet: tc.jsonnet,
+				Capabilities: func(context.Context) (Capabilities, error) { return caps, nil }}
+			r, err := Render(os.DirFS(filepath.Join(dir, "repo")), tc.path, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +92,7 @@ func TestGolden(t *testing.T) {
 			if d := cmp.Diff(string(want), got); d != "" {
 				t.Errorf("render differs from %s (-want +got; go test -update rewrites it):\n%s", file, d)
 			}
-			again, err := Render(os.DirFS(filepath.Join(dir, "repo")), tc.path, Options{App: "demo", Namespace: tc.namespace})
+			again, err := Render(os.DirFS(filepath.Join(dir, "repo")), tc.path, o)
 			if err != nil || golden(again) != got {
 				t.Errorf("a second render differs: %v", err)
 			}

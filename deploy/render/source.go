@@ -154,13 +154,25 @@ func (e *Clone) Resolve(revision string) (*object.Commit, error) {
 	return c, nil
 }
 
+// Env is what a render of an app learns from outside its repository.
+type Env struct {
+	// Scope resolves the kinds neither built in nor defined by a CRD of
+	// the render (nil: left as written).
+	Scope Scoper
+	// Capabilities gives Helm charts the cluster's version and API
+	// versions (nil: DefaultCapabilities).
+	Capabilities CapabilitiesFunc
+	// Charts fetches chart dependencies (nil: the process-wide default).
+	Charts *Charts
+}
+
 // App renders app at revision ("" for the head of its branch; a full or
 // abbreviated commit hash otherwise), read straight from the git objects
-// of its clone: nothing is written out, kustomize builds included. Kinds
-// neither built in nor defined by a CRD of the render are resolved by
-// scope (nil: left as written). A failed render still says which
-// revision (and branch head) it was, once known.
-func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, scope Scoper, opts ...AppOption) (Rendered, error) {
+// of its clone: nothing is written out, kustomize builds and Helm charts
+// included. opts may wrap the file tree the renderer reads (SOPS
+// decryption, in memory). A failed render still says which revision (and
+// branch head) it was, once known.
+func App(ctx context.Context, clones *Clones, app dotferry.App, revision string, env Env, opts ...AppOption) (Rendered, error) {
 	var ao appOptions
 	for _, o := range opts {
 		o(&ao)
@@ -185,7 +197,10 @@ func App(ctx context.Context, clones *Clones, app dotferry.App, revision string,
 		if ao.wrapFS != nil {
 			fsys = ao.wrapFS(fsys)
 		}
-		r, err = Render(fsys, app.CleanPath(), Options{App: app.Name, Namespace: app.Namespace, Scope: scope})
+		r, err = RenderContext(ctx, fsys, app.CleanPath(), Options{
+			App: app.Name, Namespace: app.Namespace, Scope: env.Scope,
+			Helm: app.Helm, Jsonnet: app.Jsonnet, Capabilities: env.Capabilities, Charts: env.Charts,
+		})
 		if err != nil {
 			return fmt.Errorf("at %.12s: %w", rev, err)
 		}

@@ -26,7 +26,7 @@ func TestAppFromGit(t *testing.T) {
 	clones := NewClones(t.TempDir(), nil, 0)
 	app := dotferry.App{Name: "demo", RepoURL: url, Branch: "main", Path: "app", Namespace: "web"}
 
-	r, err := App(ctx, clones, app, "", nil)
+	r, err := App(ctx, clones, app, "", Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,18 +36,18 @@ func TestAppFromGit(t *testing.T) {
 	if v, _ := r.Manifests[0].Object.Object["data"].(map[string]any); v["v"] != "2" {
 		t.Errorf("head data = %v", v)
 	}
-	old, err := App(ctx, clones, app, first[:10], nil)
+	old, err := App(ctx, clones, app, first[:10], Env{})
 	if err != nil || old.Revision != first || old.BranchHead != second {
 		t.Fatalf("first: %+v %v", old, err)
 	}
 	if v, _ := old.Manifests[0].Object.Object["data"].(map[string]any); v["v"] != "1" {
 		t.Errorf("first data = %v", v)
 	}
-	if _, err := App(ctx, clones, app, "0123456789ab", nil); err == nil || !strings.Contains(err.Error(), `revision "0123456789ab" not found`) {
+	if _, err := App(ctx, clones, app, "0123456789ab", Env{}); err == nil || !strings.Contains(err.Error(), `revision "0123456789ab" not found`) {
 		t.Errorf("unknown revision: %v", err)
 	}
 	app.Path = "missing"
-	if _, err := App(ctx, clones, app, "", nil); err == nil || !strings.Contains(err.Error(), "rendering app demo: at "+second[:12]+": path missing") {
+	if _, err := App(ctx, clones, app, "", Env{}); err == nil || !strings.Contains(err.Error(), "rendering app demo: at "+second[:12]+": path missing") {
 		t.Errorf("missing path: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -362,8 +361,8 @@ func bumpGroup(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, cfg do
 	if err != nil {
 		return err
 	}
-	defer restoreFiles(repo, written)
-	fp, err := fingerprint(repo.Dir(), written)
+	defer repo.RestoreFromBase(written)
+	fp, err := Fingerprint(repo.Dir(), written)
 	if err != nil {
 		return err
 	}
@@ -686,10 +685,10 @@ func trailer(msg, key string) string {
 	return v
 }
 
-// fingerprint identifies a change set by the resulting content of the files
-// it writes, so a branch holding the same result is recognised whatever
-// base it was made on.
-func fingerprint(dir string, files []string) (string, error) {
+// Fingerprint identifies a change set by the resulting content of the
+// files it writes (paths relative to dir), so a branch holding the same
+// result is recognised whatever base it was made on.
+func Fingerprint(dir string, files []string) (string, error) {
 	h := sha256.New()
 	sorted := slices.Clone(files)
 	slices.Sort(sorted)
@@ -702,20 +701,4 @@ func fingerprint(dir string, files []string) (string, error) {
 		fmt.Fprintf(h, "%s\x00%x\n", f, sum)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
-}
-
-// restoreFiles writes files back as the base commit has them.
-func restoreFiles(repo *gitrepo.Repo, files []string) {
-	for _, f := range files {
-		data, err := repo.ReadFileAt(repo.BaseHead(), f)
-		if err != nil {
-			continue
-		}
-		p := filepath.Join(repo.Dir(), filepath.FromSlash(f))
-		mode := fs.FileMode(0o644)
-		if st, err := os.Stat(p); err == nil {
-			mode = st.Mode().Perm()
-		}
-		_ = os.WriteFile(p, data, mode)
-	}
 }

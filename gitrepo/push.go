@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -280,4 +283,23 @@ func remoteMessages(progress string) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "; ")
+}
+
+// RestoreFromBase writes files (paths relative to the work tree) back as
+// the base commit has them, keeping each file's mode: the undo of an
+// update that was committed, or abandoned, elsewhere. Files the base lacks
+// are left alone.
+func (r *Repo) RestoreFromBase(files []string) {
+	for _, f := range files {
+		data, err := r.ReadFileAt(r.BaseHead(), f)
+		if err != nil {
+			continue
+		}
+		p := filepath.Join(r.Dir(), filepath.FromSlash(f))
+		mode := fs.FileMode(0o644)
+		if st, err := os.Stat(p); err == nil {
+			mode = st.Mode().Perm()
+		}
+		_ = os.WriteFile(p, data, mode)
+	}
 }

@@ -546,20 +546,3 @@ func scanTree(ctx context.Context, tree *object.Tree, dir string, pols []*policy
 	}
 	return res.References, nil
 }
-
-// fingerprint identifies the change set by the resulting content of its
-// files (as package bot does).
-func fingerprint(dir string, files []string) (string, error) {
-	h := sha256.New()
-	sorted := slices.Clone(files)
-	slices.Sort(sorted)
-	for _, f := range sorted {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
-		if err != nil {
-			return "", err
-		}
-		sum := sha256.Sum256(data)
-		fmt.Fprintf(h, "%s\x00%x\n", f, sum)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:24], nil
-}

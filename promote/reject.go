@@ -161,14 +161,14 @@ func Reject(ctx context.Context, opts RejectOptions, version, reason, by string,
 	if err := writeAtomic(path, content); err != nil {
 		return nil, err
 	}
-	defer restoreFiles(repo, []string{dotferry.RejectionsFile})
+	defer repo.RestoreFromBase([]string{dotferry.RejectionsFile})
 	verb, subject := "Reject", fmt.Sprintf("Reject %s: %s", rj.Written, rj.Reason)
 	if undo {
 		verb, subject = "Unreject", "Lift the rejection of "+rj.Written
 	}
 	author := opts.Author
 	author.When = opts.Now
-	fp, err := fingerprint(repo.Dir(), []string{dotferry.RejectionsFile})
+	fp, err := bot.Fingerprint(repo.Dir(), []string{dotferry.RejectionsFile})
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -40,8 +37,8 @@ func writeBack(ctx context.Context, opts Options, repo *gitrepo.Repo, set *dotfe
 	if err != nil {
 		return err
 	}
-	defer restoreFiles(repo, written)
-	fp, err := fingerprint(repo.Dir(), written)
+	defer repo.RestoreFromBase(written)
+	fp, err := bot.Fingerprint(repo.Dir(), written)
 	if err != nil {
 		return err
 	}
@@ -256,20 +253,4 @@ func body(res *Result, base, fp string) string {
 	fmt.Fprintf(&b, "\n<details><summary>Diff</summary>\n\n```diff\n%s```\n</details>\n", diff)
 	fmt.Fprintf(&b, "\nApprove and merge to roll it out to %s (merging into `%s`). Ferry updates this pull request when staging proves a newer version; a version that fails in staging leaves it as it is. Close it without merging to decline this version.\n\n<!-- ferry:promotion=%s changeset=%s -->\n", res.To, base, res.Promotion, fp)
 	return b.String()
-}
-
-// restoreFiles writes files back as the base commit has them.
-func restoreFiles(repo *gitrepo.Repo, files []string) {
-	for _, f := range files {
-		data, err := repo.ReadFileAt(repo.BaseHead(), f)
-		if err != nil {
-			continue
-		}
-		p := filepath.Join(repo.Dir(), filepath.FromSlash(f))
-		mode := fs.FileMode(0o644)
-		if st, err := os.Stat(p); err == nil {
-			mode = st.Mode().Perm()
-		}
-		_ = os.WriteFile(p, data, mode)
-	}
 }

@@ -198,6 +198,13 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The example's promotion soaks for 30 minutes; the demo cannot wait
+	// that long.
+	const promotionFile = ".ferry/promotion.yaml"
+	if !strings.Contains(files[promotionFile], "soak: 30m") {
+		return fmt.Errorf("the demo expected %s to soak for 30m", promotionFile)
+	}
+	files[promotionFile] = strings.Replace(files[promotionFile], "soak: 30m", "soak: 0s", 1)
 	tb := testenv.NewStandalone(dir)
 	defer tb.Close()
 	var git *gitserver.Server
@@ -298,16 +305,62 @@ func (d *demo) run(ctx context.Context) error {
 		}
 		fmt.Fprintln(w)
 
-		step(8, "ferry promote myapp: staging → production once staging proved it (.ferry/promotion.yaml)")
-		fmt.Fprintf(w, "    The gates: synced and healthy, a soak of 30 minutes, the smoke test Job, no rejection.\n")
-		fmt.Fprintf(w, "    Staging was synced a moment ago, so the promotion waits; run from a CronJob or by\n")
-		fmt.Fprintf(w, "    'ferry run', it opens the pull request ferry/promote-myapp once every gate passes.\n")
-		promoteArgs := append([]string{"promote", "myapp", "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests"}, syncArgs...)
-		if err := d.step(ctx, promoteArgs...); err != nil {
+		step(8, "ferry promote myapp: production gets exactly what staging proved (.ferry/promotion.yaml)")
+		fmt.Fprintf(w, "    The gates: staging synced and healthy, the soak (30 minutes in the example; the demo\n")
+		fmt.Fprintf(w, "    shortens it to 0s), the smoke test Job in staging (a stand-in Job controller completes\n")
+		fmt.Fprintf(w, "    it), no rejection. The first run starts the Job; the next one opens the pull request.\n")
+		if err := tb.Run(func() {
+			kube.FakeJobController(tb, cluster.Config(), "myapp-staging")
+			kube.FakeDeploymentController(tb, cluster.Config(), "myapp-production")
+		}); err != nil {
 			return err
 		}
+		promoteArgs := append([]string{"promote", "myapp", "--github-url", gh.BaseURL(), "--github-repo", "acme/manifests"}, syncArgs...)
+		var promotion githubapi.PR
+		for attempt := 0; promotion.Number == 0; attempt++ {
+			if attempt == 10 {
+				return errors.New("the demo's promotion opened no pull request after 10 runs")
+			}
+			if attempt > 0 {
+				time.Sleep(time.Second)
+			}
+			if err := d.step(ctx, promoteArgs...); err != nil {
+				return err
+			}
+			for _, pr := range gh.PullRequests("acme", "manifests") {
+				if pr.Head == "ferry/promote-myapp" && pr.State == "open" {
+					promotion = pr
+				}
+			}
+		}
+		diff, _ := git.Git("manifests", "diff", "main..."+promotion.Head)
+		fmt.Fprintf(w, "\n  #%d %s  (%s → main, labels %v)\n%s", promotion.Number, promotion.Title, promotion.Head, promotion.Labels, indent(diff, "    "))
+
+		step(9, "A reviewer approves and merges #%d; ferry sync myapp-production", promotion.Number)
+		mergedP, _, err := client.PullRequests.Merge(ctx, "acme", "manifests", promotion.Number, "", nil)
+		if err != nil {
+			return fmt.Errorf("merging the promotion: %w", err)
+		}
+		fmt.Fprintf(w, "    main is now at %.12s\n", mergedP.GetSHA())
+		if err := d.step(ctx, append([]string{"sync", "myapp-production", "--timeout", "1m"}, syncArgs...)...); err != nil {
+			return err
+		}
+		prod, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-production").Get(ctx, "myapp", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range prod.Spec.Template.Spec.Containers {
+			fmt.Fprintf(w, "\n    Deployment myapp-production/myapp, container %s: %s", c.Name, c.Image)
+		}
+		fmt.Fprintln(w)
 		if err := d.secretsStep(ctx, w, step, dir, syncArgs); err != nil {
 			return err
+		}
+		step(11, "ferry sync web-staging and guestbook-staging: a Helm chart and a jsonnet program")
+		for _, app := range []string{"web-staging", "guestbook-staging"} {
+			if err := d.step(ctx, append([]string{"sync", app, "--timeout", "1m"}, syncArgs...)...); err != nil {
+				return err
+			}
 		}
 	}
 

@@ -15,7 +15,7 @@ import (
 // decrypted with the demo-only age key, and a Secret filled from a local
 // Secrets Manager emulator (through the AWS SDK's endpoint override).
 func (d *demo) secretsStep(ctx context.Context, w io.Writer, step func(int, string, ...any), dir string, syncArgs []string) error {
-	step(9, "ferry sync demo-secrets: a SOPS-encrypted Secret and a Secrets Manager reference")
+	step(10, "ferry sync demo-secrets: a SOPS-encrypted Secret and a Secrets Manager reference")
 	sm := secretsmanagerapi.NewServer()
 	defer sm.Close()
 	token := `{"token":"demo-token-not-secret"}`

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -64,4 +65,41 @@ func MarkDeploymentReady(ctx context.Context, cs kubernetes.Interface, d *appsv1
 		},
 	}
 	_, _ = cs.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{FieldManager: "fake-deployment-controller"})
+}
+
+// FakeJobController stands in for the Job controller and a kubelet whose
+// pods all succeed: until the test ends, it marks every Job created in
+// namespace ns Complete (start and completion times, one succeeded pod,
+// the SuccessCriteriaMet and Complete conditions, as the controller sets
+// them) through the status subresource.
+func FakeJobController(t testing.TB, cfg *rest.Config, ns string) {
+	t.Helper()
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
+			if err != nil {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			for ev := range w.ResultChan() {
+				j, ok := ev.Object.(*batchv1.Job)
+				if ev.Type != watch.Added || !ok || j.Status.CompletionTime != nil {
+					continue
+				}
+				now := metav1.Now()
+				j = j.DeepCopy()
+				j.Status.StartTime, j.Status.CompletionTime, j.Status.Succeeded = &now, &now, 1
+				for _, typ := range []batchv1.JobConditionType{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete} {
+					j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now})
+				}
+				_, _ = cs.BatchV1().Jobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{FieldManager: "fake-job-controller"})
+			}
+			w.Stop()
+		}
+	}()
 }

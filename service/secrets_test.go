@@ -42,7 +42,7 @@ sync:
 		t.Errorf("default: %+v %v", c, err)
 	}
 	write("repos: [{url: https://git.example.com/m.git}]\nsync:\n  secrets:\n    aws: {endpoint: x}\n")
-	if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "endpoint") {
+	if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), "ferry.yaml:4: sync.secrets.aws.endpoint: unknown field") || !strings.Contains(err.Error(), "endpoint") {
 		t.Errorf("unknown field: %v", err)
 	}
 }

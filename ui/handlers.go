@@ -298,59 +298,55 @@ func (u *UI) apiWhoami(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, usr)
 }
 
-func (u *UI) apiApps(w http.ResponseWriter, r *http.Request) {
+// apiRead answers a read of the API: the caller identified, verb on
+// resource (name "" for all) authorized by the cluster, then get's answer
+// as JSON.
+func (u *UI) apiRead(w http.ResponseWriter, r *http.Request, verb, resource, name string, get func() (any, error)) {
 	usr, s, ok := u.identify(w, r, false)
 	if !ok {
 		return
 	}
-	if err := u.auth.authorize(r.Context(), usr, VerbList, ResourceApps, ""); err != nil {
+	if err := u.auth.authorize(r.Context(), usr, verb, resource, name); err != nil {
 		u.fail(w, r, false, usr, s, err)
 		return
 	}
-	f := filterOf(r)
-	out := []server.AppStatus{}
-	for _, a := range u.opts.Backend.Snapshot().Apps {
-		if f.match(a) {
-			out = append(out, a)
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (u *UI) apiApp(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, false)
-	if !ok {
-		return
-	}
-	name := r.PathValue("app")
-	if err := u.auth.authorize(r.Context(), usr, VerbGet, ResourceApps, name); err != nil {
-		u.fail(w, r, false, usr, s, err)
-		return
-	}
-	st, err := u.opts.Backend.AppStatus(r.Context(), name)
+	v, err := get()
 	if err != nil {
 		u.fail(w, r, false, usr, s, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (u *UI) apiApps(w http.ResponseWriter, r *http.Request) {
+	u.apiRead(w, r, VerbList, ResourceApps, "", func() (any, error) {
+		f := filterOf(r)
+		out := []server.AppStatus{}
+		for _, a := range u.opts.Backend.Snapshot().Apps {
+			if f.match(a) {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	})
+}
+
+func (u *UI) apiApp(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("app")
+	u.apiRead(w, r, VerbGet, ResourceApps, name, func() (any, error) {
+		return u.opts.Backend.AppStatus(r.Context(), name)
+	})
 }
 
 func (u *UI) apiDiff(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, false)
-	if !ok {
-		return
-	}
 	name := r.PathValue("app")
-	if err := u.auth.authorize(r.Context(), usr, VerbGet, ResourceApps, name); err != nil {
-		u.fail(w, r, false, usr, s, err)
-		return
-	}
-	res, err := u.opts.Backend.Diff(r.Context(), name)
-	if err != nil && res.App == "" {
-		u.fail(w, r, false, usr, s, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res) // objects the server rejected carry their error
+	u.apiRead(w, r, VerbGet, ResourceApps, name, func() (any, error) {
+		res, err := u.opts.Backend.Diff(r.Context(), name)
+		if err != nil && res.App == "" {
+			return nil, err
+		}
+		return res, nil // objects the server rejected carry their error
+	})
 }
 
 func (u *UI) apiAction(w http.ResponseWriter, r *http.Request) {
@@ -390,17 +386,11 @@ func (u *UI) apiAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) apiImages(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, false)
-	if !ok {
-		return
-	}
-	if err := u.auth.authorize(r.Context(), usr, VerbList, ResourcePolicies, ""); err != nil {
-		u.fail(w, r, false, usr, s, err)
-		return
-	}
-	snap := u.opts.Backend.Snapshot()
-	v := newImagesView(snap, u.opts.Backend.Apps())
-	writeJSON(w, http.StatusOK, map[string]any{"repos": snap.Repos, "pipeline": v.Pipeline})
+	u.apiRead(w, r, VerbList, ResourcePolicies, "", func() (any, error) {
+		snap := u.opts.Backend.Snapshot()
+		v := newImagesView(snap, u.opts.Backend.Apps())
+		return map[string]any{"repos": snap.Repos, "pipeline": v.Pipeline}, nil
+	})
 }
 
 func (u *UI) apiScan(w http.ResponseWriter, r *http.Request) {

@@ -22,26 +22,32 @@ import (
 func FakeDeploymentController(t testing.TB, cfg *rest.Config, ns string) {
 	t.Helper()
 	cs := kubernetes.NewForConfigOrDie(cfg)
+	fakeController(t, func(ctx context.Context) (watch.Interface, error) {
+		return cs.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+	}, func(ctx context.Context, ev watch.Event) {
+		d, ok := ev.Object.(*appsv1.Deployment)
+		if (ev.Type == watch.Added || ev.Type == watch.Modified) && ok && d.Status.ObservedGeneration != d.Generation {
+			MarkDeploymentReady(ctx, cs, d)
+		}
+	})
+}
+
+// fakeController runs handle on every event of the watches open starts,
+// reopening them, until the test ends.
+func fakeController(t testing.TB, open func(context.Context) (watch.Interface, error), handle func(context.Context, watch.Event)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			w, err := cs.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+			w, err := open(ctx)
 			if err != nil {
 				time.Sleep(200 * time.Millisecond)
 				continue
 			}
 			for ev := range w.ResultChan() {
-				if ev.Type != watch.Added && ev.Type != watch.Modified {
-					continue
-				}
-				d, ok := ev.Object.(*appsv1.Deployment)
-				if !ok || d.Status.ObservedGeneration == d.Generation {
-					continue
-				}
-				MarkDeploymentReady(ctx, cs, d)
+				handle(ctx, ev)
 			}
 			w.Stop()
 		}
@@ -75,31 +81,19 @@ func MarkDeploymentReady(ctx context.Context, cs kubernetes.Interface, d *appsv1
 func FakeJobController(t testing.TB, cfg *rest.Config, ns string) {
 	t.Helper()
 	cs := kubernetes.NewForConfigOrDie(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
-			if err != nil {
-				time.Sleep(200 * time.Millisecond)
-				continue
-			}
-			for ev := range w.ResultChan() {
-				j, ok := ev.Object.(*batchv1.Job)
-				if ev.Type != watch.Added || !ok || j.Status.CompletionTime != nil {
-					continue
-				}
-				now := metav1.Now()
-				j = j.DeepCopy()
-				j.Status.StartTime, j.Status.CompletionTime, j.Status.Succeeded = &now, &now, 1
-				for _, typ := range []batchv1.JobConditionType{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete} {
-					j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now})
-				}
-				_, _ = cs.BatchV1().Jobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{FieldManager: "fake-job-controller"})
-			}
-			w.Stop()
+	fakeController(t, func(ctx context.Context) (watch.Interface, error) {
+		return cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
+	}, func(ctx context.Context, ev watch.Event) {
+		j, ok := ev.Object.(*batchv1.Job)
+		if ev.Type != watch.Added || !ok || j.Status.CompletionTime != nil {
+			return
 		}
-	}()
+		now := metav1.Now()
+		j = j.DeepCopy()
+		j.Status.StartTime, j.Status.CompletionTime, j.Status.Succeeded = &now, &now, 1
+		for _, typ := range []batchv1.JobConditionType{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete} {
+			j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now})
+		}
+		_, _ = cs.BatchV1().Jobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{FieldManager: "fake-job-controller"})
+	})
 }

@@ -36,7 +36,7 @@ func TestDemo(t *testing.T) {
 		keep    bool
 		want    []string
 	}{
-		{name: "whole loop", want: []string{"ferry bump", "created", "unchanged", "merges #1", "synced myapp-staging", "Succeeded", "myapp:release.20240305", "ferry promote myapp", "ferry/promote-myapp", "synced myapp-production", "myapp-production/myapp, container myapp: 127.0.0.1", "synced demo-secrets", "synced web-staging", "synced guestbook-staging"}},
+		{name: "whole loop", want: []string{"ferry bump", "created", "unchanged", "merges #1", "synced myapp-staging", "Succeeded", "myapp:release.20240305", "ferry promote myapp", "ferry/promote-myapp", "synced myapp-production", "myapp-production/myapp, container myapp: 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/myapp:release.20240305", "synced demo-secrets", "synced web-staging", "synced guestbook-staging"}},
 		{name: "without the API server, kept", testbin: "missing", keep: true, want: []string{"what the sync would apply", "make testbin", "myapp:release.20240305"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

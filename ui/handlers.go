@@ -226,18 +226,29 @@ func safeNext(next string) string {
 	return next
 }
 
-func (u *UI) appAction(w http.ResponseWriter, r *http.Request) {
+// actor identifies the caller of an action (a POST of a page's form, or of
+// the API): it limits the body, refuses anonymous callers and checks the
+// CSRF token, answering the refusal itself; ok is false then.
+func (u *UI) actor(w http.ResponseWriter, r *http.Request, page bool) (User, *session, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	usr, s, ok := u.identify(w, r, true)
+	usr, s, ok := u.identify(w, r, page)
 	if !ok {
-		return
+		return usr, s, false
 	}
 	if usr.Anonymous {
-		u.fail(w, r, true, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
-		return
+		u.fail(w, r, page, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
+		return usr, s, false
 	}
 	if !u.auth.checkCSRF(r, usr, s) {
-		u.fail(w, r, true, usr, s, errCSRF)
+		u.fail(w, r, page, usr, s, errCSRF)
+		return usr, s, false
+	}
+	return usr, s, true
+}
+
+func (u *UI) appAction(w http.ResponseWriter, r *http.Request) {
+	usr, s, ok := u.actor(w, r, true)
+	if !ok {
 		return
 	}
 	name, action := r.PathValue("app"), r.PathValue("action")
@@ -262,17 +273,8 @@ func (u *UI) appAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) scanAction(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	usr, s, ok := u.identify(w, r, true)
+	usr, s, ok := u.actor(w, r, true)
 	if !ok {
-		return
-	}
-	if usr.Anonymous {
-		u.fail(w, r, true, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
-		return
-	}
-	if !u.auth.checkCSRF(r, usr, s) {
-		u.fail(w, r, true, usr, s, errCSRF)
 		return
 	}
 	err := u.scan(r.Context(), usr)
@@ -350,17 +352,8 @@ func (u *UI) apiDiff(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) apiAction(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	usr, s, ok := u.identify(w, r, false)
+	usr, s, ok := u.actor(w, r, false)
 	if !ok {
-		return
-	}
-	if usr.Anonymous {
-		u.fail(w, r, false, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
-		return
-	}
-	if !u.auth.checkCSRF(r, usr, s) {
-		u.fail(w, r, false, usr, s, errCSRF)
 		return
 	}
 	var body struct {
@@ -394,16 +387,8 @@ func (u *UI) apiImages(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) apiScan(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, false)
+	usr, s, ok := u.actor(w, r, false)
 	if !ok {
-		return
-	}
-	if usr.Anonymous {
-		u.fail(w, r, false, usr, s, &Forbidden{User: usr.Name, Verb: "act", Resource: ResourceApps, Reason: "sign in to act; anonymous access is read-only"})
-		return
-	}
-	if !u.auth.checkCSRF(r, usr, s) {
-		u.fail(w, r, false, usr, s, errCSRF)
 		return
 	}
 	if err := u.scan(r.Context(), usr); err != nil {

@@ -37,13 +37,9 @@ type Staging interface {
 	Status(ctx context.Context, app deploy.App) (deploy.AppStatus, error)
 }
 
-// Forge is what Run needs from the pull-request host (forge.Client).
-type Forge interface {
-	Ensure(ctx context.Context, pr forge.PullRequest) (forge.Result, error)
-	Find(ctx context.Context, owner, repo, head string) (*forge.Found, error)
-	LastClosed(ctx context.Context, owner, repo, head string) (*forge.Closed, error)
-	Close(ctx context.Context, owner, repo, head, comment string, deleteBranch bool) (forge.Result, error)
-}
+// Forge is what Run needs from the pull-request host (forge.Client): what
+// a bump needs.
+type Forge = bot.Forge
 
 // StatusSetter is a Forge that also sets commit statuses (forge.Client).
 type StatusSetter interface {

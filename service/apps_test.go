@@ -67,12 +67,7 @@ func TestAppsReadAgainEveryRound(t *testing.T) {
 	ns := c.Namespace(t)
 	f := newFixture(t)
 	f.repo("one", map[string]string{".ferry/apps.yaml": appDoc("reread-a", "a", ns), "a/cm.yaml": configMap("a", "v1")})
-	r := f.start(fmt.Sprintf(`kind: RunConfig
-listen: LISTEN
-schedule: {interval: 1h, jitter: 0s}
-repos: [%s]
-sync: {enabled: true, kubeconfig: %s, interval: 1s}
-`, f.pullRepo("one", "main"), c.Kubeconfig()), Options{})
+	r := f.start(syncEverySecond(f, "one", c), Options{})
 	r.waitReady()
 	if v := cmValue(cs, ns, "a"); v != "v1" {
 		t.Fatalf("ConfigMap a = %q after the first round", v)
@@ -174,12 +169,7 @@ func TestFailedSyncVisibleInStatus(t *testing.T) {
 	ns := c.Namespace(t)
 	f := newFixture(t)
 	f.repo("one", map[string]string{".ferry/apps.yaml": appDoc("broken-a", "a", ns), "a/cm.yaml": configMap("a", "v1")})
-	r := f.start(fmt.Sprintf(`kind: RunConfig
-listen: LISTEN
-schedule: {interval: 1h, jitter: 0s}
-repos: [%s]
-sync: {enabled: true, kubeconfig: %s, interval: 1s}
-`, f.pullRepo("one", "main"), c.Kubeconfig()), Options{})
+	r := f.start(syncEverySecond(f, "one", c), Options{})
 	r.waitReady()
 	waitFor(t, "the app to be applied", func() bool { return cmValue(cs, ns, "a") == "v1" })
 	good, _ := f.git.Head("one", "main")
@@ -203,4 +193,15 @@ sync: {enabled: true, kubeconfig: %s, interval: 1s}
 	if v := cmValue(cs, ns, "a"); v != "v1" {
 		t.Errorf("ConfigMap a = %q after the failed sync", v)
 	}
+}
+
+// syncEverySecond is a run config that bumps repository repo hourly and
+// syncs its apps to c every second.
+func syncEverySecond(f *fixture, repo string, c *kube.Cluster) string {
+	return fmt.Sprintf(`kind: RunConfig
+listen: LISTEN
+schedule: {interval: 1h, jitter: 0s}
+repos: [%s]
+sync: {enabled: true, kubeconfig: %s, interval: 1s}
+`, f.pullRepo(repo, "main"), c.Kubeconfig())
 }

@@ -30,7 +30,7 @@ type planItem struct {
 	// mapping is nil for a kind a CRD of the same render defines and the
 	// cluster does not serve yet.
 	mapping *meta.RESTMapping
-	body    []byte                     // the apply patch
+	body    []byte                     // the apply patch, encoded when first sent
 	live    *unstructured.Unstructured // from the labelled lists (or fetched), nil if absent there
 	force   bool
 
@@ -128,6 +128,50 @@ type planOptions struct {
 	// fetchUnlabelled fetches existing objects missing from the
 	// labelled lists, for a diff against them.
 	fetchUnlabelled bool
+	// prefetched holds Lists started before the render; nil: none.
+	prefetched *prefetch
+}
+
+// prefetch is the Lists of the namespaced resources an app's inventory
+// holds, made while the app renders: a sync of an unchanged app spends
+// its time rendering and listing, and the two need not wait for each
+// other. The plan lists only what the render adds to them.
+type prefetch struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	keys   listKeys
+	live   *liveSet
+	err    error
+}
+
+// prefetchLive starts the Lists of inv's namespaced resources. Cluster-
+// scoped ones are left to the plan: where listing them is forbidden they
+// are read by name, and the render names them.
+func (s *Syncer) prefetchLive(ctx context.Context, app App, inv inventory.Inventory) *prefetch {
+	ctx, cancel := context.WithCancel(ctx)
+	pre := &prefetch{cancel: cancel, done: make(chan struct{}), keys: listKeys{}}
+	for key, apiVersion := range inv {
+		gv, err := schema.ParseGroupVersion(apiVersion)
+		if err != nil || key.Namespace == "" {
+			continue
+		}
+		m, err := s.mapper.RESTMapping(schema.GroupKind{Group: key.Group, Kind: key.Kind}, gv.Version)
+		if err != nil || m.Scope.Name() != meta.RESTScopeNameNamespace {
+			continue
+		}
+		pre.keys.add(m, key)
+	}
+	go func() {
+		defer close(pre.done)
+		pre.live, pre.err = s.listLive(ctx, app, pre.keys)
+	}()
+	return pre
+}
+
+// stop ends the Lists if they still run and waits for them.
+func (p *prefetch) stop() {
+	p.cancel()
+	<-p.done
 }
 
 // listKeys names the List requests of a plan, status or health check:
@@ -153,7 +197,7 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys listKeys) (*liveSet
 	errs := make([]error, len(order)) // in order: the same failures read the same
 	s.forEach(ctx, len(order), nil, func(i int) {
 		k := order[i]
-		objs, err := s.listOrGet(ctx, k, keys[k], app.Name)
+		objs, _, err := s.listOrGet(ctx, k, keys[k], app.Name)
 		if err != nil {
 			errs[i] = err
 			return
@@ -170,17 +214,43 @@ func (s *Syncer) listLive(ctx context.Context, app App, keys listKeys) (*liveSet
 	return ls, ctx.Err()
 }
 
+// listLiveAfter is listLive of keys, taking the Lists pre made (if it
+// made them all without error) and making only the others.
+func (s *Syncer) listLiveAfter(ctx context.Context, app App, keys listKeys, pre *prefetch) (*liveSet, error) {
+	if pre == nil {
+		return s.listLive(ctx, app, keys)
+	}
+	<-pre.done
+	if pre.err != nil {
+		s.log.Debug("listing before the render failed; listing again", "app", app.Name, "error", pre.err)
+		return s.listLive(ctx, app, keys)
+	}
+	rest := listKeys{}
+	for k, names := range keys {
+		if _, ok := pre.keys[k]; !ok {
+			rest[k] = names
+		}
+	}
+	more, err := s.listLive(ctx, app, rest)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(pre.live.objs, more.objs)
+	return pre.live, nil
+}
+
 // listOrGet lists the app's objects of k, or, when listing a cluster-scoped
 // resource is forbidden, gets each of names (remembering the refusal, so
-// later syncs of the Syncer do not ask again).
-func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appName string) ([]*unstructured.Unstructured, error) {
+// later syncs of the Syncer do not ask again). rv is the List's
+// resourceVersion, to watch from; "" after gets.
+func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appName string) (objs []*unstructured.Unstructured, rv string, err error) {
 	if k.namespace != "" {
 		return s.list(ctx, k, LabelApp+"="+appName)
 	}
 	if _, refused := s.forbiddenLists.Load(k.gvr); !refused {
-		objs, err := s.list(ctx, k, LabelApp+"="+appName)
+		objs, rv, err := s.list(ctx, k, LabelApp+"="+appName)
 		if !apierrors.IsForbidden(err) {
-			return objs, err
+			return objs, rv, err
 		}
 		s.forbiddenLists.Store(k.gvr, true)
 		s.log.Debug("listing a cluster-scoped resource is forbidden; reading its objects one by one", "resource", k.gvr.String())
@@ -200,10 +270,10 @@ func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appNa
 			if k.gvr.GroupResource() == (schema.GroupResource{Resource: "namespaces"}) {
 				grant += ", or get and patch on namespaces in a Role of that namespace (namespaced mode)"
 			}
-			return nil, fmt.Errorf("reading %s %s: Ferry may neither list %s at cluster scope nor get this one: %s: %w",
+			return nil, "", fmt.Errorf("reading %s %s: Ferry may neither list %s at cluster scope nor get this one: %s: %w",
 				k.gvr.Resource, name, k.gvr.Resource, grant, err)
 		case err != nil:
-			return nil, fmt.Errorf("reading %s %s: %w", k.gvr.Resource, name, err)
+			return nil, "", fmt.Errorf("reading %s %s: %w", k.gvr.Resource, name, err)
 		}
 		if o.GetLabels()[LabelApp] != appName {
 			continue
@@ -211,7 +281,7 @@ func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appNa
 		unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
 		out = append(out, o)
 	}
-	return out, nil
+	return out, "", nil
 }
 
 // listPage is the page size of Lists: large, since a sync wants every
@@ -219,7 +289,8 @@ func (s *Syncer) listOrGet(ctx context.Context, k listKey, names []string, appNa
 const listPage = 2000
 
 // list pages through one List; managedFields are dropped to save memory.
-func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstructured.Unstructured, error) {
+// rv is the List's resourceVersion.
+func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstructured.Unstructured, string, error) {
 	var ri interface {
 		List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
 	}
@@ -246,7 +317,7 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 			if k.namespace != "" {
 				where += " in namespace " + k.namespace
 			}
-			return nil, fmt.Errorf("listing %s: %w", where, err)
+			return nil, "", fmt.Errorf("listing %s: %w", where, err)
 		}
 		for i := range l.Items {
 			o := &l.Items[i]
@@ -254,7 +325,7 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 			out = append(out, o)
 		}
 		if opts.Continue = l.GetContinue(); opts.Continue == "" {
-			return out, nil
+			return out, l.GetResourceVersion(), nil
 		}
 	}
 }
@@ -299,12 +370,9 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 	}
 	for i := range r.Manifests {
 		m := &r.Manifests[i]
-		body, err := json.Marshal(m.Object.Object)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Key, err)
-		}
-		it := &planItem{m: m, body: body}
+		it := &planItem{m: m}
 		p.items = append(p.items, it)
+		var err error
 		it.mapping, err = s.mapping(m.Object.GroupVersionKind())
 		switch {
 		case err == nil:
@@ -320,7 +388,7 @@ func (s *Syncer) newPlan(ctx context.Context, app App, r *Rendered, inv inventor
 		}
 		lists.add(it.mapping, m.Key)
 	}
-	live, err := s.listLive(ctx, app, lists)
+	live, err := s.listLiveAfter(ctx, app, lists, po.prefetched)
 	if err != nil {
 		return nil, err
 	}
@@ -416,6 +484,13 @@ func (s *Syncer) applyOne(ctx context.Context, it *planItem, dryRun bool) (*unst
 			return nil, fmt.Errorf("%s (%s): %w", it.m.Key, it.m.Source, err)
 		}
 		it.mapping = m
+	}
+	if it.body == nil { // only what is sent is encoded
+		b, err := json.Marshal(it.m.Object.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", it.m.Key, it.m.Source, err)
+		}
+		it.body = b
 	}
 	ri := s.resource(it.mapping, it.namespace())
 	var out *unstructured.Unstructured

@@ -140,6 +140,13 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		}()
 	}
 	ctx = sctx
+	inv, err := s.readInventory(ctx, app)
+	if err != nil {
+		return fail(inventory.ClusterError, err)
+	}
+	// While the render runs, list what the last sync applied.
+	pre := s.prefetchLive(ctx, app, inv)
+	defer pre.stop()
 
 	// Which revision: explicit, pinned, or the branch head.
 	rev, pinned := opts.Revision, false
@@ -205,15 +212,11 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		started = false
 	}
 
-	inv, err := s.readInventory(ctx, app)
-	if err != nil {
-		return fail(inventory.ClusterError, err)
-	}
 	if opts.Prune && len(rendered.Manifests) == 0 && len(inv) > 0 && !opts.AllowEmpty {
 		return fail(inventory.PruneAllRefused, fmt.Errorf("syncing app %s at %s: %w while the inventory holds %d (allow it with AllowEmpty / --allow-empty)",
 			app.Name, short(rendered.Revision), ErrRefusePruneAll, len(inv)))
 	}
-	p, err := s.newPlan(ctx, app, &rendered, inv, planOptions{skipUnchanged: true})
+	p, err := s.newPlan(ctx, app, &rendered, inv, planOptions{skipUnchanged: true, prefetched: pre})
 	if err != nil {
 		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s at %s: nothing applied: %w", app.Name, short(rendered.Revision), err))
 	}

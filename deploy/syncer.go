@@ -38,11 +38,15 @@ const (
 	DefaultLockTimeout   = 2 * time.Minute
 	DefaultConcurrency   = 16
 	// DefaultQPS and DefaultBurst are the client-side rate limit of a
-	// rest.Config that sets none (client-go's own, 5 and 10, would make a
-	// first sync of 4,000 objects take minutes); the API server's
-	// priority and fairness protects it beyond that.
-	DefaultQPS          = 500
-	DefaultBurst        = 1000
+	// rest.Config that sets none: none (a negative QPS). A sync's load is
+	// bounded by Concurrency, requests in flight, and the API server's
+	// priority and fairness queues and sheds beyond that (429s are
+	// retried after their Retry-After). A fixed rate made a first sync
+	// of 4,000 objects wait on the client: at 500 per second it took
+	// 17 s, without it 9 s (BENCHMARKS.md). client-go's own default, 5
+	// per second, would take half an hour.
+	DefaultQPS          = -1
+	DefaultBurst        = 0
 	DefaultHistory      = 10
 	DefaultRetryTimeout = time.Minute
 	// DefaultConnectTimeout bounds the wait for an API server that does
@@ -147,6 +151,9 @@ type Syncer struct {
 	// forbiddenLists holds the cluster-scoped resources (GVRs) RBAC does
 	// not let the Syncer list; their objects are read one by one.
 	forbiddenLists sync.Map
+	// forbiddenWatches holds the resources RBAC does not let the Syncer
+	// watch; health waits poll them.
+	forbiddenWatches sync.Map
 
 	secrets secretsState // secrets.go
 }

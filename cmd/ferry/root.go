@@ -52,6 +52,7 @@ type globals struct {
 	stderr    io.Writer
 	log       *slog.Logger
 	now       func() time.Time
+	profile   profiler
 }
 
 // isTerminal reports whether w is a terminal.
@@ -78,6 +79,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if perr := g.profile.stop(); perr != nil && err == nil {
+		err = &exitError{code: exitFailure, err: perr}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -166,12 +170,17 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 			default:
 				return &exitError{code: exitConfig, err: fmt.Errorf("invalid output %q: use table, json or yaml", g.output)}
 			}
+			if err := g.profile.start(); err != nil {
+				return &exitError{code: exitConfig, err: err}
+			}
 			return nil
 		},
 	}
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people), json or yaml (for scripts)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text (key=value) or json (one object a line); client-go's logs too")
+	root.PersistentFlags().StringVar(&g.profile.name, "profile", "none", "Go profile to capture, as kubectl's: none, cpu, heap, allocs, goroutine, threadcreate, block or mutex")
+	root.PersistentFlags().StringVar(&g.profile.output, "profile-output", "profile.pprof", "file the --profile is written to")
 	root.AddGroup(
 		&cobra.Group{ID: "images", Title: "Image updates:"},
 		&cobra.Group{ID: "sync", Title: "The sync loop (git to the cluster):"},

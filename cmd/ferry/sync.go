@@ -57,8 +57,8 @@ func (f *syncFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.invNS, "inventory-namespace", "", "namespace of the app's inventory, record and lease (default: the app's spec.destination.inventoryNamespace, else Ferry's namespace: the pod's when run in one, else "+deploy.DefaultInventoryNamespace+")")
 	fs.DurationVar(&f.lockWait, "lock-timeout", deploy.DefaultLockTimeout, "how long to wait for another sync of the app to finish")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", deploy.DefaultConnectTimeout, "how long to try reaching an API server that does not answer before giving up")
-	fs.Float32Var(&f.qps, "kube-qps", deploy.DefaultQPS, "requests per second to the API server (client-side limit; negative: none)")
-	fs.IntVar(&f.burst, "kube-burst", deploy.DefaultBurst, "requests the client may send at once above --kube-qps")
+	fs.Float32Var(&f.qps, "kube-qps", deploy.DefaultQPS, "cap on requests per second to the API server (negative: none; the load is bounded by --concurrency and the server's priority and fairness)")
+	fs.IntVar(&f.burst, "kube-burst", deploy.DefaultBurst, "requests the client may send at once above --kube-qps (0: as many as --kube-qps)")
 	fs.IntVar(&f.concurrency, "concurrency", deploy.DefaultConcurrency, "requests in flight at once (lists, dry-runs, applies, deletes)")
 	f.secrets.register(cmd)
 }

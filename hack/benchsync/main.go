@@ -32,7 +32,8 @@ func main() {
 	kubectl := flag.String("kubectl", "", "the kubectl binary")
 	groups := flag.Int("groups", 1000, "groups of Deployment, Service, ConfigMap and ServiceAccount")
 	runs := flag.Int("runs", 1, "runs of the whole comparison, each on fresh namespaces")
-	verbose = flag.Bool("v", false, "print what the commands print (with -- --log-level debug: Ferry's steps)")
+	flag.StringVar(profile, "profile", "", "directory for a CPU profile of each ferry sync (ferry --profile cpu)")
+	flag.BoolVar(verbose, "v", false, "print what the commands print (with -- --log-level debug: Ferry's steps)")
 	flag.Parse()
 	if err := run(*ferry, *kubectl, *groups, *runs, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchsync:", err)
@@ -88,16 +89,26 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 			return err
 		}
 		workdir := filepath.Join(work, fmt.Sprintf("ferry-workdir-%d", r))
-		ferrySync := func() (time.Duration, error) {
+		ferrySync := func(phase string) (time.Duration, error) {
 			args := append([]string{"sync", "bench", "--repo", "file://" + repo, "--app-path", "app", "--namespace", fns,
 				"--kubeconfig", c.Kubeconfig(), "--prune", "--workdir", workdir, "-o", "json"}, ferryArgs...)
+			if *profile != "" {
+				args = append(args, "--profile", "cpu", "--profile-output",
+					filepath.Join(*profile, fmt.Sprintf("run%d-%s.pprof", r+1, strings.ReplaceAll(phase, " ", "-"))))
+			}
 			return timed(ferry, args...)
 		}
 		kubectlApply := func() (time.Duration, error) {
 			return timed(kubectl, "--kubeconfig", c.Kubeconfig(), "apply", "--server-side", "--field-manager", "kubectl-bench", "-n", kns, "-f", filepath.Join(repo, "app"))
 		}
 		phase := func(name string) error {
-			f, err := ferrySync()
+			if os.Getenv("APIPROF") != "" && name == "first sync" {
+				go func() {
+					out, _ := exec.Command(kubectl, "--kubeconfig", c.Kubeconfig(), "get", "--raw", "/debug/pprof/profile?seconds=14").Output()
+					os.WriteFile(os.Getenv("APIPROF"), out, 0o644)
+				}()
+			}
+			f, err := ferrySync(name)
 			if err != nil {
 				return fmt.Errorf("%s: ferry: %w", name, err)
 			}
@@ -132,7 +143,7 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 	return nil
 }
 
-var verbose *bool
+var verbose, profile = new(bool), new(string)
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
@@ -148,9 +159,18 @@ func timed(bin string, args ...string) (time.Duration, error) {
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	server := serverCPU()
 	start := time.Now()
+	if *verbose {
+		fmt.Fprintf(os.Stderr, "  %s: starting %s %s\n", start.UTC().Format("15:04:05.000"), filepath.Base(bin), args[0])
+	}
 	err := cmd.Run()
 	d := time.Since(start)
+	if cmd.ProcessState != nil {
+		cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		fmt.Fprintf(os.Stderr, "  %s %s: %.2f s wall, %.2f s CPU; kube-apiserver and etcd %.2f s CPU\n",
+			filepath.Base(bin), args[0], d.Seconds(), cpu.Seconds(), (serverCPU() - server).Seconds())
+	}
 	if *verbose {
 		os.Stderr.Write(out.Bytes())
 	}
@@ -162,6 +182,36 @@ func timed(bin string, args ...string) (time.Duration, error) {
 		return d, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), args[0], err, tail)
 	}
 	return d, nil
+}
+
+// serverCPU is the CPU time kube-apiserver and etcd processes have used
+// so far (user and system, from /proc; 0 where there is none).
+func serverCPU() time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		if name := s[open+1 : end]; name != "kube-apiserver" && name != "etcd" {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 13 {
+			continue
+		}
+		var u, st int64
+		fmt.Sscan(f[11], &u)
+		fmt.Sscan(f[12], &st)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 func git(dir string, args ...string) error {

@@ -2,12 +2,15 @@ package kube
 
 import (
 	"context"
+	"hash/fnv"
+	"sync"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -33,13 +36,29 @@ func FakeDeploymentController(t testing.TB, cfg *rest.Config, ns string) {
 }
 
 // fakeController runs handle on every event of the watches open starts,
-// reopening them, until the test ends.
+// reopening them, until the test ends. Like the controller manager
+// (--concurrent-deployment-syncs=5), it handles events on five workers,
+// each object's events on one worker, in order.
 func fakeController(t testing.TB, open func(context.Context) (watch.Interface, error), handle func(context.Context, watch.Event)) {
+	const workers = 5
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	queues := make([]chan watch.Event, workers)
+	for i := range queues {
+		queues[i] = make(chan watch.Event, 64)
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev := <-queues[i]:
+					handle(ctx, ev)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
 		for ctx.Err() == nil {
 			w, err := open(ctx)
 			if err != nil {
@@ -47,11 +66,18 @@ func fakeController(t testing.TB, open func(context.Context) (watch.Interface, e
 				continue
 			}
 			for ev := range w.ResultChan() {
-				handle(ctx, ev)
+				h := fnv.New32a()
+				if m, err := meta.Accessor(ev.Object); err == nil {
+					h.Write([]byte(m.GetNamespace() + "/" + m.GetName()))
+				}
+				select {
+				case queues[h.Sum32()%workers] <- ev:
+				case <-ctx.Done():
+				}
 			}
 			w.Stop()
 		}
-	}()
+	})
 }
 
 // MarkDeploymentReady sets d's status to a finished rollout of its

@@ -102,12 +102,6 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 			return timed(kubectl, "--kubeconfig", c.Kubeconfig(), "apply", "--server-side", "--field-manager", "kubectl-bench", "-n", kns, "-f", filepath.Join(repo, "app"))
 		}
 		phase := func(name string) error {
-			if os.Getenv("APIPROF") != "" && name == "first sync" {
-				go func() {
-					out, _ := exec.Command(kubectl, "--kubeconfig", c.Kubeconfig(), "get", "--raw", "/debug/pprof/profile?seconds=14").Output()
-					os.WriteFile(os.Getenv("APIPROF"), out, 0o644)
-				}()
-			}
 			f, err := ferrySync(name)
 			if err != nil {
 				return fmt.Errorf("%s: ferry: %w", name, err)

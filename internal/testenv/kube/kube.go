@@ -363,7 +363,7 @@ func (c *Cluster) apiserverArgs(port int, extra []string) []string {
 		"--service-account-signing-key-file=" + filepath.Join(c.dir, "sa.key"),
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--allow-privileged=true",
-		"--profiling=true",
+		"--profiling=false",
 	}
 	return append(args, extra...)
 }

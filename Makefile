@@ -33,6 +33,13 @@ demo:
 ## test: install what the tests need, then run every test with the race detector
 test: test-deps testbin lint
 	FERRY_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) test-binary
+
+## test-binary: the CLI's tests again, each command run through the built
+## binary a user runs (bin/ferry) instead of in-process
+.PHONY: test-binary
+test-binary: build
+	FERRY_REQUIRE_SERVERS=1 FERRY_TEST_BINARY=$(CURDIR)/bin/ferry $(GO) test -count=1 -timeout 20m ./cmd/ferry/
 
 ## test-deps: Debian packages the tests start as real servers
 test-deps:

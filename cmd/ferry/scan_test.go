@@ -33,9 +33,13 @@ func writeTree(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// run runs the CLI in-process and returns its exit code and outputs.
+// run runs the CLI in-process (or the built binary: FERRY_TEST_BINARY)
+// and returns its exit code and outputs.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	if testBinary != "" {
+		return runBinary(t, args...)
+	}
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()

@@ -240,23 +240,35 @@ type placed struct {
 // readForEdit reads the regular file at p (never through a symlink) for
 // an edit, keeping its mode and modification time.
 func readForEdit(file, p string) (*edit, error) {
-	f, err := openNoFollow(p)
+	f, fi, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular
-	}
 	old, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}
 	return &edit{file: file, path: p, mode: fi.Mode(), modTime: fi.ModTime(), old: old}, nil
+}
+
+// openRegular opens the regular file p for reading, never through a
+// symlink (errNotRegular when p is not a regular file), with its stat.
+func openRegular(p string) (*os.File, fs.FileInfo, error) {
+	f, err := openNoFollow(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, errNotRegular
+	}
+	return f, fi, nil
 }
 
 func editFile(file, p string, changes []Change) (*edit, error) {

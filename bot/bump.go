@@ -471,7 +471,7 @@ func pushBranch(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, bot b
 				return false, fmt.Errorf("branch %s has a commit Ferry did not make (%s by %s); leaving it alone — delete the branch or close its pull request to let Ferry take over",
 					branch, head.String()[:12], info.Author.Name)
 			}
-			if trailer(info.Message, trailerChangeset) == fp {
+			if Trailer(info.Message, trailerChangeset) == fp {
 				return false, nil
 			}
 			lease = gitrepo.Lease{Expect: head}
@@ -674,8 +674,9 @@ func commitMessage(g *GroupResult, fp string) string {
 	return b.String()
 }
 
-// trailer returns the value of the last "Key: value" line in msg.
-func trailer(msg, key string) string {
+// Trailer returns the value of the last "Key: value" line in msg, "" when
+// there is none.
+func Trailer(msg, key string) string {
 	v := ""
 	for _, line := range strings.Split(msg, "\n") {
 		if rest, ok := strings.CutPrefix(line, key+":"); ok {

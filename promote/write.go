@@ -132,7 +132,7 @@ func pushBranch(ctx context.Context, opts Options, repo *gitrepo.Repo, branch st
 				return head, false, fmt.Errorf("branch %s has a commit Ferry did not make (%s by %s); leaving it alone — delete the branch or close its pull request to let Ferry take over",
 					branch, short(head.String()), info.Author.Name)
 			}
-			if trailer(info.Message, bot.TrailerChangeset) == fp {
+			if bot.Trailer(info.Message, bot.TrailerChangeset) == fp {
 				return head, false, nil
 			}
 			lease = gitrepo.Lease{Expect: head}
@@ -147,16 +147,6 @@ func pushBranch(ctx context.Context, opts Options, repo *gitrepo.Repo, branch st
 		return commit, err == nil, err
 	}
 	return commit, false, nil
-}
-
-func trailer(msg, key string) string {
-	v := ""
-	for _, line := range strings.Split(msg, "\n") {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			v = strings.TrimSpace(rest)
-		}
-	}
-	return v
 }
 
 // closeStale closes the promotion's pull request: production already runs

@@ -40,10 +40,7 @@ func (l *loader) imagePolicy(d *document.Doc) {
 		}
 	}
 
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(n, sf), "spec")
-	} else {
+	if sf, ok := d.RequiredField(top, "spec", n, ""); ok {
 		policySpec(d, p, sf)
 	}
 

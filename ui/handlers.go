@@ -44,14 +44,7 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, d *pageData) {
 		http.Error(w, "rendering the page failed", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	server.WriteHTML(w, code, "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'", buf.Bytes())
 }
 
 func (u *UI) data(usr User, s *session, title, nav string) *pageData {

@@ -156,22 +156,13 @@ func closeStale(ctx context.Context, opts Options, res *Result) error {
 	if opts.Forge == nil {
 		return nil
 	}
-	found, err := opts.Forge.Find(ctx, opts.Owner, opts.Repo, res.Branch)
-	if err != nil || found == nil {
-		return err
-	}
-	res.PullNumber, res.PullURL = found.Number, found.URL
-	if opts.DryRun {
-		res.Action = "would-close"
-		return nil
-	}
 	comment := fmt.Sprintf("Closing: production already runs what staging runs (%s). Ferry opens a new pull request when staging proves a newer version.", short(res.Revision))
-	r, err := opts.Forge.Close(ctx, opts.Owner, opts.Repo, res.Branch, comment, true)
-	if err != nil {
-		return fmt.Errorf("closing the pull request for %s: %w", res.Branch, err)
+	found, action, err := bot.CloseStale(ctx, opts.Forge, opts.Owner, opts.Repo, res.Branch, comment, opts.DryRun)
+	if found != nil {
+		res.PullNumber, res.PullURL = found.Number, found.URL
 	}
-	res.Action = string(r.Outcome)
-	return nil
+	res.Action = action
+	return err
 }
 
 func verification(res *Result) string {

@@ -176,6 +176,17 @@ const (
 	sshsigHash      = "sha512"
 )
 
+// sshsig is an SSH signature's wire form after its "SSHSIG" preamble
+// (OpenSSH's PROTOCOL.sshsig).
+type sshsig struct {
+	Version   uint32
+	PublicKey string
+	Namespace string
+	Reserved  string
+	Hash      string
+	Signature string
+}
+
 // Sign returns an armored SSH signature of message ("-----BEGIN SSH
 // SIGNATURE-----"), as ssh-keygen -Y sign -n git makes.
 func (s *SSHSigner) Sign(message io.Reader) ([]byte, error) {
@@ -203,14 +214,7 @@ func (s *SSHSigner) Sign(message io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SSH signing with %s: %w", ssh.FingerprintSHA256(s.signer.PublicKey()), err)
 	}
-	blob := ssh.Marshal(struct {
-		Version   uint32
-		PublicKey string
-		Namespace string
-		Reserved  string
-		Hash      string
-		Signature string
-	}{sshsigVersion, string(s.signer.PublicKey().Marshal()), sshsigNamespace, "", sshsigHash, string(ssh.Marshal(sig))})
+	blob := ssh.Marshal(sshsig{sshsigVersion, string(s.signer.PublicKey().Marshal()), sshsigNamespace, "", sshsigHash, string(ssh.Marshal(sig))})
 	blob = append([]byte(sshsigMagic), blob...)
 
 	enc := base64.StdEncoding.EncodeToString(blob)
@@ -291,14 +295,7 @@ func parseSSHSig(armored []byte) (*sshSig, error) {
 	if !ok {
 		return nil, errors.New("SSH signature without the SSHSIG preamble")
 	}
-	var w struct {
-		Version   uint32
-		PublicKey string
-		Namespace string
-		Reserved  string
-		Hash      string
-		Signature string
-	}
+	var w sshsig
 	if err := ssh.Unmarshal(rest, &w); err != nil {
 		return nil, fmt.Errorf("parsing SSH signature: %w", err)
 	}

@@ -165,27 +165,29 @@ func (u *UI) refresh() {
 	u.started = true
 	u.mu.Unlock()
 	if first || fpApps != last[0] {
-		var buf bytes.Buffer
-		if err := pages.ExecuteTemplate(&buf, "rows", newAppRows(snap.Apps, u.opts.Now())); err != nil {
-			u.log.Error("rendering the app list", "error", err)
+		if !u.publish("apps", "rows", newAppRows(snap.Apps, u.opts.Now()), "the app list", &u.rows, 0, fpApps) {
 			return
 		}
-		u.mu.Lock()
-		u.rows, u.lastFP[0] = buf.Bytes(), fpApps
-		u.mu.Unlock()
-		u.bc.Publish("apps", version(fpApps), buf.Bytes())
 	}
 	if first || fpRepos != last[1] {
-		var buf bytes.Buffer
-		if err := pages.ExecuteTemplate(&buf, "policies", newImagesView(snap, u.opts.Backend.Apps())); err != nil {
-			u.log.Error("rendering the images", "error", err)
-			return
-		}
-		u.mu.Lock()
-		u.images, u.lastFP[1] = buf.Bytes(), fpRepos
-		u.mu.Unlock()
-		u.bc.Publish("images", version(fpRepos), buf.Bytes())
+		u.publish("images", "policies", newImagesView(snap, u.opts.Backend.Apps()), "the images", &u.images, 1, fpRepos)
 	}
+}
+
+// publish renders the template name with data, keeps it in *dst with its
+// fingerprint fp in lastFP[i] and publishes it as the event; false when
+// rendering it failed (logged as rendering what).
+func (u *UI) publish(event, name string, data any, what string, dst *[]byte, i int, fp uint64) bool {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		u.log.Error("rendering "+what, "error", err)
+		return false
+	}
+	u.mu.Lock()
+	*dst, u.lastFP[i] = buf.Bytes(), fp
+	u.mu.Unlock()
+	u.bc.Publish(event, version(fp), buf.Bytes())
+	return true
 }
 
 // version names a rendering, so that a page skips the event of the

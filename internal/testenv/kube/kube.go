@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +29,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // KubernetesVersion is the version of kube-apiserver hack/testbin.sh builds.
@@ -216,7 +217,7 @@ func start(dir string, o options) (c *Cluster, err error) {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		port, perr := freePort()
+		port, perr := testenv.FreePort()
 		if perr != nil {
 			return nil, perr
 		}
@@ -301,11 +302,11 @@ func (c *Cluster) startEtcd(bin string) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	clientPort, err := freePort()
+	clientPort, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
+	peerPort, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -666,13 +667,4 @@ func randomToken() string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -470,11 +470,9 @@ func (l *loader) resolveFlux() {
 			d.Errorf(fp.repoNode, "spec.imageRepositoryRef", "no ImageRepository %s was read (it must be in the same files Ferry reads)", fp.repo)
 			continue
 		}
-		if first, dup := l.names[fp.p.Name]; dup {
-			d.Errorf(nil, "metadata.name", "duplicate policy name %q (first defined at %s)", fp.p.Name, first)
+		if !claim(d, nil, l.names, fp.p.Name, fp.p.Source, duplicatePolicy) {
 			continue
 		}
-		l.names[fp.p.Name] = fp.p.Source
 		p := fp.p
 		p.Image, p.Written = repo.image, repo.image
 		p.Exclude = repo.exclude

@@ -186,11 +186,9 @@ func (l *loader) promotion(d *document.Doc) {
 	if d.Failed(mark) {
 		return
 	}
-	if prev, dup := l.promotions[p.Name]; dup {
-		d.Errorf(nil, "metadata.name", "promotion %q is also declared at %s", p.Name, prev)
+	if !claim(d, nil, l.promotions, p.Name, p.Source, "promotion %q is also declared at %s") {
 		return
 	}
-	l.promotions[p.Name] = p.Source
 	l.set.Promotions = append(l.set.Promotions, p)
 }
 

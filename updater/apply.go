@@ -114,11 +114,7 @@ func prepare(ctx context.Context, root string, changes []Change, stage bool) ([]
 // one's new content (in parallel) and, with stage, writes it to a
 // temporary file beside the original. On error, no temporary file is left.
 func prepareFiles(ctx context.Context, root string, files []string, stage bool, build func(file, path string) (*edit, error)) ([]*edit, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("applying changes to %s: %w", root, err)
-	}
-	real, err := filepath.EvalSymlinks(abs)
+	real, err := realPath(root)
 	if err != nil {
 		return nil, fmt.Errorf("applying changes to %s: %w", root, err)
 	}

@@ -215,6 +215,21 @@ func (u *UI) identify(w http.ResponseWriter, r *http.Request, page bool) (User, 
 	return User{}, nil, false
 }
 
+// allowed identifies the request's user and checks with the cluster that
+// they may verb resource (name "" for all); otherwise it answers with the
+// failure (as a page when page) and returns false.
+func (u *UI) allowed(w http.ResponseWriter, r *http.Request, page bool, verb, resource, name string) (User, *session, bool) {
+	usr, s, ok := u.identify(w, r, page)
+	if !ok {
+		return usr, s, false
+	}
+	if err := u.auth.authorize(r.Context(), usr, verb, resource, name); err != nil {
+		u.fail(w, r, page, usr, s, err)
+		return usr, s, false
+	}
+	return usr, s, true
+}
+
 // fail answers err: JSON for the API, an error page for pages.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, page bool, usr User, s *session, err error) {
 	code := http.StatusInternalServerError
@@ -316,12 +331,7 @@ func (u *UI) scan(ctx context.Context, usr User) error {
 
 // events streams live updates (server-sent events).
 func (u *UI) events(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, false)
-	if !ok {
-		return
-	}
-	if err := u.auth.authorize(r.Context(), usr, VerbList, ResourceApps, ""); err != nil {
-		u.fail(w, r, false, usr, s, err)
+	if _, _, ok := u.allowed(w, r, false, VerbList, ResourceApps, ""); !ok {
 		return
 	}
 	rc := http.NewResponseController(w)

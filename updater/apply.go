@@ -396,15 +396,34 @@ func readsBack(data []byte, want map[int]string) error {
 	for off := range want {
 		byLine[lc.lines.lineOf(off)] = true
 	}
+	nodes, err := scalarNodes(data)
+	if err != nil {
+		return fmt.Errorf("the rewritten file does not parse: %w", err)
+	}
 	found := 0
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && (byLine[n.Line] || byLine[n.Line+1]) {
+	for _, n := range nodes {
+		if byLine[n.Line] || byLine[n.Line+1] {
 			if loc := locate(lc, n); loc.bad == "" {
 				if v, ok := want[loc.span.start]; ok && v == n.Value {
 					found++
 				}
 			}
+		}
+	}
+	if found != len(want) {
+		return errors.New("a rewritten value does not read back as written")
+	}
+	return nil
+}
+
+// scalarNodes returns the scalar nodes of every YAML document of data, in
+// order.
+func scalarNodes(data []byte) ([]*yaml.Node, error) {
+	var out []*yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode {
+			out = append(out, n)
 		}
 		for _, c := range n.Content {
 			walk(c)
@@ -415,16 +434,12 @@ func readsBack(data []byte, want map[int]string) error {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return out, nil
 			}
-			return fmt.Errorf("the rewritten file does not parse: %w", err)
+			return nil, err
 		}
 		walk(&doc)
 	}
-	if found != len(want) {
-		return errors.New("a rewritten value does not read back as written")
-	}
-	return nil
 }
 
 // commit renames each staged temporary file over its original, after

@@ -332,15 +332,8 @@ func (c *Cluster) startEtcd(bin string) error {
 		return err
 	}
 	err = waitReady(c.etcd, readyTimeout, func() error {
-		resp, err := http.Get(c.etcdURL + "/health")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("etcd /health: %s", resp.Status)
-		}
-		return nil
+		req, _ := http.NewRequest(http.MethodGet, c.etcdURL+"/health", nil)
+		return getOK(http.DefaultClient, req, "etcd /health")
 	})
 	if err != nil {
 		c.etcd.stop(0)
@@ -407,15 +400,7 @@ func (c *Cluster) startAPIServer() error {
 		}
 		req, _ := http.NewRequest(http.MethodGet, c.URL+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
+		return getOK(client, req, "/readyz")
 	})
 	if client != nil {
 		client.CloseIdleConnections()
@@ -667,4 +652,17 @@ func randomToken() string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// getOK sends req with client and wants 200 OK; what names it in the error.
+func getOK(client *http.Client, req *http.Request, what string) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", what, resp.Status)
+	}
+	return nil
 }

@@ -471,7 +471,7 @@ func pushBranch(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, bot b
 				return false, fmt.Errorf("branch %s has a commit Ferry did not make (%s by %s); leaving it alone — delete the branch or close its pull request to let Ferry take over",
 					branch, head.String()[:12], info.Author.Name)
 			}
-			if trailer(info.Message, trailerChangeset) == fp {
+			if Trailer(info.Message, trailerChangeset) == fp {
 				return false, nil
 			}
 			lease = gitrepo.Lease{Expect: head}
@@ -500,22 +500,36 @@ func closeStale(ctx context.Context, repo *gitrepo.Repo, opts BumpOptions, g *Gr
 	if opts.Mode != ModePullRequest || opts.Forge == nil {
 		return nil
 	}
-	found, err := findPR(ctx, opts, g.Branch)
-	if err != nil || found == nil {
-		return err
-	}
-	g.PullNumber, g.PullURL = found.Number, found.URL
-	if opts.DryRun {
-		g.Action = "would-close"
-		return nil
-	}
 	comment := fmt.Sprintf("Closing: %s no longer needs these changes (the manifests on `%s` already have them, or no policy wants them any more). Ferry will open a new pull request when a newer image appears.", g.Branch, opts.Branch)
-	r, err := opts.Forge.Close(ctx, opts.Owner, opts.Repo, g.Branch, comment, true)
-	if err != nil {
-		return fmt.Errorf("closing the pull request for %s: %w", g.Branch, err)
+	found, action, err := CloseStale(ctx, opts.Forge, opts.Owner, opts.Repo, g.Branch, comment, opts.DryRun)
+	if found != nil {
+		g.PullNumber, g.PullURL = found.Number, found.URL
 	}
-	g.Action = string(r.Outcome)
-	return nil
+	g.Action = action
+	return err
+}
+
+// CloseStale closes the open pull request from branch, if there is one,
+// with comment and deleting the branch: its change is no longer needed.
+// It returns the pull request it found and the action: "up-to-date" when
+// none is open or closing failed, "would-close" for a dry run, else the
+// forge's outcome.
+func CloseStale(ctx context.Context, f Forge, owner, repo, branch, comment string, dryRun bool) (*forge.Found, string, error) {
+	found, err := f.Find(ctx, owner, repo, branch)
+	if err != nil {
+		return nil, "up-to-date", fmt.Errorf("finding the pull request for %s: %w", branch, err)
+	}
+	if found == nil {
+		return nil, "up-to-date", nil
+	}
+	if dryRun {
+		return found, "would-close", nil
+	}
+	r, err := f.Close(ctx, owner, repo, branch, comment, true)
+	if err != nil {
+		return found, "up-to-date", fmt.Errorf("closing the pull request for %s: %w", branch, err)
+	}
+	return found, string(r.Outcome), nil
 }
 
 // current reports whether the open pull request already says what pr
@@ -674,8 +688,9 @@ func commitMessage(g *GroupResult, fp string) string {
 	return b.String()
 }
 
-// trailer returns the value of the last "Key: value" line in msg.
-func trailer(msg, key string) string {
+// Trailer returns the value of the last "Key: value" line in msg, "" when
+// there is none.
+func Trailer(msg, key string) string {
 	v := ""
 	for _, line := range strings.Split(msg, "\n") {
 		if rest, ok := strings.CutPrefix(line, key+":"); ok {

@@ -49,12 +49,7 @@ func (d *Doc) decode(n *yaml.Node, path string, v reflect.Value) {
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				d.Errorf(k, path, "keys must be strings, got %s", Describe(k))
-				continue
-			}
+		for k, val := range d.entries(n, path, "keys") {
 			if line, dup := seen[k.Value]; dup {
 				d.Errorf(k, Join(path, k.Value), "duplicate key (first set at line %d)", line)
 				continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"regexp"
 	"slices"
 	"strconv"
@@ -84,12 +85,7 @@ func (d *Doc) Fields(n *yaml.Node, path string, known ...string) map[string]Fiel
 		return out
 	}
 	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			d.Errorf(k, path, "field names must be strings, got %s", Describe(k))
-			continue
-		}
+	for k, v := range d.entries(n, path, "field names") {
 		fp := Join(path, k.Value)
 		if prev, dup := seen[k.Value]; dup {
 			d.Errorf(k, fp, "duplicate field (first set at line %d)", d.Line(prev))
@@ -107,6 +103,24 @@ func (d *Doc) Fields(n *yaml.Node, path string, known ...string) map[string]Fiel
 		out[k.Value] = Field{Key: k, Val: v}
 	}
 	return out
+}
+
+// entries yields the keys and values of mapping n in file order, skipping
+// and reporting the keys that are not strings (what names them in the
+// error: "field names", "keys").
+func (d *Doc) entries(n *yaml.Node, path, what string) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(*yaml.Node, *yaml.Node) bool) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				d.Errorf(k, path, "%s must be strings, got %s", what, Describe(k))
+				continue
+			}
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
 }
 
 func cmpOr(a, b string) string {
@@ -193,17 +207,25 @@ func (d *Doc) Str(f Field, path string) (string, bool) {
 // Required returns a required string field of the mapping fs (read with
 // Fields from the node parent at path), reporting it when missing.
 func (d *Doc) Required(fs map[string]Field, name string, parent *yaml.Node, path string) (string, *yaml.Node, bool) {
-	fp := Join(path, name)
-	f, ok := fs[name]
-	if !ok || IsNull(f.Val) {
-		if ok {
-			parent = f.Key
-		}
-		d.Missing(parent, fp)
+	f, ok := d.RequiredField(fs, name, parent, path)
+	if !ok {
 		return "", nil, false
 	}
-	s, ok := d.Str(f, fp)
+	s, ok := d.Str(f, Join(path, name))
 	return s, f.Val, ok
+}
+
+// RequiredField returns a required field of any kind of the mapping fs
+// (read with Fields from the node parent at path), reporting it when it is
+// absent or null: at its key when present with a null value, else at
+// parent.
+func (d *Doc) RequiredField(fs map[string]Field, name string, parent *yaml.Node, path string) (Field, bool) {
+	f, ok := fs[name]
+	if !ok || IsNull(f.Val) {
+		d.Missing(OrKey(parent, f), Join(path, name))
+		return Field{}, false
+	}
+	return f, true
 }
 
 // Bool returns a boolean field; false when absent or null.
@@ -308,12 +330,7 @@ func (d *Doc) StrMap(f Field, path string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			d.Errorf(k, path, "field names must be strings, got %s", Describe(k))
-			continue
-		}
+	for k, v := range d.entries(n, path, "field names") {
 		fp := Join(path, k.Value)
 		if _, dup := out[k.Value]; dup {
 			d.Errorf(k, fp, "duplicate field")

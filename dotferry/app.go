@@ -204,11 +204,9 @@ func (l *loader) app(d *document.Doc) {
 		return
 	}
 	app.Source = d.Source()
-	if prev, dup := l.apps[app.Name]; dup {
-		d.Errorf(nil, "metadata.name", "app %q is also declared at %s", app.Name, prev)
+	if !claim(d, nil, l.apps, app.Name, app.Source, "app %q is also declared at %s") {
 		return
 	}
-	l.apps[app.Name] = app.Source
 	l.set.Apps = append(l.set.Apps, app)
 }
 

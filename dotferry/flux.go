@@ -136,9 +136,8 @@ func (l *loader) fluxRepository(d *document.Doc) {
 	top := fluxTop(d)
 	key, _, _, _ := fluxMeta(d, top)
 	r := &fluxRepository{src: d.Source()}
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(d.Root, sf), "spec")
+	sf, ok := d.RequiredField(top, "spec", d.Root, "")
+	if !ok {
 		return
 	}
 	spec := d.Fields(sf.Val, "spec", "image", "interval", "timeout", "secretRef", "proxySecretRef", "serviceAccountName",
@@ -204,15 +203,12 @@ func (l *loader) fluxPolicy(d *document.Doc) {
 		}
 		fp.p.Name = key.name
 	}
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(d.Root, sf), "spec")
+	sf, ok := d.RequiredField(top, "spec", d.Root, "")
+	if !ok {
 		return
 	}
 	spec := d.Fields(sf.Val, "spec", "imageRepositoryRef", "policy", "filterTags", "digestReflectionPolicy", "interval", "suspend")
-	if f, ok := spec["imageRepositoryRef"]; !ok || document.IsNull(f.Val) {
-		d.Missing(document.OrKey(sf.Key, f), "spec.imageRepositoryRef")
-	} else {
+	if f, ok := d.RequiredField(spec, "imageRepositoryRef", sf.Key, "spec"); ok {
 		ref := d.Fields(f.Val, "spec.imageRepositoryRef", "name", "namespace")
 		fp.repo.name, _, _ = d.Required(ref, "name", f.Key, "spec.imageRepositoryRef")
 		fp.repo.ns, _ = d.Str(ref["namespace"], "spec.imageRepositoryRef.namespace")
@@ -331,15 +327,12 @@ func (l *loader) fluxAutomation(d *document.Doc) {
 	top := fluxTop(d)
 	key, _, _, _ := fluxMeta(d, top)
 	a := &fluxAutomation{src: d.Source(), ns: key.ns, selector: labels.Everything()}
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(d.Root, sf), "spec")
+	sf, ok := d.RequiredField(top, "spec", d.Root, "")
+	if !ok {
 		return
 	}
 	spec := d.Fields(sf.Val, "spec", "sourceRef", "git", "interval", "policySelector", "update", "suspend")
-	if f, ok := spec["sourceRef"]; !ok || document.IsNull(f.Val) {
-		d.Missing(document.OrKey(sf.Key, f), "spec.sourceRef")
-	} else {
+	if f, ok := d.RequiredField(spec, "sourceRef", sf.Key, "spec"); ok {
 		ref := d.Fields(f.Val, "spec.sourceRef", "apiVersion", "kind", "name", "namespace")
 		d.Str(ref["apiVersion"], "spec.sourceRef.apiVersion")
 		d.Required(ref, "kind", f.Key, "spec.sourceRef")
@@ -477,11 +470,9 @@ func (l *loader) resolveFlux() {
 			d.Errorf(fp.repoNode, "spec.imageRepositoryRef", "no ImageRepository %s was read (it must be in the same files Ferry reads)", fp.repo)
 			continue
 		}
-		if first, dup := l.names[fp.p.Name]; dup {
-			d.Errorf(nil, "metadata.name", "duplicate policy name %q (first defined at %s)", fp.p.Name, first)
+		if !claim(d, nil, l.names, fp.p.Name, fp.p.Source, duplicatePolicy) {
 			continue
 		}
-		l.names[fp.p.Name] = fp.p.Source
 		p := fp.p
 		p.Image, p.Written = repo.image, repo.image
 		p.Exclude = repo.exclude

@@ -40,10 +40,7 @@ func (l *loader) imagePolicy(d *document.Doc) {
 		}
 	}
 
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(n, sf), "spec")
-	} else {
+	if sf, ok := d.RequiredField(top, "spec", n, ""); ok {
 		policySpec(d, p, sf)
 	}
 
@@ -71,11 +68,22 @@ func (l *loader) policyName(d *document.Doc, p *policy.Policy, name string, n *y
 		return
 	}
 	p.Name = name
-	if first, dup := l.names[name]; dup {
-		d.Errorf(n, "metadata.name", "duplicate policy name %q (first defined at %s)", name, first)
-		return
+	claim(d, n, l.names, name, document.Source{File: d.File, Line: d.Line(n)}, duplicatePolicy)
+}
+
+// duplicatePolicy is the error of a policy name declared twice.
+const duplicatePolicy = "duplicate policy name %q (first defined at %s)"
+
+// claim records name as declared at src in seen, or, when seen has it
+// already, reports it on d's metadata.name (at n) with format, given the
+// name and where it was declared first, and returns false.
+func claim(d *document.Doc, n *yaml.Node, seen map[string]document.Source, name string, src document.Source, format string) bool {
+	if first, dup := seen[name]; dup {
+		d.Errorf(n, "metadata.name", format, name, first)
+		return false
 	}
-	l.names[name] = document.Source{File: d.File, Line: d.Line(n)}
+	seen[name] = src
+	return true
 }
 
 func policySpec(d *document.Doc, p *policy.Policy, sf document.Field) {

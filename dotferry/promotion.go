@@ -128,10 +128,7 @@ func (l *loader) promotion(d *document.Doc) {
 		d.StrMap(meta["labels"], "metadata.labels")
 		d.StrMap(meta["annotations"], "metadata.annotations")
 	}
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(root, sf), "spec")
-	} else {
+	if sf, ok := d.RequiredField(top, "spec", root, ""); ok {
 		spec := d.Fields(sf.Val, "spec", "from", "to", "soak", "verify", "pullRequest")
 		if f, ok := spec["from"]; !ok || document.IsNull(f.Val) {
 			d.Missing(sf.Key, "spec.from")
@@ -189,11 +186,9 @@ func (l *loader) promotion(d *document.Doc) {
 	if d.Failed(mark) {
 		return
 	}
-	if prev, dup := l.promotions[p.Name]; dup {
-		d.Errorf(nil, "metadata.name", "promotion %q is also declared at %s", p.Name, prev)
+	if !claim(d, nil, l.promotions, p.Name, p.Source, "promotion %q is also declared at %s") {
 		return
 	}
-	l.promotions[p.Name] = p.Source
 	l.set.Promotions = append(l.set.Promotions, p)
 }
 
@@ -252,9 +247,8 @@ func (l *loader) rejection(d *document.Doc) {
 		d.StrMap(meta["labels"], "metadata.labels")
 		d.StrMap(meta["annotations"], "metadata.annotations")
 	}
-	sf, ok := top["spec"]
-	if !ok || document.IsNull(sf.Val) {
-		d.Missing(document.OrKey(root, sf), "spec")
+	sf, ok := d.RequiredField(top, "spec", root, "")
+	if !ok {
 		return
 	}
 	spec := d.Fields(sf.Val, "spec", "image", "reason", "by", "at")

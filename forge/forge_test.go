@@ -60,7 +60,7 @@ func TestEnsureCreatesWithAtMostFourWrites(t *testing.T) {
 	}
 
 	// Nothing but the pull request: one write.
-	e.git.commit(repo, "ferry/web")
+	e.git.Commit(repo, "ferry/web")
 	c2 := e.client(t, nil)
 	res, err = c2.Ensure(context.Background(), PullRequest{Owner: owner, Repo: name, Base: "main", Head: "ferry/web", Title: "web", Draft: true})
 	if err != nil || res.Outcome != OutcomeCreated || res.Number != 2 {
@@ -222,7 +222,7 @@ func seedOthers(t *testing.T, e *env, n int) {
 	t.Helper()
 	for i := range n {
 		branch := fmt.Sprintf("feature/%03d", i)
-		e.git.commit(repo, branch)
+		e.git.Commit(repo, branch)
 		if _, err := e.srv.OpenPullRequest(owner, name, githubapi.NewPR{Head: branch, Base: "main", Title: branch}); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func seedOurs(t *testing.T, e *env, bases ...string) []int {
 	var numbers []int
 	for _, base := range bases {
 		if _, ok := e.git.Head(repo, base); !ok {
-			e.git.commit(repo, base)
+			e.git.Commit(repo, base)
 		}
 		n, err := e.srv.OpenPullRequest(owner, name, githubapi.NewPR{Head: "ferry/app", Base: base, Title: "by hand into " + base})
 		if err != nil {
@@ -626,7 +626,7 @@ func TestClose(t *testing.T) {
 	}
 
 	// Without a comment or branch deletion; duplicates are reported.
-	e.git.commit(repo, "ferry/app")
+	e.git.Commit(repo, "ferry/app")
 	ours := seedOurs(t, e, "main", "develop")
 	res, err = c.Close(ctx, owner, name, "ferry/app", "", false)
 	if err != nil || res.Outcome != OutcomeClosed || res.Number != ours[0] || !slices.Equal(res.Duplicates, ours[1:]) {

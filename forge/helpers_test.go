@@ -6,8 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -22,63 +20,18 @@ const (
 	repo  = owner + "/" + name
 )
 
-// memGit is an in-memory githubapi.Git: branch tips per repository.
-type memGit struct {
-	mu       sync.Mutex
-	branches map[string]map[string]string
-	n        int
-}
-
-func newMemGit() *memGit { return &memGit{branches: map[string]map[string]string{}} }
-
-func (g *memGit) commit(repo, branch string) string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.n++
-	sha := fmt.Sprintf("%040x", g.n)
-	if g.branches[repo] == nil {
-		g.branches[repo] = map[string]string{}
-	}
-	g.branches[repo][branch] = sha
-	return sha
-}
-
-func (g *memGit) Head(repo, branch string) (string, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	sha, ok := g.branches[repo][branch]
-	return sha, ok
-}
-
-func (g *memGit) Merge(repo, base, head, message string) (string, error) {
-	if _, ok := g.Head(repo, head); !ok {
-		return "", errors.New("no head")
-	}
-	return g.commit(repo, base), nil
-}
-
-func (g *memGit) DeleteBranch(repo, branch string) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.branches[repo][branch]; !ok {
-		return errors.New("no such branch")
-	}
-	delete(g.branches[repo], branch)
-	return nil
-}
-
 // env is an emulator on a fake clock with acme/fleet (main, ferry/app).
 type env struct {
 	srv   *githubapi.Server
-	git   *memGit
+	git   *githubapi.MemGit
 	clock *testclock.Clock
 }
 
 func newEnv(t *testing.T, opts ...githubapi.Option) *env {
 	t.Helper()
-	e := &env{git: newMemGit(), clock: testclock.New(time.Now().Truncate(time.Second))}
-	e.git.commit(repo, "main")
-	e.git.commit(repo, "ferry/app")
+	e := &env{git: githubapi.NewMemGit(), clock: testclock.New(time.Now().Truncate(time.Second))}
+	e.git.Commit(repo, "main")
+	e.git.Commit(repo, "ferry/app")
 	e.srv = githubapi.NewServer(e.git, append([]githubapi.Option{githubapi.WithClock(e.clock.Now)}, opts...)...)
 	t.Cleanup(e.srv.Close)
 	e.srv.AddRepo(owner, name)

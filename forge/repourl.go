@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/ferrygitops/ferry/gitrepo"
 )
 
 // ParseRepoURL returns the owner and name of a GitHub (or GitHub
@@ -19,16 +21,7 @@ func ParseRepoURL(raw string) (owner, name string, err error) {
 	p = strings.TrimSuffix(strings.Trim(p, "/"), ".git")
 	parts := strings.Split(p, "/")
 	if len(parts) < 2 || parts[len(parts)-2] == "" || parts[len(parts)-1] == "" {
-		return "", "", fmt.Errorf("parsing repository URL %q: want .../OWNER/NAME", redactUserinfo(raw))
+		return "", "", fmt.Errorf("parsing repository URL %q: want .../OWNER/NAME", gitrepo.StripUserinfo(raw))
 	}
 	return parts[len(parts)-2], parts[len(parts)-1], nil
-}
-
-func redactUserinfo(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }

@@ -73,7 +73,7 @@ func TestReportDeploymentOnePerCommitAndEnvironment(t *testing.T) {
 		t.Errorf("%d deployments created, want 2", n)
 	}
 	// A newer commit deployed to staging: GitHub marks the earlier one inactive.
-	newer := e.git.commit(repo, "main")
+	newer := e.git.Commit(repo, "main")
 	if _, err := c.ReportDeployment(ctx, owner, name, Deployment{SHA: newer, Environment: "web-staging", State: "success"}); err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func newRemote(rawURL string, auth Auth) (*remote, error) {
 
 	switch ep.Protocol {
 	case "http", "https":
-		r.url = stripUserinfo(rawURL)
+		r.url = StripUserinfo(rawURL)
 		if ep.Protocol == "http" && !IsLoopback(ep.Host) {
 			if auth.Token != "" || auth.Username != "" || urlUser != "" || urlPass != "" {
 				r.withheld = "no credentials were sent to " + ep.Host + " over plain http://: use https://"
@@ -233,7 +233,9 @@ func RedactURL(rawURL string) string {
 	return rawURL
 }
 
-func stripUserinfo(rawURL string) string {
+// StripUserinfo returns rawURL without any userinfo, for messages and
+// logs; a string that does not parse as a URL is redacted by RedactURL.
+func StripUserinfo(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return RedactURL(rawURL)

@@ -70,7 +70,7 @@ func (c *Credentials) For(rawURL string) (auth Auth, why string) {
 // shown in.
 func StripCredentials(rawURL string) string {
 	if ep, err := transport.NewEndpoint(rawURL); err == nil && (ep.Protocol == "http" || ep.Protocol == "https") {
-		return stripUserinfo(rawURL)
+		return StripUserinfo(rawURL)
 	}
 	return RedactURL(rawURL)
 }

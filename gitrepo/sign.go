@@ -42,13 +42,19 @@ type OpenPGPSigner struct {
 // OpenPGPSignerFromFile reads an armored OpenPGP private key (as exported
 // by gpg --armor --export-secret-keys) from path; see NewOpenPGPSigner.
 func OpenPGPSignerFromFile(path, passphrase string) (*OpenPGPSigner, error) {
+	return signerFromFile("OpenPGP", path, passphrase, NewOpenPGPSigner)
+}
+
+// signerFromFile reads the kind of key at path and parses it with parse.
+func signerFromFile[S any](kind, path, passphrase string, parse func([]byte, string) (S, error)) (S, error) {
+	var zero S
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading OpenPGP key: %w", err)
+		return zero, fmt.Errorf("reading %s key: %w", kind, err)
 	}
-	s, err := NewOpenPGPSigner(data, passphrase)
+	s, err := parse(data, passphrase)
 	if err != nil {
-		return nil, fmt.Errorf("OpenPGP key %s: %w", path, err)
+		return zero, fmt.Errorf("%s key %s: %w", kind, path, err)
 	}
 	return s, nil
 }
@@ -124,15 +130,7 @@ type SSHSigner struct {
 // SSHSignerFromFile reads an SSH private key (OpenSSH or PEM format) from
 // path; see NewSSHSigner.
 func SSHSignerFromFile(path, passphrase string) (*SSHSigner, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading SSH key: %w", err)
-	}
-	s, err := NewSSHSigner(data, passphrase)
-	if err != nil {
-		return nil, fmt.Errorf("SSH key %s: %w", path, err)
-	}
-	return s, nil
+	return signerFromFile("SSH", path, passphrase, NewSSHSigner)
 }
 
 // NewSSHSigner parses an SSH private key, decrypting it with passphrase if
@@ -178,6 +176,17 @@ const (
 	sshsigHash      = "sha512"
 )
 
+// sshsig is an SSH signature's wire form after its "SSHSIG" preamble
+// (OpenSSH's PROTOCOL.sshsig).
+type sshsig struct {
+	Version   uint32
+	PublicKey string
+	Namespace string
+	Reserved  string
+	Hash      string
+	Signature string
+}
+
 // Sign returns an armored SSH signature of message ("-----BEGIN SSH
 // SIGNATURE-----"), as ssh-keygen -Y sign -n git makes.
 func (s *SSHSigner) Sign(message io.Reader) ([]byte, error) {
@@ -205,14 +214,7 @@ func (s *SSHSigner) Sign(message io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SSH signing with %s: %w", ssh.FingerprintSHA256(s.signer.PublicKey()), err)
 	}
-	blob := ssh.Marshal(struct {
-		Version   uint32
-		PublicKey string
-		Namespace string
-		Reserved  string
-		Hash      string
-		Signature string
-	}{sshsigVersion, string(s.signer.PublicKey().Marshal()), sshsigNamespace, "", sshsigHash, string(ssh.Marshal(sig))})
+	blob := ssh.Marshal(sshsig{sshsigVersion, string(s.signer.PublicKey().Marshal()), sshsigNamespace, "", sshsigHash, string(ssh.Marshal(sig))})
 	blob = append([]byte(sshsigMagic), blob...)
 
 	enc := base64.StdEncoding.EncodeToString(blob)
@@ -293,14 +295,7 @@ func parseSSHSig(armored []byte) (*sshSig, error) {
 	if !ok {
 		return nil, errors.New("SSH signature without the SSHSIG preamble")
 	}
-	var w struct {
-		Version   uint32
-		PublicKey string
-		Namespace string
-		Reserved  string
-		Hash      string
-		Signature string
-	}
+	var w sshsig
 	if err := ssh.Unmarshal(rest, &w); err != nil {
 		return nil, fmt.Errorf("parsing SSH signature: %w", err)
 	}

@@ -55,17 +55,21 @@ type Item struct {
 	Result  string          `json:"result"`
 }
 
+// objectMeta is the part of a Kubernetes object's metadata the conversion
+// reads.
+type objectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
 // application is the part of an Argo CD Application the conversion reads.
 type application struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name        string            `json:"name"`
-		Namespace   string            `json:"namespace"`
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   objectMeta `json:"metadata"`
+	Spec       struct {
 		Source  *appSource  `json:"source"`
 		Sources []appSource `json:"sources"`
 	} `json:"spec"`
@@ -93,16 +97,11 @@ type appSource struct {
 
 // imageUpdater is Argo CD Image Updater's v1 custom resource.
 type imageUpdater struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name        string            `json:"name"`
-		Namespace   string            `json:"namespace"`
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Status any `json:"status"`
-	Spec   struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   objectMeta `json:"metadata"`
+	Status     any        `json:"status"`
+	Spec       struct {
 		Namespace       string `json:"namespace"`
 		settings        `json:",inline"`
 		ApplicationRefs []struct {

@@ -151,23 +151,8 @@ func Run(ctx context.Context, opts Options, name string) ([]Result, error) {
 	if opts.Auth, err = gitAuth(ctx, opts.Forge, opts.Auth); err != nil {
 		return nil, err
 	}
-	dir := opts.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "ferry-promote-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = filepath.Join(tmp, "repo")
-	}
-	repo, err := openOrClone(ctx, dir, opts)
-	if err != nil {
-		return nil, err
-	}
-	set, err := dotferry.LoadDir(filepath.Join(repo.Dir(), dotferry.Dir))
-	if errors.Is(err, fs.ErrNotExist) {
-		set, err = &dotferry.Set{}, nil // no .ferry: no promotion
-	}
+	repo, set, cleanup, err := checkout(ctx, opts, "ferry-promote-")
+	defer cleanup()
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +195,33 @@ func gitAuth(ctx context.Context, f any, auth gitrepo.Auth) (gitrepo.Auth, error
 	auth.Username = cmp.Or(auth.Username, gitrepo.DefaultUsername)
 	auth.Token = tok
 	return auth, nil
+}
+
+// checkout opens the clone of opts.URL's opts.Branch in opts.Dir (a
+// temporary directory named prefix… when "", which cleanup removes) and
+// reads its .ferry (none: an empty set, no promotion).
+func checkout(ctx context.Context, opts Options, prefix string) (repo *gitrepo.Repo, set *dotferry.Set, cleanup func(), err error) {
+	cleanup = func() {}
+	dir := opts.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return nil, nil, cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(tmp) }
+		dir = filepath.Join(tmp, "repo")
+	}
+	if repo, err = openOrClone(ctx, dir, opts); err != nil {
+		return nil, nil, cleanup, err
+	}
+	set, err = dotferry.LoadDir(filepath.Join(repo.Dir(), dotferry.Dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		set, err = &dotferry.Set{}, nil
+	}
+	if err != nil {
+		return nil, nil, cleanup, err
+	}
+	return repo, set, cleanup, nil
 }
 
 func openOrClone(ctx context.Context, dir string, opts Options) (*gitrepo.Repo, error) {

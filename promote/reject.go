@@ -88,23 +88,8 @@ func Reject(ctx context.Context, opts RejectOptions, version, reason, by string,
 	if opts.Auth, err = gitAuth(ctx, opts.Forge, opts.Auth); err != nil {
 		return nil, err
 	}
-	dir := opts.Dir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "ferry-reject-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = filepath.Join(tmp, "repo")
-	}
-	repo, err := openOrClone(ctx, dir, Options{URL: opts.URL, Branch: opts.Branch, Auth: opts.Auth})
-	if err != nil {
-		return nil, err
-	}
-	set, err := dotferry.LoadDir(filepath.Join(repo.Dir(), dotferry.Dir))
-	if errors.Is(err, os.ErrNotExist) {
-		set, err = &dotferry.Set{}, nil
-	}
+	repo, set, cleanup, err := checkout(ctx, Options{URL: opts.URL, Branch: opts.Branch, Auth: opts.Auth, Dir: opts.Dir}, "ferry-reject-")
+	defer cleanup()
 	if err != nil {
 		return nil, err
 	}

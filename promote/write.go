@@ -132,7 +132,7 @@ func pushBranch(ctx context.Context, opts Options, repo *gitrepo.Repo, branch st
 				return head, false, fmt.Errorf("branch %s has a commit Ferry did not make (%s by %s); leaving it alone — delete the branch or close its pull request to let Ferry take over",
 					branch, short(head.String()), info.Author.Name)
 			}
-			if trailer(info.Message, bot.TrailerChangeset) == fp {
+			if bot.Trailer(info.Message, bot.TrailerChangeset) == fp {
 				return head, false, nil
 			}
 			lease = gitrepo.Lease{Expect: head}
@@ -149,16 +149,6 @@ func pushBranch(ctx context.Context, opts Options, repo *gitrepo.Repo, branch st
 	return commit, false, nil
 }
 
-func trailer(msg, key string) string {
-	v := ""
-	for _, line := range strings.Split(msg, "\n") {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			v = strings.TrimSpace(rest)
-		}
-	}
-	return v
-}
-
 // closeStale closes the promotion's pull request: production already runs
 // what staging does.
 func closeStale(ctx context.Context, opts Options, res *Result) error {
@@ -166,22 +156,13 @@ func closeStale(ctx context.Context, opts Options, res *Result) error {
 	if opts.Forge == nil {
 		return nil
 	}
-	found, err := opts.Forge.Find(ctx, opts.Owner, opts.Repo, res.Branch)
-	if err != nil || found == nil {
-		return err
-	}
-	res.PullNumber, res.PullURL = found.Number, found.URL
-	if opts.DryRun {
-		res.Action = "would-close"
-		return nil
-	}
 	comment := fmt.Sprintf("Closing: production already runs what staging runs (%s). Ferry opens a new pull request when staging proves a newer version.", short(res.Revision))
-	r, err := opts.Forge.Close(ctx, opts.Owner, opts.Repo, res.Branch, comment, true)
-	if err != nil {
-		return fmt.Errorf("closing the pull request for %s: %w", res.Branch, err)
+	found, action, err := bot.CloseStale(ctx, opts.Forge, opts.Owner, opts.Repo, res.Branch, comment, opts.DryRun)
+	if found != nil {
+		res.PullNumber, res.PullURL = found.Number, found.URL
 	}
-	res.Action = string(r.Outcome)
-	return nil
+	res.Action = action
+	return err
 }
 
 func verification(res *Result) string {

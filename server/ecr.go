@@ -49,10 +49,7 @@ func (s *Server) ecr(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, SourceECR, http.StatusUnauthorized, webhookUnauthorized, "missing or wrong "+s.opts.ECRTokenHeader+" header")
 		return
 	}
-	if !s.mediaTypeOK(w, r, SourceECR, "application/json") {
-		return
-	}
-	body, ok := s.readBody(w, r, SourceECR)
+	body, ok := s.readBody(w, r, SourceECR, "application/json")
 	if !ok {
 		return
 	}

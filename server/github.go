@@ -56,10 +56,7 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, SourceGitHub, http.StatusUnauthorized, webhookUnauthorized, "missing X-Hub-Signature-256 header")
 		return
 	}
-	if !s.mediaTypeOK(w, r, SourceGitHub, "application/json", "application/x-www-form-urlencoded") {
-		return
-	}
-	body, ok := s.readBody(w, r, SourceGitHub)
+	body, ok := s.readBody(w, r, SourceGitHub, "application/json", "application/x-www-form-urlencoded")
 	if !ok {
 		return
 	}

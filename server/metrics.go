@@ -47,78 +47,84 @@ type Metrics struct {
 // NewMetrics creates the metrics and their registry.
 func NewMetrics() *Metrics {
 	long := prometheus.ExponentialBuckets(0.1, 2, 12) // 0.1s … 205s
-	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "build_info",
-			Help: "Always 1; the version label is Ferry's version.",
-		}, []string{"version"}),
-		registryRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "registry_requests_total",
-			Help: "Registry HTTP requests by host and status code (\"error\" when no response), retries included.",
-		}, []string{"registry", "code"}),
-		registryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "registry_errors_total",
-			Help: "Registry requests that failed: no response, or a 4xx/5xx other than the 401 of an auth challenge.",
-		}, []string{"registry"}),
-		unverified: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "unverified_candidates",
-			Help: "Candidate tags newer than the current ones that a policy's spec.verify skipped in the repository's last cycle, by reason (unsigned, wrong-key, identity-mismatch, digest-mismatch, tlog-missing, untrusted, invalid).",
-		}, []string{"repo", "policy", "reason"}),
-		tagsSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "tags_seen",
-			Help: "Tags the registry listed for a policy's image in the repository's last cycle.",
-		}, []string{"repo", "policy"}),
-		pullRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "pull_requests_total",
-			Help: "Pull-request writes by action (created, updated, closed, unchanged).",
-		}, []string{"action"}),
-		bumpCycles: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "bump_cycles_total",
-			Help: "Bump cycles by repository and result (success, failed, error).",
-		}, []string{"repo", "result"}),
-		bumpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "bump_duration_seconds",
-			Help: "How long a repository's bump cycle took.", Buckets: long,
-		}, []string{"repo"}),
-		lastBumpSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "last_successful_bump_timestamp_seconds",
-			Help: "Unix time of the end of the repository's last bump cycle that succeeded.",
-		}, []string{"repo"}),
-		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "sync_total",
-			Help: "App syncs by app and result.",
-		}, []string{"app", "result"}),
-		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "sync_duration_seconds",
-			Help: "How long an app sync took.", Buckets: long,
-		}, []string{"app"}),
-		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "drift_detected_total",
-			Help: "Syncs that found the cluster differing from git.",
-		}, []string{"app"}),
-		holds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "holds_active",
-			Help: "References held back by rollbacks in the repository's last bump cycle.",
-		}, []string{"repo"}),
-		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "webhooks_total",
-			Help: "Webhook deliveries by source and result (accepted, duplicate, ignored, ping, unauthorized, invalid, too_large, unsupported_media_type, disabled, standby).",
-		}, []string{"source", "result"}),
-	}
-	m.reg.MustRegister(
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.buildInfo, m.registryRequests, m.registryErrors,
-		m.tagsSeen, m.unverified, m.pullRequests, m.bumpCycles, m.bumpDuration, m.lastBumpSuccess,
-		m.syncs, m.syncDuration, m.drift, m.holds, m.webhooks,
 	)
+	m := &Metrics{
+		reg: reg,
+		buildInfo: gauge(reg, "build_info",
+			"Always 1; the version label is Ferry's version.",
+			"version"),
+		registryRequests: counter(reg, "registry_requests_total",
+			"Registry HTTP requests by host and status code (\"error\" when no response), retries included.",
+			"registry", "code"),
+		registryErrors: counter(reg, "registry_errors_total",
+			"Registry requests that failed: no response, or a 4xx/5xx other than the 401 of an auth challenge.",
+			"registry"),
+		unverified: gauge(reg, "unverified_candidates",
+			"Candidate tags newer than the current ones that a policy's spec.verify skipped in the repository's last cycle, by reason (unsigned, wrong-key, identity-mismatch, digest-mismatch, tlog-missing, untrusted, invalid).",
+			"repo", "policy", "reason"),
+		tagsSeen: gauge(reg, "tags_seen",
+			"Tags the registry listed for a policy's image in the repository's last cycle.",
+			"repo", "policy"),
+		pullRequests: counter(reg, "pull_requests_total",
+			"Pull-request writes by action (created, updated, closed, unchanged).",
+			"action"),
+		bumpCycles: counter(reg, "bump_cycles_total",
+			"Bump cycles by repository and result (success, failed, error).",
+			"repo", "result"),
+		bumpDuration: histogram(reg, "bump_duration_seconds",
+			"How long a repository's bump cycle took.", long,
+			"repo"),
+		lastBumpSuccess: gauge(reg, "last_successful_bump_timestamp_seconds",
+			"Unix time of the end of the repository's last bump cycle that succeeded.",
+			"repo"),
+		syncs: counter(reg, "sync_total",
+			"App syncs by app and result.",
+			"app", "result"),
+		syncDuration: histogram(reg, "sync_duration_seconds",
+			"How long an app sync took.", long,
+			"app"),
+		drift: counter(reg, "drift_detected_total",
+			"Syncs that found the cluster differing from git.",
+			"app"),
+		holds: gauge(reg, "holds_active",
+			"References held back by rollbacks in the repository's last bump cycle.",
+			"repo"),
+		webhooks: counter(reg, "webhooks_total",
+			"Webhook deliveries by source and result (accepted, duplicate, ignored, ping, unauthorized, invalid, too_large, unsupported_media_type, disabled, standby).",
+			"source", "result"),
+	}
 	// Series that rate() and absent() alerts rely on exist from the start
 	// (a repository's cycles from AddRepo on).
 	for _, a := range prActions {
 		m.pullRequests.WithLabelValues(a)
 	}
 	return m
+}
+
+// gauge creates ferry_<name>, a gauge with the labels, on reg.
+func gauge(reg *prometheus.Registry, name, help string, labels ...string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	reg.MustRegister(v)
+	return v
+}
+
+// counter creates ferry_<name>, a counter with the labels, on reg.
+func counter(reg *prometheus.Registry, name, help string, labels ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	reg.MustRegister(v)
+	return v
+}
+
+// histogram creates ferry_<name>, a histogram with the buckets and labels,
+// on reg.
+func histogram(reg *prometheus.Registry, name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	reg.MustRegister(v)
+	return v
 }
 
 // Registry is the metrics' registry, for registering more collectors.

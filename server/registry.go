@@ -47,10 +47,7 @@ func (s *Server) registry(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, SourceRegistry, http.StatusUnauthorized, webhookUnauthorized, "missing or wrong bearer token")
 		return
 	}
-	if !s.mediaTypeOK(w, r, SourceRegistry, "application/vnd.docker.distribution.events.v1+json", "application/json") {
-		return
-	}
-	body, ok := s.readBody(w, r, SourceRegistry)
+	body, ok := s.readBody(w, r, SourceRegistry, "application/vnd.docker.distribution.events.v1+json", "application/json")
 	if !ok {
 		return
 	}

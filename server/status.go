@@ -48,13 +48,20 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "rendering the status page failed", http.StatusInternalServerError)
 		return
 	}
+	WriteHTML(w, http.StatusOK, "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'", buf.Bytes())
+}
+
+// WriteHTML writes an HTML page with code, never cached, under the
+// Content-Security-Policy csp, with no MIME sniffing and no referrer.
+func WriteHTML(w http.ResponseWriter, code int, csp string, page []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	_, _ = w.Write(buf.Bytes())
+	w.WriteHeader(code)
+	_, _ = w.Write(page)
 }
 
 //go:embed status.html

@@ -48,9 +48,13 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, source string, c
 	writeJSON(w, code, webhookResponse{Error: msg})
 }
 
-// readBody reads the request body up to the limit. On failure it has
-// answered the request and returns false.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, bool) {
+// readBody checks that the request's Content-Type, if any, is one of types
+// and reads the body up to the limit. On failure it has answered the
+// request and returns false.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, source string, types ...string) ([]byte, bool) {
+	if !s.mediaTypeOK(w, r, source, types...) {
+		return nil, false
+	}
 	limit := s.opts.MaxBodyBytes
 	if r.ContentLength > limit {
 		s.reject(w, r, source, http.StatusRequestEntityTooLarge, webhookTooLarge, fmt.Sprintf("body larger than %d bytes", limit))

@@ -44,14 +44,7 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, d *pageData) {
 		http.Error(w, "rendering the page failed", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	server.WriteHTML(w, code, "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'", buf.Bytes())
 }
 
 func (u *UI) data(usr User, s *session, title, nav string) *pageData {
@@ -59,12 +52,8 @@ func (u *UI) data(usr User, s *session, title, nav string) *pageData {
 }
 
 func (u *UI) appsPage(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, true)
+	usr, s, ok := u.allowed(w, r, true, VerbList, ResourceApps, "")
 	if !ok {
-		return
-	}
-	if err := u.auth.authorize(r.Context(), usr, VerbList, ResourceApps, ""); err != nil {
-		u.fail(w, r, true, usr, s, err)
 		return
 	}
 	d := u.data(usr, s, "Apps", "apps")
@@ -96,13 +85,9 @@ func (u *UI) appsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) appPage(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, true)
-	if !ok {
-		return
-	}
 	name := r.PathValue("app")
-	if err := u.auth.authorize(r.Context(), usr, VerbGet, ResourceApps, name); err != nil {
-		u.fail(w, r, true, usr, s, err)
+	usr, s, ok := u.allowed(w, r, true, VerbGet, ResourceApps, name)
+	if !ok {
 		return
 	}
 	v, err := u.appView(r.Context(), name, r.URL.Query().Get("diff") != "")
@@ -140,12 +125,8 @@ func (u *UI) appView(ctx context.Context, name string, withDiff bool) (*appView,
 }
 
 func (u *UI) imagesPage(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, true)
+	usr, s, ok := u.allowed(w, r, true, VerbList, ResourcePolicies, "")
 	if !ok {
-		return
-	}
-	if err := u.auth.authorize(r.Context(), usr, VerbList, ResourcePolicies, ""); err != nil {
-		u.fail(w, r, true, usr, s, err)
 		return
 	}
 	d := u.data(usr, s, "Images", "images")
@@ -304,12 +285,8 @@ func (u *UI) apiWhoami(w http.ResponseWriter, r *http.Request) {
 // resource (name "" for all) authorized by the cluster, then get's answer
 // as JSON.
 func (u *UI) apiRead(w http.ResponseWriter, r *http.Request, verb, resource, name string, get func() (any, error)) {
-	usr, s, ok := u.identify(w, r, false)
+	usr, s, ok := u.allowed(w, r, false, verb, resource, name)
 	if !ok {
-		return
-	}
-	if err := u.auth.authorize(r.Context(), usr, verb, resource, name); err != nil {
-		u.fail(w, r, false, usr, s, err)
 		return
 	}
 	v, err := get()

@@ -165,27 +165,29 @@ func (u *UI) refresh() {
 	u.started = true
 	u.mu.Unlock()
 	if first || fpApps != last[0] {
-		var buf bytes.Buffer
-		if err := pages.ExecuteTemplate(&buf, "rows", newAppRows(snap.Apps, u.opts.Now())); err != nil {
-			u.log.Error("rendering the app list", "error", err)
+		if !u.publish("apps", "rows", newAppRows(snap.Apps, u.opts.Now()), "the app list", &u.rows, 0, fpApps) {
 			return
 		}
-		u.mu.Lock()
-		u.rows, u.lastFP[0] = buf.Bytes(), fpApps
-		u.mu.Unlock()
-		u.bc.Publish("apps", version(fpApps), buf.Bytes())
 	}
 	if first || fpRepos != last[1] {
-		var buf bytes.Buffer
-		if err := pages.ExecuteTemplate(&buf, "policies", newImagesView(snap, u.opts.Backend.Apps())); err != nil {
-			u.log.Error("rendering the images", "error", err)
-			return
-		}
-		u.mu.Lock()
-		u.images, u.lastFP[1] = buf.Bytes(), fpRepos
-		u.mu.Unlock()
-		u.bc.Publish("images", version(fpRepos), buf.Bytes())
+		u.publish("images", "policies", newImagesView(snap, u.opts.Backend.Apps()), "the images", &u.images, 1, fpRepos)
 	}
+}
+
+// publish renders the template name with data, keeps it in *dst with its
+// fingerprint fp in lastFP[i] and publishes it as the event; false when
+// rendering it failed (logged as rendering what).
+func (u *UI) publish(event, name string, data any, what string, dst *[]byte, i int, fp uint64) bool {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		u.log.Error("rendering "+what, "error", err)
+		return false
+	}
+	u.mu.Lock()
+	*dst, u.lastFP[i] = buf.Bytes(), fp
+	u.mu.Unlock()
+	u.bc.Publish(event, version(fp), buf.Bytes())
+	return true
 }
 
 // version names a rendering, so that a page skips the event of the
@@ -211,6 +213,21 @@ func (u *UI) identify(w http.ResponseWriter, r *http.Request, page bool) (User, 
 		u.fail(w, r, false, User{}, nil, err)
 	}
 	return User{}, nil, false
+}
+
+// allowed identifies the request's user and checks with the cluster that
+// they may verb resource (name "" for all); otherwise it answers with the
+// failure (as a page when page) and returns false.
+func (u *UI) allowed(w http.ResponseWriter, r *http.Request, page bool, verb, resource, name string) (User, *session, bool) {
+	usr, s, ok := u.identify(w, r, page)
+	if !ok {
+		return usr, s, false
+	}
+	if err := u.auth.authorize(r.Context(), usr, verb, resource, name); err != nil {
+		u.fail(w, r, page, usr, s, err)
+		return usr, s, false
+	}
+	return usr, s, true
 }
 
 // fail answers err: JSON for the API, an error page for pages.
@@ -314,12 +331,7 @@ func (u *UI) scan(ctx context.Context, usr User) error {
 
 // events streams live updates (server-sent events).
 func (u *UI) events(w http.ResponseWriter, r *http.Request) {
-	usr, s, ok := u.identify(w, r, false)
-	if !ok {
-		return
-	}
-	if err := u.auth.authorize(r.Context(), usr, VerbList, ResourceApps, ""); err != nil {
-		u.fail(w, r, false, usr, s, err)
+	if _, _, ok := u.allowed(w, r, false, VerbList, ResourceApps, ""); !ok {
 		return
 	}
 	rc := http.NewResponseController(w)

@@ -114,11 +114,7 @@ func prepare(ctx context.Context, root string, changes []Change, stage bool) ([]
 // one's new content (in parallel) and, with stage, writes it to a
 // temporary file beside the original. On error, no temporary file is left.
 func prepareFiles(ctx context.Context, root string, files []string, stage bool, build func(file, path string) (*edit, error)) ([]*edit, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("applying changes to %s: %w", root, err)
-	}
-	real, err := filepath.EvalSymlinks(abs)
+	real, err := realPath(root)
 	if err != nil {
 		return nil, fmt.Errorf("applying changes to %s: %w", root, err)
 	}
@@ -240,23 +236,35 @@ type placed struct {
 // readForEdit reads the regular file at p (never through a symlink) for
 // an edit, keeping its mode and modification time.
 func readForEdit(file, p string) (*edit, error) {
-	f, err := openNoFollow(p)
+	f, fi, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular
-	}
 	old, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}
 	return &edit{file: file, path: p, mode: fi.Mode(), modTime: fi.ModTime(), old: old}, nil
+}
+
+// openRegular opens the regular file p for reading, never through a
+// symlink (errNotRegular when p is not a regular file), with its stat.
+func openRegular(p string) (*os.File, fs.FileInfo, error) {
+	f, err := openNoFollow(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, errNotRegular
+	}
+	return f, fi, nil
 }
 
 func editFile(file, p string, changes []Change) (*edit, error) {
@@ -388,15 +396,34 @@ func readsBack(data []byte, want map[int]string) error {
 	for off := range want {
 		byLine[lc.lines.lineOf(off)] = true
 	}
+	nodes, err := scalarNodes(data)
+	if err != nil {
+		return fmt.Errorf("the rewritten file does not parse: %w", err)
+	}
 	found := 0
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && (byLine[n.Line] || byLine[n.Line+1]) {
+	for _, n := range nodes {
+		if byLine[n.Line] || byLine[n.Line+1] {
 			if loc := locate(lc, n); loc.bad == "" {
 				if v, ok := want[loc.span.start]; ok && v == n.Value {
 					found++
 				}
 			}
+		}
+	}
+	if found != len(want) {
+		return errors.New("a rewritten value does not read back as written")
+	}
+	return nil
+}
+
+// scalarNodes returns the scalar nodes of every YAML document of data, in
+// order.
+func scalarNodes(data []byte) ([]*yaml.Node, error) {
+	var out []*yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode {
+			out = append(out, n)
 		}
 		for _, c := range n.Content {
 			walk(c)
@@ -407,16 +434,12 @@ func readsBack(data []byte, want map[int]string) error {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return out, nil
 			}
-			return fmt.Errorf("the rewritten file does not parse: %w", err)
+			return nil, err
 		}
 		walk(&doc)
 	}
-	if found != len(want) {
-		return errors.New("a rewritten value does not read back as written")
-	}
-	return nil
 }
 
 // commit renames each staged temporary file over its original, after

@@ -1,9 +1,6 @@
 package updater
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,27 +13,11 @@ import (
 // scalars returns the scalar nodes of every document of data.
 func scalars(t testing.TB, data []byte) []*yaml.Node {
 	t.Helper()
-	var out []*yaml.Node
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode {
-			out = append(out, n)
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
+	out, err := scalarNodes(data)
+	if err != nil {
+		t.Fatalf("parsing: %v", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			t.Fatalf("parsing: %v", err)
-		}
-		walk(&doc)
-	}
+	return out
 }
 
 func TestLocate(t *testing.T) {

@@ -24,18 +24,11 @@ func openNoFollow(name string) (*os.File, error) {
 // readFile reads the regular file name, of at most limit bytes, into buf,
 // reused.
 func readFile(name string, limit int64, buf []byte) ([]byte, error) {
-	f, err := openNoFollow(name)
+	f, fi, err := openRegular(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular
-	}
 	if fi.Size() > limit {
 		return nil, errTooLarge
 	}

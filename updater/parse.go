@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
 )
@@ -140,19 +141,6 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// field returns the value of key in mapping m, or nil.
-func field(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 // str returns the value of a scalar, or "".
 func str(n *yaml.Node) string {
 	if n = deref(n); n != nil && n.Kind == yaml.ScalarNode {
@@ -162,8 +150,8 @@ func str(n *yaml.Node) string {
 }
 
 func objectName(m *yaml.Node, kind string) string {
-	md := deref(field(m, "metadata"))
-	return kind + "/" + str(field(md, "namespace")) + "/" + str(field(md, "name"))
+	md := deref(document.Lookup(m, "metadata"))
+	return kind + "/" + str(document.Lookup(md, "namespace")) + "/" + str(document.Lookup(md, "name"))
 }
 
 // match returns the first policy governing the normalised repository.
@@ -219,13 +207,13 @@ func (s *fileScan) object(n *yaml.Node, prefix, defaultKind string, depth int, t
 	if n == nil || n.Kind != yaml.MappingNode || depth > maxNesting {
 		return
 	}
-	kind := str(field(n, "kind"))
+	kind := str(document.Lookup(n, "kind"))
 	if kind == "" {
 		kind = defaultKind
 	}
 	switch {
 	case strings.HasSuffix(kind, "List"):
-		items := deref(field(n, "items"))
+		items := deref(document.Lookup(n, "items"))
 		if items == nil || items.Kind != yaml.SequenceNode {
 			return
 		}
@@ -236,13 +224,13 @@ func (s *fileScan) object(n *yaml.Node, prefix, defaultKind string, depth int, t
 	case podSpecPaths[kind] != nil:
 		spec := n
 		for _, k := range podSpecPaths[kind] {
-			if spec = deref(field(spec, k)); spec == nil {
+			if spec = deref(document.Lookup(spec, k)); spec == nil {
 				return
 			}
 		}
 		s.podSpec(spec, prefix+strings.Join(podSpecPaths[kind], "."), objectName(n, kind))
 	case kind == "Kustomization",
-		kind == "Component" && strings.HasPrefix(str(field(n, "apiVersion")), "kustomize.config.k8s.io/"),
+		kind == "Component" && strings.HasPrefix(str(document.Lookup(n, "apiVersion")), "kustomize.config.k8s.io/"),
 		kind == "" && top && s.kustomization:
 		if kind == "" {
 			kind = "Kustomization"
@@ -253,13 +241,13 @@ func (s *fileScan) object(n *yaml.Node, prefix, defaultKind string, depth int, t
 
 func (s *fileScan) podSpec(spec *yaml.Node, prefix, obj string) {
 	for _, f := range containerFields {
-		seq := deref(field(spec, f))
+		seq := deref(document.Lookup(spec, f))
 		if seq == nil || seq.Kind != yaml.SequenceNode {
 			continue
 		}
 		for i, c := range seq.Content {
 			c = deref(c)
-			img := deref(field(c, "image"))
+			img := deref(document.Lookup(c, "image"))
 			if img == nil || img.Kind != yaml.ScalarNode {
 				continue
 			}
@@ -276,7 +264,7 @@ func (s *fileScan) podSpec(spec *yaml.Node, prefix, obj string) {
 				continue
 			}
 			sel := "[" + strconv.Itoa(i) + "]"
-			if name := str(field(c, "name")); name != "" {
+			if name := str(document.Lookup(c, "name")); name != "" {
 				sel = "[name=" + name + "]"
 			}
 			s.add(img, nil, Reference{
@@ -293,7 +281,7 @@ func (s *fileScan) podSpec(spec *yaml.Node, prefix, obj string) {
 }
 
 func (s *fileScan) kustomize(k *yaml.Node, prefix, obj string) {
-	images := deref(field(k, "images"))
+	images := deref(document.Lookup(k, "images"))
 	if images == nil || images.Kind != yaml.SequenceNode {
 		return
 	}
@@ -312,11 +300,11 @@ func (s *fileScan) kustomize(k *yaml.Node, prefix, obj string) {
 		if e == nil || e.Kind != yaml.MappingNode {
 			continue
 		}
-		newName := deref(field(e, "newName"))
+		newName := deref(document.Lookup(e, "newName"))
 		p, hasNewName := repoOf(newName)
 		if p == nil {
 			hasNewName = false
-			p, _ = repoOf(deref(field(e, "name")))
+			p, _ = repoOf(deref(document.Lookup(e, "name")))
 		}
 		if p == nil {
 			continue
@@ -330,13 +318,13 @@ func (s *fileScan) kustomize(k *yaml.Node, prefix, obj string) {
 			r.Image = image.Ref{Repository: p.Image}
 			s.add(newName, nil, r)
 		}
-		if n := deref(field(e, "newTag")); n != nil && n.Kind == yaml.ScalarNode {
+		if n := deref(document.Lookup(e, "newTag")); n != nil && n.Kind == yaml.ScalarNode {
 			r := base
 			r.FieldPath, r.Form, r.Current = at+"newTag", FormTag, n.Value
 			r.Image = image.Ref{Repository: p.Image, Tag: n.Value}
 			s.add(n, nil, r)
 		}
-		if n := deref(field(e, "digest")); n != nil && n.Kind == yaml.ScalarNode {
+		if n := deref(document.Lookup(e, "digest")); n != nil && n.Kind == yaml.ScalarNode {
 			r := base
 			r.FieldPath, r.Form, r.Current = at+"digest", FormDigest, n.Value
 			r.Image = image.Ref{Repository: p.Image, Digest: n.Value}
@@ -351,7 +339,7 @@ func (s *fileScan) kustomize(k *yaml.Node, prefix, obj string) {
 func (s *fileScan) markers(n, parent *yaml.Node, path []string, obj string) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		if k := str(field(n, "kind")); k != "" && field(n, "apiVersion") != nil {
+		if k := str(document.Lookup(n, "kind")); k != "" && document.Lookup(n, "apiVersion") != nil {
 			obj = objectName(n, k)
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -360,7 +348,7 @@ func (s *fileScan) markers(n, parent *yaml.Node, path []string, obj string) {
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			seg := "[" + strconv.Itoa(i) + "]"
-			if name := str(field(c, "name")); name != "" {
+			if name := str(document.Lookup(c, "name")); name != "" {
 				seg = "[name=" + name + "]"
 			}
 			s.markers(c, n, append(path, seg), obj)

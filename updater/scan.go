@@ -139,16 +139,21 @@ func Scan(ctx context.Context, root string, policies []*policy.Policy, opts Opti
 	return res, nil
 }
 
+// realPath is root made absolute, with its symbolic links resolved.
+func realPath(root string) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
 // walk selects the files of the repository at root that a scan reads.
 func walk(ctx context.Context, root string, opts Options) (*scanner, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", root, err)
-	}
-	real, err := filepath.EvalSymlinks(abs)
+	real, err := realPath(root)
 	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", root, err)
 	}

@@ -296,14 +296,9 @@ func (d *demo) run(ctx context.Context) error {
 		if err := d.step(ctx, append([]string{"status", "myapp-staging"}, syncArgs...)...); err != nil {
 			return err
 		}
-		dep, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-staging").Get(ctx, "myapp", metav1.GetOptions{})
-		if err != nil {
+		if err := printImages(ctx, w, cluster, "myapp-staging", "myapp"); err != nil {
 			return err
 		}
-		for _, c := range dep.Spec.Template.Spec.Containers {
-			fmt.Fprintf(w, "\n    Deployment myapp-staging/myapp, container %s: %s", c.Name, c.Image)
-		}
-		fmt.Fprintln(w)
 
 		step(8, "ferry promote myapp: production gets exactly what staging proved (.ferry/promotion.yaml)")
 		fmt.Fprintf(w, "    The gates: staging synced and healthy, the soak (30 minutes in the example; the demo\n")
@@ -345,14 +340,9 @@ func (d *demo) run(ctx context.Context) error {
 		if err := d.step(ctx, append([]string{"sync", "myapp-production", "--timeout", "1m"}, syncArgs...)...); err != nil {
 			return err
 		}
-		prod, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments("myapp-production").Get(ctx, "myapp", metav1.GetOptions{})
-		if err != nil {
+		if err := printImages(ctx, w, cluster, "myapp-production", "myapp"); err != nil {
 			return err
 		}
-		for _, c := range prod.Spec.Template.Spec.Containers {
-			fmt.Fprintf(w, "\n    Deployment myapp-production/myapp, container %s: %s", c.Name, c.Image)
-		}
-		fmt.Fprintln(w)
 		if err := d.secretsStep(ctx, w, step, dir, syncArgs); err != nil {
 			return err
 		}
@@ -396,6 +386,19 @@ func (d *demo) hold(ctx context.Context, dir string) error {
 }
 
 // shellQuote quotes s for a POSIX shell.
+// printImages prints the images of the containers of Deployment ns/name.
+func printImages(ctx context.Context, w io.Writer, cluster *kube.Cluster, ns, name string) error {
+	dep, err := kubernetes.NewForConfigOrDie(cluster.Config()).AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		fmt.Fprintf(w, "\n    Deployment %s/%s, container %s: %s", ns, name, c.Name, c.Image)
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

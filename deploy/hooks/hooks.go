@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,22 +114,9 @@ func csv(ann, v string) ([]string, error) {
 	return parts, nil
 }
 
-func sorted(allowed map[string]Phase) string {
-	var names []string
-	for k := range allowed {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
-
-func policyNames(allowed map[string]DeletePolicy) string {
-	var names []string
-	for k := range allowed {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
+// sorted lists the keys of allowed in order, comma-separated.
+func sorted[V any](allowed map[string]V) string {
+	return strings.Join(slices.Sorted(maps.Keys(allowed)), ", ")
 }
 
 // Read reads an object's annotations. Every invalid value is reported
@@ -220,7 +208,7 @@ func Read(ann map[string]string) (Info, error) {
 				p, known := src.allowed[it]
 				switch {
 				case !known:
-					errs = append(errs, &AnnotationError{src.ann, v, "names no delete policy: " + strconv.Quote(it) + " is none of " + policyNames(src.allowed)})
+					errs = append(errs, &AnnotationError{src.ann, v, "names no delete policy: " + strconv.Quote(it) + " is none of " + sorted(src.allowed)})
 				case !info.Has(p):
 					info.Policies = append(info.Policies, p)
 				}

@@ -19,6 +19,7 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/registry"
 )
@@ -109,10 +110,10 @@ func resolveDependencies(ctx context.Context, ch *chart.Chart, fsys fs.FS, dir s
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("dependency %s %s from %s: %w", dep.Name, version, redact(dep.Repository), err)
+			return fmt.Errorf("dependency %s %s from %s: %w", dep.Name, version, gitrepo.StripUserinfo(dep.Repository), err)
 		}
 		if sub.Name() != dep.Name {
-			return fmt.Errorf("dependency %s from %s: the chart fetched is named %s", dep.Name, redact(dep.Repository), sub.Name())
+			return fmt.Errorf("dependency %s from %s: the chart fetched is named %s", dep.Name, gitrepo.StripUserinfo(dep.Repository), sub.Name())
 		}
 		ch.AddDependency(sub)
 		have[dep.Name] = true
@@ -128,7 +129,7 @@ func (c *Charts) fetch(ctx context.Context, repository, chartName, version strin
 		return c.fetchOCI(ctx, strings.TrimSuffix(strings.TrimPrefix(repository, "oci://"), "/")+"/"+chartName, version)
 	}
 	if !strings.HasPrefix(repository, "https://") && !strings.HasPrefix(repository, "http://") {
-		return nil, fmt.Errorf("unsupported repository %q: want oci://, https:// or file:// (repository aliases such as @name are not supported)", redact(repository))
+		return nil, fmt.Errorf("unsupported repository %q: want oci://, https:// or file:// (repository aliases such as @name are not supported)", gitrepo.StripUserinfo(repository))
 	}
 	return c.fetchHTTP(ctx, strings.TrimSuffix(repository, "/"), chartName, version)
 }
@@ -242,12 +243,12 @@ func (c *Charts) fetchHTTP(ctx context.Context, repoURL, chartName, version stri
 	}
 	var idx repo.IndexFile
 	if err := yaml.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("reading %s/index.yaml: %w", redact(repoURL), err)
+		return nil, fmt.Errorf("reading %s/index.yaml: %w", gitrepo.StripUserinfo(repoURL), err)
 	}
 	idx.SortEntries()
 	cv, err := idx.Get(chartName, version)
 	if err != nil || len(cv.URLs) == 0 {
-		return nil, fmt.Errorf("%s/index.yaml lists no version of %s matching %q", redact(repoURL), chartName, version)
+		return nil, fmt.Errorf("%s/index.yaml lists no version of %s matching %q", gitrepo.StripUserinfo(repoURL), chartName, version)
 	}
 	exact := repoURL + "\x00" + chartName + "\x00" + cv.Version
 	if b, ok := c.cached(exact); ok {
@@ -259,7 +260,7 @@ func (c *Charts) fetchHTTP(ctx context.Context, repoURL, chartName, version stri
 	}
 	u, err := base.Parse(cv.URLs[0])
 	if err != nil {
-		return nil, fmt.Errorf("%s/index.yaml: invalid URL %q for %s %s", redact(repoURL), cv.URLs[0], chartName, cv.Version)
+		return nil, fmt.Errorf("%s/index.yaml: invalid URL %q for %s %s", gitrepo.StripUserinfo(repoURL), cv.URLs[0], chartName, cv.Version)
 	}
 	b, err := c.get(ctx, u.String())
 	if err != nil {
@@ -276,28 +277,18 @@ func (c *Charts) get(ctx context.Context, u string) ([]byte, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", redact(u), err)
+		return nil, fmt.Errorf("fetching %s: %w", gitrepo.StripUserinfo(u), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: %s", redact(u), resp.Status)
+		return nil, fmt.Errorf("fetching %s: %s", gitrepo.StripUserinfo(u), resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxChartSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", redact(u), err)
+		return nil, fmt.Errorf("fetching %s: %w", gitrepo.StripUserinfo(u), err)
 	}
 	if len(b) > maxChartSize {
-		return nil, fmt.Errorf("fetching %s: larger than %d bytes", redact(u), maxChartSize)
+		return nil, fmt.Errorf("fetching %s: larger than %d bytes", gitrepo.StripUserinfo(u), maxChartSize)
 	}
 	return b, nil
-}
-
-// redact drops the user information of a URL.
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	p.User = nil
-	return p.String()
 }

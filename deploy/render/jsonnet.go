@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -113,13 +114,8 @@ func jsonnetObjects(v any, src, at string) ([]rawObject, error) {
 		if _, ok := t["apiVersion"]; ok {
 			return nil, fmt.Errorf("%s%s: kind is missing", src, where)
 		}
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
 		var out []rawObject
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			switch t[k].(type) {
 			case map[string]any, []any, nil:
 			default:

@@ -89,9 +89,20 @@ func checkMembers(raw json.RawMessage, t reflect.Type, path string) *Error {
 	return nil
 }
 
+// jsonFields are the members of struct type t by their JSON names.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
 	fields := map[string]reflect.StructField{}
 	for f := range t.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+			// An embedded struct's members are the outer struct's, as
+			// encoding/json reads them; the outer struct's own win.
+			for name, ef := range jsonFields(f.Type) {
+				if _, ok := fields[name]; !ok {
+					fields[name] = ef
+				}
+			}
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -134,13 +135,8 @@ func canonicalURI(u *url.URL) string {
 
 func canonicalQuery(u *url.URL) string {
 	q := u.Query()
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		vs := slices.Clone(q[k])
 		sort.Strings(vs)
 		for _, v := range vs {

@@ -9,13 +9,14 @@ package distribution
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // Binary is the registry executable looked up on PATH.
@@ -52,7 +53,7 @@ func StartAt(t testing.TB, root string) *Registry {
 		}
 		t.Skipf("%s not installed (apt-get install docker-registry); skipping", Binary)
 	}
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +109,4 @@ http:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -173,13 +173,39 @@ func (r *repository) lookup(id imageIdentifier) (*storedImage, string) {
 
 // --- DescribeImages ---
 
+// imageQuery is the input DescribeImages and ListImages share: the
+// repository, the filter and the page.
+type imageQuery struct {
+	RegistryID     *string     `json:"registryId"`
+	RepositoryName *string     `json:"repositoryName"`
+	NextToken      *string     `json:"nextToken"`
+	MaxResults     *int        `json:"maxResults"`
+	Filter         *listFilter `json:"filter"`
+}
+
+// query resolves q's repository and returns it with its images that pass
+// q's filter and the filter's key for paging. Called with s.mu held.
+func (s *Server) query(req awsapi.Request, q imageQuery) (repoKey, *repository, []*storedImage, string, *awsapi.Error) {
+	k, r, err := s.resolve(req, q.RegistryID, q.RepositoryName)
+	if err != nil {
+		return repoKey{}, nil, nil, "", err
+	}
+	tagStatus, filter, err := filterKey(q.Filter)
+	if err != nil {
+		return repoKey{}, nil, nil, "", err
+	}
+	var matched []*storedImage
+	for _, im := range r.images {
+		if im.matches(tagStatus) {
+			matched = append(matched, im)
+		}
+	}
+	return k, r, matched, filter, nil
+}
+
 type describeImagesInput struct {
-	RegistryID     *string           `json:"registryId"`
-	RepositoryName *string           `json:"repositoryName"`
-	ImageIDs       []imageIdentifier `json:"imageIds"`
-	NextToken      *string           `json:"nextToken"`
-	MaxResults     *int              `json:"maxResults"`
-	Filter         *listFilter       `json:"filter"`
+	imageQuery
+	ImageIDs []imageIdentifier `json:"imageIds"`
 }
 
 type imageDetail struct {
@@ -220,11 +246,7 @@ func (s *Server) describeImages(req awsapi.Request) (any, *awsapi.Error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, r, err := s.resolve(req, in.RegistryID, in.RepositoryName)
-	if err != nil {
-		return nil, err
-	}
-	tagStatus, filter, err := filterKey(in.Filter)
+	k, r, matched, filter, err := s.query(req, in.imageQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -258,12 +280,6 @@ func (s *Server) describeImages(req awsapi.Request) (any, *awsapi.Error) {
 		return out, nil
 	}
 
-	var matched []*storedImage
-	for _, im := range r.images {
-		if im.matches(tagStatus) {
-			matched = append(matched, im)
-		}
-	}
 	start, end, next, err := s.page(OpDescribeImages, k, filter, in.NextToken, in.MaxResults, len(matched))
 	if err != nil {
 		return nil, err
@@ -277,40 +293,25 @@ func (s *Server) describeImages(req awsapi.Request) (any, *awsapi.Error) {
 
 // --- ListImages ---
 
-type listImagesInput struct {
-	RegistryID     *string     `json:"registryId"`
-	RepositoryName *string     `json:"repositoryName"`
-	NextToken      *string     `json:"nextToken"`
-	MaxResults     *int        `json:"maxResults"`
-	Filter         *listFilter `json:"filter"`
-}
-
 type listImagesOutput struct {
 	ImageIDs  []imageIdentifier `json:"imageIds"`
 	NextToken *string           `json:"nextToken,omitempty"`
 }
 
 func (s *Server) listImages(req awsapi.Request) (any, *awsapi.Error) {
-	var in listImagesInput
+	var in imageQuery
 	if err := awsapi.Decode(req.Body, &in); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, r, err := s.resolve(req, in.RegistryID, in.RepositoryName)
-	if err != nil {
-		return nil, err
-	}
-	tagStatus, filter, err := filterKey(in.Filter)
+	k, _, matched, filter, err := s.query(req, in)
 	if err != nil {
 		return nil, err
 	}
 	// One entry per tag; an untagged image is one entry with its digest only.
 	var ids []imageIdentifier
-	for _, im := range r.images {
-		if !im.matches(tagStatus) {
-			continue
-		}
+	for _, im := range matched {
 		if len(im.tags) == 0 {
 			ids = append(ids, imageIdentifier{ImageDigest: &im.digest})
 			continue

@@ -179,11 +179,7 @@ func (s *Server) listStatuses(c *ctx) (int, any) {
 			list = append(list, c.repo.statuses[i])
 		}
 	}
-	start, end := paginate(c, len(list))
-	out := make([]any, 0, end-start)
-	for _, st := range list[start:end] {
-		out = append(out, c.statusJSON(st))
-	}
+	out := paged(c, list, c.statusJSON)
 	return http.StatusOK, out
 }
 
@@ -302,11 +298,7 @@ func (s *Server) listDeployments(c *ctx) (int, any) {
 		}
 		list = append(list, d)
 	}
-	start, end := paginate(c, len(list))
-	out := make([]any, 0, end-start)
-	for _, d := range list[start:end] {
-		out = append(out, c.deploymentJSON(d))
-	}
+	out := paged(c, list, c.deploymentJSON)
 	return http.StatusOK, out
 }
 

@@ -199,6 +199,16 @@ func quoteAll(list []string) []string {
 	return out
 }
 
+// paged renders with render the items of the page c asks for (paginate).
+func paged[T, R any](c *ctx, items []T, render func(T) R) []any {
+	start, end := paginate(c, len(items))
+	out := make([]any, 0, end-start)
+	for _, it := range items[start:end] {
+		out = append(out, render(it))
+	}
+	return out
+}
+
 // paginate applies per_page (default 30, at most 100) and page (from 1) to
 // total items, sets the Link header the way GitHub does (rel first, prev,
 // next, last as they apply) and returns the slice bounds of the page.

@@ -436,13 +436,10 @@ func (s *Server) listPulls(c *ctx) (int, any) {
 		}
 		return a.number > b.number
 	})
-	start, end := paginate(c, len(list))
-	out := make([]any, 0, end-start)
-	for _, p := range list[start:end] {
+	return http.StatusOK, paged(c, list, func(p *pull) map[string]any {
 		s.refresh(c.repo, p)
-		out = append(out, c.pullJSON(p, false))
-	}
-	return http.StatusOK, out
+		return c.pullJSON(p, false)
+	})
 }
 
 // POST /repos/{owner}/{repo}/pulls
@@ -792,11 +789,7 @@ func (s *Server) listLabels(c *ctx) (int, any) {
 	if p == nil {
 		return notFound()
 	}
-	start, end := paginate(c, len(p.labels))
-	out := make([]any, 0, end-start)
-	for _, l := range p.labels[start:end] {
-		out = append(out, c.labelJSON(l))
-	}
+	out := paged(c, p.labels, c.labelJSON)
 	return http.StatusOK, out
 }
 
@@ -916,11 +909,7 @@ func (s *Server) listComments(c *ctx) (int, any) {
 	if p == nil {
 		return notFound()
 	}
-	start, end := paginate(c, len(p.comments))
-	out := make([]any, 0, end-start)
-	for _, cm := range p.comments[start:end] {
-		out = append(out, c.commentJSON(p, cm))
-	}
+	out := paged(c, p.comments, func(cm *comment) map[string]any { return c.commentJSON(p, cm) })
 	return http.StatusOK, out
 }
 

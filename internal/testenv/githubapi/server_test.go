@@ -29,11 +29,11 @@ const (
 
 // setup starts a server with acme/fleet holding main and ferry/app (one
 // commit ahead).
-func setup(t *testing.T, opts ...Option) (*Server, *memGit) {
+func setup(t *testing.T, opts ...Option) (*Server, *MemGit) {
 	t.Helper()
-	git := newMemGit()
-	git.commit(repo, "main")
-	git.commit(repo, "ferry/app")
+	git := NewMemGit()
+	git.Commit(repo, "main")
+	git.Commit(repo, "ferry/app")
 	srv := NewServer(git, opts...)
 	t.Cleanup(srv.Close)
 	srv.AddRepo(owner, name)
@@ -210,7 +210,7 @@ func TestCreateValidation(t *testing.T) {
 		t.Fatalf("duplicate: %+v", er)
 	}
 
-	git.commit(repo, "develop")
+	git.Commit(repo, "develop")
 	if _, err := create("ferry/app", "develop", "other base"); err != nil {
 		t.Fatalf("another base is allowed: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestCreateValidation(t *testing.T) {
 		}
 	}
 
-	git.fork(repo, "main", "ferry/empty")
+	git.Fork(repo, "main", "ferry/empty")
 	_, err = create("ferry/empty", "main", "t")
 	if er := errorResponse(t, err); len(er.Errors) != 1 || er.Errors[0].Message != "No commits between main and ferry/empty" {
 		t.Fatalf("no commits: %+v", er)
@@ -279,7 +279,7 @@ func TestUpdateRules(t *testing.T) {
 	srv, git := setup(t)
 	ctx := context.Background()
 	gh := client(t, srv, DefaultToken)
-	git.commit(repo, "develop")
+	git.Commit(repo, "develop")
 	for _, base := range []string{"main", "develop"} {
 		if _, err := srv.OpenPullRequest(owner, name, NewPR{Head: "ferry/app", Base: base, Title: "t"}); err != nil {
 			t.Fatal(err)
@@ -312,7 +312,7 @@ func TestUpdateRules(t *testing.T) {
 		t.Fatalf("reopen without branch: %v", err)
 	}
 	// Requesting a review from the author is refused.
-	git.commit(repo, "ferry/b")
+	git.Commit(repo, "ferry/b")
 	pr, _, err := gh.PullRequests.Create(ctx, owner, name, &github.NewPullRequest{Title: github.String("b"), Head: github.String("ferry/b"), Base: github.String("main"), Draft: github.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func TestListPaginationAndFilters(t *testing.T) {
 	srv, git := setup(t, WithClock(clock.Now))
 	for i := range 120 {
 		branch := fmt.Sprintf("feature/%03d", i)
-		git.commit(repo, branch)
+		git.Commit(repo, branch)
 		if _, err := srv.OpenPullRequest(owner, name, NewPR{Head: branch, Base: "main", Title: branch}); err != nil {
 			t.Fatal(err)
 		}

@@ -173,6 +173,19 @@ func usable(req awsapi.Request, k *key) *awsapi.Error {
 	return nil
 }
 
+// authorized resolves ref (an alias too when aliases) to a key the caller
+// may call its operation on (authorize). Called with s.mu held.
+func (s *Server) authorized(req awsapi.Request, ref *string, aliases bool) (*key, *awsapi.Error) {
+	k, err := s.resolve(req, ref, aliases)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(req, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 // usableKey resolves keyID to a key the caller may use now; a dry run ends
 // there, with DryRunOperationException.
 func (s *Server) usableKey(req awsapi.Request, keyID *string, dryRun *bool) (*key, *awsapi.Error) {

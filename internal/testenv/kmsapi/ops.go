@@ -246,11 +246,8 @@ func (s *Server) describeKey(req awsapi.Request) (any, *awsapi.Error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, err := s.resolve(req, in.KeyID, allowAlias)
+	k, err := s.authorized(req, in.KeyID, allowAlias)
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(req, k); err != nil {
 		return nil, err
 	}
 	return keyMetadataOutput{k.metadata()}, nil
@@ -270,11 +267,8 @@ func (s *Server) setEnabled(req awsapi.Request, enabled bool) (any, *awsapi.Erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, err := s.resolve(req, in.KeyID, keyOnly)
+	k, err := s.authorized(req, in.KeyID, keyOnly)
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(req, k); err != nil {
 		return nil, err
 	}
 	k.enabled = enabled

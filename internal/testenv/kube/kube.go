@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +29,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // KubernetesVersion is the version of kube-apiserver hack/testbin.sh builds.
@@ -216,7 +217,7 @@ func start(dir string, o options) (c *Cluster, err error) {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		port, perr := freePort()
+		port, perr := testenv.FreePort()
 		if perr != nil {
 			return nil, perr
 		}
@@ -301,11 +302,11 @@ func (c *Cluster) startEtcd(bin string) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	clientPort, err := freePort()
+	clientPort, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
+	peerPort, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -331,15 +332,8 @@ func (c *Cluster) startEtcd(bin string) error {
 		return err
 	}
 	err = waitReady(c.etcd, readyTimeout, func() error {
-		resp, err := http.Get(c.etcdURL + "/health")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("etcd /health: %s", resp.Status)
-		}
-		return nil
+		req, _ := http.NewRequest(http.MethodGet, c.etcdURL+"/health", nil)
+		return getOK(http.DefaultClient, req, "etcd /health")
 	})
 	if err != nil {
 		c.etcd.stop(0)
@@ -406,15 +400,7 @@ func (c *Cluster) startAPIServer() error {
 		}
 		req, _ := http.NewRequest(http.MethodGet, c.URL+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
+		return getOK(client, req, "/readyz")
 	})
 	if client != nil {
 		client.CloseIdleConnections()
@@ -668,11 +654,15 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// getOK sends req with client and wants 200 OK; what names it in the error.
+func getOK(client *http.Client, req *http.Request, what string) error {
+	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", what, resp.Status)
+	}
+	return nil
 }

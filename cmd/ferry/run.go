@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrygitops/ferry/internal/buildinfo"
 	"github.com/ferrygitops/ferry/service"
 )
 
@@ -129,7 +130,7 @@ func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return &exitError{code: exitConfig, err: err}
 	}
 	f.apply(cfg)
-	svc, err := service.New(cfg, service.Options{Version: buildVersion().Version, Log: g.log, Now: g.now})
+	svc, err := service.New(cfg, service.Options{Version: buildinfo.Read(version, commit).Version, Log: g.log, Now: g.now})
 	if err != nil {
 		return serviceError(f.config, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/ferrygitops/ferry/bot"
+	"github.com/ferrygitops/ferry/internal/buildinfo"
 	"github.com/ferrygitops/ferry/internal/testenv/distribution"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 )
@@ -258,7 +259,7 @@ func TestVersion(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	var v versionInfo
+	var v buildinfo.Info
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || v.GoVersion == "" {
 		t.Errorf("version output %q: %v", out, err)
 	}

@@ -72,9 +72,9 @@ func runRender(cmd *cobra.Command, g *globals, f *syncFlags, name string, caps r
 	if err != nil {
 		return err
 	}
-	defer res.cleanup()
-	clones := render.NewClones(res.opts.WorkDir, res.opts.GitCredentials, res.opts.GitDepth)
-	r, err := render.App(cmd.Context(), clones, res.app, f.revision, render.Env{
+	defer res.Close()
+	clones := render.NewClones(res.Options.WorkDir, res.Options.GitCredentials, res.Options.GitDepth)
+	r, err := render.App(cmd.Context(), clones, res.App, f.revision, render.Env{
 		Capabilities: func(context.Context) (render.Capabilities, error) { return caps, nil },
 	})
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/ferrygitops/ferry/bot"
-	"github.com/ferrygitops/ferry/internal/buildinfo"
 	"github.com/ferrygitops/ferry/internal/testenv/distribution"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
 )
@@ -259,7 +258,7 @@ func TestVersion(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	var v buildinfo.Info
+	var v versionInfo
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || v.GoVersion == "" {
 		t.Errorf("version output %q: %v", out, err)
 	}

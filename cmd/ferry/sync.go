@@ -15,10 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/ferrygitops/ferry/cluster"
 	"github.com/ferrygitops/ferry/deploy"
-	"github.com/ferrygitops/ferry/document"
-	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/service"
 )
@@ -97,19 +94,10 @@ type session struct {
 	cleanup func()
 }
 
-// resolved is a command's app, read from .ferry/ or made from the flags,
-// and the work directory and git options to render it with.
-type resolved struct {
-	app     deploy.App
-	opts    deploy.Options
-	cleanup func()
-}
-
 // resolve reads the app (from .ferry/ of --repo, or from the flags) and
 // prepares the work directory. needGit is false for commands that only
 // read the cluster, which then accept --namespace without --repo.
-func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*resolved, error) {
-	ctx := cmd.Context()
+func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*deploy.Target, error) {
 	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
 	if f.gitTokenFile != "" {
 		t, err := service.ReadSecretFile(f.gitTokenFile)
@@ -125,144 +113,59 @@ func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit
 	if f.repo, err = cloneURL(f.repo); err != nil {
 		return nil, err
 	}
-	res := &resolved{cleanup: func() {}}
-	workdir := f.workdir
-	if workdir == "" {
-		tmp, err := os.MkdirTemp("", "ferry-sync-")
-		if err != nil {
-			return nil, err
-		}
-		workdir = tmp
-		res.cleanup = func() { _ = os.RemoveAll(tmp) }
-	}
-	fail := func(err error) (*resolved, error) {
-		res.cleanup()
-		return nil, err
-	}
-	// The credentials are for --repo's host only: an App naming another
-	// host is cloned without them.
-	var creds gitrepo.Credentials
-	if f.repo != "" {
-		if err := creds.Add(f.repo, auth); err != nil {
-			return fail(usageError("--repo: %v", err))
-		}
-	}
-	res.opts = deploy.Options{WorkDir: workdir, GitCredentials: &creds, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait,
-		Secrets: f.secrets.options()}
+	opts := deploy.Options{Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait, Secrets: f.secrets.options()}
 	if f.lockWait == 0 {
-		res.opts.LockTimeout = -1
-	}
-
-	var app deploy.App
-	switch {
-	case f.appPath != "":
-		if f.repo == "" {
-			return fail(usageError("--app-path needs --repo"))
-		}
-		app = deploy.App{Name: name, RepoURL: f.repo, Branch: f.branch, Path: f.appPath, SelfHeal: true}
-	case f.repo != "":
-		g.log.Info("reading apps", "repo", gitrepo.RedactURL(f.repo), "branch", f.branch)
-		ro := res.opts
-		if !needGit && ro.GitDepth == 0 && f.workdir == "" {
-			ro.GitDepth = 1 // only .ferry/ at the head is read, from a clone thrown away after
-		}
-		apps, _, err := deploy.ReadApps(ctx, f.repo, f.branch, ro)
-		var pe document.Errors
-		if errors.As(err, &pe) {
-			return fail(&exitError{code: exitConfig, err: fmt.Errorf("invalid documents in .ferry/:\n%v", pe)})
-		}
-		if err != nil {
-			return fail(err)
-		}
-		var ok bool
-		if app, ok = dotferry.FindApp(apps, name); !ok {
-			var names []string
-			for _, a := range apps {
-				names = append(names, a.Name)
-			}
-			have := "none"
-			if len(names) > 0 {
-				have = strings.Join(names, ", ")
-			}
-			return fail(usageError("no app %q in .ferry/ of %s (apps: %s); use --app-path for an ad-hoc app", name, gitrepo.RedactURL(f.repo), have))
-		}
-	case !needGit && (f.namespace != "" || f.invNS != ""):
-		app = deploy.App{Name: name}
-	default:
-		if needGit {
-			return fail(usageError("--repo is required"))
-		}
-		return fail(usageError("give --repo (to read the app from .ferry/) or --namespace/--inventory-namespace"))
+		opts.LockTimeout = -1
 	}
 	fl := cmd.Flags()
-	if fl.Changed("namespace") {
-		app.Namespace = f.namespace
+	given := func(flag string) bool { return fl.Lookup(flag) != nil && fl.Changed(flag) }
+	has := func(flag string) bool { return fl.Lookup(flag) != nil }
+	var ov deploy.Overrides
+	if given("namespace") {
+		ov.Namespace = &f.namespace
 	}
-	if fl.Lookup("inventory-namespace") != nil && fl.Changed("inventory-namespace") {
-		app.InventoryNamespace = f.invNS
+	if given("inventory-namespace") {
+		ov.InventoryNamespace = &f.invNS
 	}
-	if fl.Lookup("prune") != nil && (fl.Changed("prune") || f.appPath != "") {
-		app.Prune = f.prune
+	if has("prune") && (given("prune") || f.appPath != "") {
+		ov.Prune = &f.prune
 	}
-	if fl.Lookup("allow-empty") != nil && (fl.Changed("allow-empty") || f.appPath != "") {
-		app.AllowEmpty = f.allowEmpty
+	if has("allow-empty") && (given("allow-empty") || f.appPath != "") {
+		ov.AllowEmpty = &f.allowEmpty
 	}
-	if fl.Lookup("timeout") != nil && (fl.Changed("timeout") || app.Timeout == 0) {
-		app.Timeout = f.timeout
-		if app.Timeout == 0 {
-			app.Timeout = -1 // --timeout 0s: do not wait
-		}
+	if has("timeout") {
+		ov.Timeout, ov.TimeoutGiven = &f.timeout, given("timeout")
 	}
-	if fl.Lookup("interval") != nil && fl.Changed("interval") {
-		app.Interval = f.interval
+	if given("interval") {
+		ov.Interval = &f.interval
 	}
-	if needGit {
-		if err := app.Validate(); err != nil {
-			return fail(usageError("%v", err))
-		}
+	t, err := deploy.ResolveApp(cmd.Context(), deploy.ResolveOptions{Name: name, RepoURL: f.repo, Branch: f.branch, AppPath: f.appPath,
+		WorkDir: f.workdir, Depth: f.depth, Auth: auth, NeedGit: needGit, Overrides: ov, Options: opts})
+	return t, configError(err)
+}
+
+// configError gives deploy's configuration errors exit code 2.
+func configError(err error) error {
+	var ce *deploy.ConfigError
+	if errors.As(err, &ce) {
+		return &exitError{code: exitConfig, err: ce.Err}
 	}
-	res.app = app
-	return res, nil
+	return err
 }
 
 // open resolves the app and builds a Syncer for its cluster.
 func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
-	res, err := f.resolve(cmd, g, name, needGit, onTick)
+	t, err := f.resolve(cmd, g, name, needGit, onTick)
 	if err != nil {
 		return nil, err
 	}
-	app := res.app
-	aliases, err := cluster.ParseAliases(f.contextMap)
+	s, err := t.Connect(deploy.ConnectOptions{Kubeconfig: f.kubeconfig, Context: f.kubeContext, ContextMap: f.contextMap,
+		ConnectTimeout: f.connectTimeout, QPS: f.qps, Burst: f.burst, Concurrency: f.concurrency})
 	if err != nil {
-		res.cleanup()
-		return nil, usageError("%v", err)
+		t.Close()
+		return nil, configError(err)
 	}
-	dest := cluster.Destination{Context: app.Context, Server: app.Server}
-	if f.kubeContext != "" {
-		dest = cluster.Destination{Context: f.kubeContext}
-	}
-	cfg, where, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
-	if err != nil {
-		res.cleanup()
-		return nil, usageError("app %s: %v", app.Name, err)
-	}
-	g.log.Debug("cluster", "app", app.Name, "context", where.Context, "server", where.Server, "how", where.How)
-	if f.connectTimeout <= 0 {
-		res.cleanup()
-		return nil, usageError("invalid --connect-timeout %s", f.connectTimeout)
-	}
-	res.opts.ConnectTimeout = f.connectTimeout
-	if f.qps == 0 || f.burst < 0 || f.concurrency <= 0 {
-		res.cleanup()
-		return nil, usageError("invalid --kube-qps %g, --kube-burst %d or --concurrency %d", f.qps, f.burst, f.concurrency)
-	}
-	res.opts.QPS, res.opts.Burst, res.opts.Concurrency = f.qps, f.burst, f.concurrency
-	s, err := deploy.New(cfg, res.opts)
-	if err != nil {
-		res.cleanup()
-		return nil, err
-	}
-	return &session{app: res.app, s: s, cleanup: func() { _ = s.Close(); res.cleanup() }}, nil
+	return &session{app: t.App, s: s, cleanup: func() { _ = s.Close(); t.Close() }}, nil
 }
 
 func newSyncCmds(g *globals) []*cobra.Command {

@@ -15,6 +15,9 @@ var (
 	commit  = ""
 )
 
+// versionInfo is what `ferry version -o json` prints.
+type versionInfo = buildinfo.Info
+
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",

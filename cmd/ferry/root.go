@@ -16,6 +16,7 @@ import (
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/internal/klogslog"
+	"github.com/ferrygitops/ferry/internal/printer"
 	"github.com/ferrygitops/ferry/internal/profile"
 	"github.com/ferrygitops/ferry/registry"
 )
@@ -56,6 +57,12 @@ type globals struct {
 	now       func() time.Time
 	profile   profile.Profiler
 }
+
+// write prints v for scripts, as JSON or YAML (-o).
+func (g *globals) write(v any) error { return printer.Write(g.stdout, g.output, v) }
+
+// machine reports whether the output is for scripts (-o json or yaml).
+func (g *globals) machine() bool { return printer.Machine(g.output) }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {

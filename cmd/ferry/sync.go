@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/printer"
 	"github.com/ferrygitops/ferry/service"
 )
 
@@ -233,7 +231,7 @@ func runSync(cmd *cobra.Command, g *globals, f *syncFlags, name string) error {
 	}
 	var onTick func(deploy.Tick)
 	if f.watch {
-		onTick = func(t deploy.Tick) { printTick(g, t) }
+		onTick = func(t deploy.Tick) { printer.Tick(g.stdout, g.output, t) }
 	}
 	sess, err := f.open(cmd, g, name, true, onTick)
 	if err != nil {
@@ -261,7 +259,7 @@ func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
 			return werr
 		}
 	} else {
-		printRecord(g.stdout, rec)
+		printer.Record(g.stdout, rec)
 		if note != "" {
 			fmt.Fprintln(g.stdout, note)
 		}
@@ -273,94 +271,6 @@ func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
 		return &exitError{code: exitDegraded, err: fmt.Errorf("app %s is degraded: %s", rec.App, rec.Error)}
 	}
 	return nil
-}
-
-func printRecord(w io.Writer, rec deploy.Record) {
-	what := "synced"
-	if rec.DryRun {
-		what = "dry run of"
-	}
-	pinned := ""
-	if rec.Pinned {
-		pinned = " (pinned)"
-	}
-	fmt.Fprintf(w, "%s %s at %s%s: %s in %s\n", what, rec.App, short(rec.Revision), pinned, rec.Result, rec.Finished.Sub(rec.Started).Round(10*time.Millisecond))
-	c := rec.Counts
-	fmt.Fprintf(w, "%d created, %d configured, %d unchanged, %d pruned, %d skipped, %d failed\n", c.Created, c.Configured, c.Unchanged, c.Pruned, c.Skipped, c.Failed)
-	var rows []deploy.ObjectResult
-	for _, o := range rec.Objects {
-		if o.Action != deploy.ActionUnchanged || (o.Health != "" && o.Health != "Current") {
-			rows = append(rows, o)
-		}
-	}
-	if len(rows) > 0 {
-		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "OBJECT\tACTION\tHEALTH\tMESSAGE")
-		for _, o := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ObjectKey, orDash(string(o.Action)), orDash(o.Health), orDash(oneLine(o.Message)))
-		}
-		tw.Flush()
-	}
-	printHooks(w, rec.Hooks)
-}
-
-// printHooks lists a sync's hook runs.
-func printHooks(w io.Writer, hs []deploy.HookResult) {
-	if len(hs) == 0 {
-		return
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOOK\tPHASE\tWAVE\tRESULT\tMESSAGE")
-	for _, h := range hs {
-		msg := h.Message
-		if h.Deleted {
-			msg = strings.TrimPrefix(msg+"; deleted", "; ")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.ObjectKey, h.Phase, h.Wave, h.Result, orDash(oneLine(msg)))
-	}
-	tw.Flush()
-}
-
-func printTick(g *globals, t deploy.Tick) {
-	if g.output == "yaml" {
-		fmt.Fprintln(g.stdout, "---")
-		_ = g.write(t)
-		return
-	}
-	if g.machine() {
-		b, err := json.Marshal(t)
-		if err == nil {
-			fmt.Fprintln(g.stdout, string(b))
-		}
-		return
-	}
-	r := t.Record
-	if t.Err == nil && !r.Counts.Changed() && len(t.Drifted) == 0 {
-		return // quiet round
-	}
-	line := fmt.Sprintf("%s  %s  %s  %s  %d created, %d configured, %d pruned", t.Time.Format(time.RFC3339), r.App, short(r.Revision), r.Result, r.Counts.Created, r.Counts.Configured, r.Counts.Pruned)
-	if r.DryRun {
-		line += " (not applied: automated or selfHeal off)"
-	}
-	for _, d := range t.Drifted {
-		line += fmt.Sprintf("; drifted %s %s", d.ObjectKey, strings.Join(d.Paths, ","))
-	}
-	if t.Err != nil {
-		line += "; error: " + oneLine(t.Err.Error())
-	}
-	fmt.Fprintln(g.stdout, line)
-}
-
-func short(rev string) string { return orDash(gitrepo.ShortRevision(rev)) }
-
-func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", "; ")
-	if len(s) > 200 {
-		s = s[:197] + "..."
-	}
-	return s
 }
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -395,7 +305,7 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 			}
 			if err == nil && st.Pin != nil {
 				rev = st.Pin.Revision
-				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, short(rev), releaseHint(cmd, sess.app.Name))
+				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, printer.Short(rev), releaseHint(cmd, sess.app.Name))
 			}
 			r, err := sess.s.Render(ctx, sess.app, rev)
 			if err != nil {
@@ -407,7 +317,7 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 					return err
 				}
 			} else {
-				printDiff(g.stdout, res, note)
+				printer.Diff(g.stdout, res, note)
 			}
 			switch {
 			case derr != nil:
@@ -422,33 +332,6 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 	fs := cmd.Flags()
 	fs.BoolVar(&f.prune, "prune", false, "also show the objects a pruning sync would delete (default: the app's syncPolicy.prune)")
 	return cmd
-}
-
-func printDiff(w io.Writer, res deploy.DiffResult, note string) {
-	if note != "" {
-		fmt.Fprintln(w, note)
-	}
-	changed := res.Changed()
-	for _, o := range changed {
-		head := fmt.Sprintf("# %s: %s", o.ObjectKey, o.Action)
-		if o.Drifted {
-			head += " (drifted: changed in the cluster since Ferry applied it)"
-		}
-		if o.Source != "" {
-			head += " from " + o.Source
-		}
-		fmt.Fprintln(w, head)
-		if o.Error != "" {
-			fmt.Fprintf(w, "error: %s\n", o.Error)
-		}
-		fmt.Fprint(w, o.Diff)
-		fmt.Fprintln(w)
-	}
-	if res.InSync {
-		fmt.Fprintf(w, "%s at %s is in sync (%d objects)\n", res.App, short(res.Revision), len(res.Objects))
-		return
-	}
-	fmt.Fprintf(w, "%s at %s: %d of %d objects differ\n", res.App, short(res.Revision), len(changed), len(res.Objects))
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -484,73 +367,12 @@ or (with --namespace alone) one that never synced there; 3 the cluster could not
 			if g.machine() {
 				return g.write(st)
 			}
-			printStatus(g.stdout, st, releaseHint(cmd, args[0]))
+			printer.Status(g.stdout, st, releaseHint(cmd, args[0]))
 			return nil
 		},
 	}
 	f.register(cmd)
 	return cmd
-}
-
-func printStatus(w io.Writer, st deploy.AppStatus, release string) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tSYNCED\tLAST SYNC\tRESULT\tREASON\tPIN\tLOCK")
-	result, reason, last := "-", "-", "-"
-	if st.Last != nil {
-		result, reason = string(st.Last.Result), orDash(string(st.Last.Reason))
-		last = fmt.Sprintf("%s at %s", short(st.Last.Revision), st.Last.Finished.Format(time.RFC3339))
-	}
-	pin, lock := "-", "-"
-	if st.Pin != nil {
-		pin = fmt.Sprintf("%s (from %s, %s)", short(st.Pin.Revision), short(st.Pin.From), st.Pin.Time.Format(time.RFC3339))
-	}
-	if st.Lock != nil {
-		lock = fmt.Sprintf("%s until %s", st.Lock.Holder, st.Lock.Until.Format(time.RFC3339))
-	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), last, result, reason, pin, lock)
-	tw.Flush()
-	if st.Last != nil && st.Last.Result == deploy.Failed && st.Revision != "" {
-		fmt.Fprintf(w, "\nThe last sync (%s) failed: the cluster is still at %s.\n", short(st.Last.Revision), short(st.Revision))
-	}
-	if st.Last != nil && len(st.Last.Hooks) > 0 {
-		fmt.Fprintf(w, "\nHooks of the last sync (%s):\n", short(st.Last.Revision))
-		printHooks(w, st.Last.Hooks)
-	}
-	if st.Pin != nil {
-		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `%s`.\n", short(st.Pin.Revision), release)
-	}
-	if len(st.History) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tREASON\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
-		for _, r := range st.History {
-			rev := short(r.Revision)
-			if r.Pinned {
-				rev += " (pinned)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result, orDash(string(r.Reason)),
-				r.Counts.Created, r.Counts.Configured, r.Counts.Pruned, r.Counts.Failed, orDash(oneLine(r.Error)))
-		}
-		tw.Flush()
-	}
-	healthy := 0
-	var bad []deploy.ObjectResult
-	for _, o := range st.Objects {
-		if o.Health == "Current" {
-			healthy++
-		} else {
-			bad = append(bad, o)
-		}
-	}
-	fmt.Fprintf(w, "\n%d of %d objects healthy\n", healthy, len(st.Objects))
-	if len(bad) > 0 {
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "OBJECT\tHEALTH\tMESSAGE")
-		for _, o := range bad {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.ObjectKey, o.Health, orDash(o.Message))
-		}
-		tw.Flush()
-	}
 }
 
 func newRollbackCmd(g *globals) *cobra.Command {
@@ -636,7 +458,7 @@ func runRollback(cmd *cobra.Command, g *globals, f *syncFlags, name string) erro
 	}
 	note := ""
 	if err == nil && rec.Result != deploy.Failed {
-		note = fmt.Sprintf("\n%s is pinned to %s; release with: %s", name, short(rec.Revision), releaseHint(cmd, name))
+		note = fmt.Sprintf("\n%s is pinned to %s; release with: %s", name, printer.Short(rec.Revision), releaseHint(cmd, name))
 	}
 	return reportRecord(g, rec, err, note)
 }

@@ -109,7 +109,7 @@ func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
 	usage := func(format string, args ...any) error {
 		return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
 	}
-	url, err := cloneURL(f.url)
+	url, err := bot.CloneURL(f.url)
 	if err != nil {
 		return bot.BumpOptions{}, err
 	}

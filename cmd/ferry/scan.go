@@ -85,7 +85,7 @@ rest of the report is still printed).`,
 func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) {
 	client := f.registry.client()
 	dir := f.repo
-	if isRemote(f.repo) {
+	if bot.IsRemote(f.repo) {
 		if cmd.Name() != "scan" {
 			return nil, usageError("--repo %s is a clone URL, but %s rewrites a working tree: give a local clone's directory (ferry bump clones, updates and opens pull requests)", gitrepo.RedactURL(f.repo), cmd.Name())
 		}
@@ -118,15 +118,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) 
 		rep.Repo = gitrepo.RedactURL(f.repo)
 	}
 	if f.stats {
-		t := client.Stats().Total()
-		rep.Stats = &t
-		for _, p := range rep.Policies {
-			if p.Verify != nil {
-				n := rep.SignatureRequests()
-				rep.SignatureCalls = &n
-				break
-			}
-		}
+		rep.CountCalls(client.Stats().Total())
 	}
 	for _, p := range rep.Policies {
 		if p.Error != "" {

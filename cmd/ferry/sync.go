@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/internal/printer"
@@ -108,7 +109,7 @@ func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit
 		return nil, usageError("invalid --depth %d", f.depth)
 	}
 	var err error
-	if f.repo, err = cloneURL(f.repo); err != nil {
+	if f.repo, err = bot.CloneURL(f.repo); err != nil {
 		return nil, err
 	}
 	opts := deploy.Options{Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait, Secrets: f.secrets.options()}

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/cluster"
-	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/internal/printer"
@@ -85,22 +82,7 @@ func runPromote(cmd *cobra.Command, g *globals, f *promoteFlags, name string) er
 	if pf, ok := bo.Forge.(promote.Forge); ok {
 		opts.Forge = pf
 	}
-	opts.Connect = func(ctx context.Context, app deploy.App) (promote.Staging, kubernetes.Interface, func(), error) {
-		cfg, _, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, cluster.Destination{Context: app.Context, Server: app.Server})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s, err := deploy.New(cfg, deploy.Options{Namespace: f.invNS, Log: g.log})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		kc, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			_ = s.Close()
-			return nil, nil, nil, err
-		}
-		return s, kc, func() { _ = s.Close() }, nil
-	}
+	opts.Connect = promote.KubeconfigConnect(f.kubeconfig, aliases, f.invNS, g.log)
 	g.progress("Cloning %s and checking the promotion gates…", gitrepo.RedactURL(bo.URL))
 	results, err := promote.Run(cmd.Context(), opts, name)
 	if errors.Is(err, promote.ErrNoPromotion) {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -471,7 +469,7 @@ var locating = []string{"repo", "branch", "app-path", "namespace", "inventory-na
 // releaseHint is the command that releases app's rollback pin, with the
 // locating flags this command was given.
 func releaseHint(cmd *cobra.Command, app string) string {
-	args := []string{"ferry", "rollback", shellQuote(app), "--release"}
+	args := []string{"ferry", "rollback", app, "--release"}
 	for _, name := range locating {
 		fl := cmd.Flags().Lookup(name)
 		if fl == nil || !fl.Changed {
@@ -485,20 +483,10 @@ func releaseHint(cmd *cobra.Command, app string) string {
 			if name == "repo" {
 				v = gitrepo.RedactURL(v)
 			}
-			args = append(args, "--"+name, shellQuote(v))
+			args = append(args, "--"+name, v)
 		}
 	}
-	return strings.Join(args, " ")
-}
-
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return printer.Command(args...)
 }
 
 // Compile-time check of the hook's type against deploy's.

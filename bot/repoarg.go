@@ -1,12 +1,15 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/scratch"
 	"github.com/ferrygitops/ferry/registry"
 )
 
@@ -56,4 +59,25 @@ func (r *Report) CountCalls(total registry.HostStats) {
 			break
 		}
 	}
+}
+
+// ScanURL scans branch of the repository at url: a shallow clone, in a
+// temporary directory removed after. opts.Repo is ignored; the Report
+// names url, redacted.
+func ScanURL(ctx context.Context, reg Registry, url, branch string, auth gitrepo.Auth, opts ScanOptions) (*Report, error) {
+	tmp, err := scratch.New("ferry-scan-")
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Close()
+	if _, err := gitrepo.Clone(ctx, url, branch, tmp.Path, auth, 1); err != nil {
+		return nil, err
+	}
+	opts.Repo = tmp.Path
+	rep, err := Scan(ctx, reg, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Repo = gitrepo.RedactURL(url)
+	return rep, nil
 }

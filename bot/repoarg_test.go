@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/registry"
 )
 
@@ -53,5 +55,26 @@ func TestCountCalls(t *testing.T) {
 	r.CountCalls(registry.HostStats{Requests: 9})
 	if r.Stats.Requests != 9 || r.SignatureCalls == nil {
 		t.Errorf("with verify: %+v, %v", r.Stats, r.SignatureCalls)
+	}
+}
+
+// ScanURL scans a clone of the branch and names the URL, without its
+// credentials.
+func TestScanURL(t *testing.T) {
+	e := newBumpEnv(t)
+	reg := registry.New(registry.Options{Limits: registry.Limits{BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond}})
+	withCreds := strings.Replace(e.url, "://", "://ferry:git-secret-123@", 1)
+	rep, err := ScanURL(t.Context(), reg, withCreds, "main", gitrepo.Auth{Username: "ferry", Token: "git-secret-123"}, ScanOptions{Now: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rep.Repo, "git-secret-123") || !strings.Contains(rep.Repo, "/manifests") {
+		t.Errorf("report names %q", rep.Repo)
+	}
+	if len(rep.Policies) != 3 || len(rep.Changes()) == 0 {
+		t.Errorf("policies %d, changes %d", len(rep.Policies), len(rep.Changes()))
+	}
+	if _, err := ScanURL(t.Context(), reg, e.url, "nope", gitrepo.Auth{Username: "ferry", Token: "git-secret-123"}, ScanOptions{Now: e.now}); err == nil {
+		t.Error("a missing branch: no error")
 	}
 }

@@ -3,13 +3,11 @@ package main
 import (
 	"os"
 
-	"github.com/ferrygitops/ferry/internal/printer"
-	"github.com/ferrygitops/ferry/internal/scratch"
-
 	"github.com/spf13/cobra"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/printer"
 )
 
 type scanFlags struct {
@@ -84,38 +82,26 @@ rest of the report is still printed).`,
 
 func runScan(cmd *cobra.Command, g *globals, f *scanFlags) (*bot.Report, error) {
 	client := f.registry.client()
-	dir := f.repo
-	if bot.IsRemote(f.repo) {
-		if cmd.Name() != "scan" {
-			return nil, usageError("--repo %s is a clone URL, but %s rewrites a working tree: give a local clone's directory (ferry bump clones, updates and opens pull requests)", gitrepo.RedactURL(f.repo), cmd.Name())
-		}
-		tmpDir, err := scratch.New("ferry-scan-")
-		if err != nil {
-			return nil, err
-		}
-		defer tmpDir.Close()
-		tmp := tmpDir.Path
+	remote := bot.IsRemote(f.repo)
+	if remote && cmd.Name() != "scan" {
+		return nil, usageError("--repo %s is a clone URL, but %s rewrites a working tree: give a local clone's directory (ferry bump clones, updates and opens pull requests)", gitrepo.RedactURL(f.repo), cmd.Name())
+	}
+	opts := bot.ScanOptions{Repo: f.repo, PoliciesDir: f.policies, Now: g.now(), Explain: f.explain, Force: f.force}
+	var rep *bot.Report
+	var err error
+	if remote {
 		g.progress("Cloning %s…", gitrepo.RedactURL(f.repo))
-		auth := gitrepo.Auth{Username: gitrepo.DefaultUsername, Token: os.Getenv("GITHUB_TOKEN")}
-		if _, err := gitrepo.Clone(cmd.Context(), f.repo, f.branch, tmp, auth, 1); err != nil {
-			return nil, err
-		}
-		dir = tmp
 	}
 	g.log.Info("scanning", "repo", gitrepo.RedactURL(f.repo))
 	g.progress("Scanning %s and listing its images' tags…", gitrepo.RedactURL(f.repo))
-	rep, err := bot.Scan(cmd.Context(), client, bot.ScanOptions{
-		Repo:        dir,
-		PoliciesDir: f.policies,
-		Now:         g.now(),
-		Explain:     f.explain,
-		Force:       f.force,
-	})
+	if remote {
+		auth := gitrepo.Auth{Username: gitrepo.DefaultUsername, Token: os.Getenv("GITHUB_TOKEN")}
+		rep, err = bot.ScanURL(cmd.Context(), client, f.repo, f.branch, auth, opts)
+	} else {
+		rep, err = bot.Scan(cmd.Context(), client, opts)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if dir != f.repo {
-		rep.Repo = gitrepo.RedactURL(f.repo)
 	}
 	if f.stats {
 		rep.CountCalls(client.Stats().Total())

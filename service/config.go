@@ -237,3 +237,46 @@ func duration(s string, def time.Duration) time.Duration {
 	d, _ := time.ParseDuration(s)
 	return d
 }
+
+// Overrides are settings given over the config file's (`ferry run`'s
+// flags); a zero field leaves the file's.
+type Overrides struct {
+	Listen           string
+	Interval, Jitter time.Duration
+	// Cron replaces the schedule's interval; Interval replaces its cron.
+	Cron                      string
+	LeaderElect               bool
+	LeaseNamespace, LeaseName string
+	Kubeconfig, Context       string
+}
+
+// Apply sets cfg's settings that o gives.
+func (o Overrides) Apply(cfg *Config) {
+	if o.Listen != "" {
+		cfg.Listen = o.Listen
+	}
+	if o.Cron != "" {
+		cfg.Schedule.Cron, cfg.Schedule.Interval = o.Cron, ""
+	}
+	if o.Interval > 0 {
+		cfg.Schedule.Interval, cfg.Schedule.Cron = o.Interval.String(), ""
+	}
+	if o.Jitter > 0 {
+		cfg.Schedule.Jitter = o.Jitter.String()
+	}
+	if o.LeaderElect {
+		cfg.LeaderElection.Enabled = true
+	}
+	if o.LeaseNamespace != "" {
+		cfg.LeaderElection.Namespace = o.LeaseNamespace
+	}
+	if o.LeaseName != "" {
+		cfg.LeaderElection.Name = o.LeaseName
+	}
+	if o.Kubeconfig != "" {
+		cfg.Sync.Kubeconfig = o.Kubeconfig
+	}
+	if o.Context != "" {
+		cfg.Sync.Context = o.Context
+	}
+}

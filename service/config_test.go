@@ -75,3 +75,25 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Overrides set what they give and leave the rest; an interval replaces a
+// cron and a cron an interval.
+func TestOverridesApply(t *testing.T) {
+	var cfg Config
+	cfg.Listen, cfg.Schedule.Cron, cfg.Schedule.Jitter, cfg.LeaderElection.Name = ":8080", "*/5 * * * *", "30s", "ferry"
+	Overrides{Listen: ":9090", Interval: 2 * time.Minute, LeaderElect: true, LeaseNamespace: "ops", Kubeconfig: "/k", Context: "c"}.Apply(&cfg)
+	if cfg.Listen != ":9090" || cfg.Schedule.Interval != "2m0s" || cfg.Schedule.Cron != "" || cfg.Schedule.Jitter != "30s" {
+		t.Errorf("listen %q, schedule %+v", cfg.Listen, cfg.Schedule)
+	}
+	if !cfg.LeaderElection.Enabled || cfg.LeaderElection.Namespace != "ops" || cfg.LeaderElection.Name != "ferry" || cfg.Sync.Kubeconfig != "/k" || cfg.Sync.Context != "c" {
+		t.Errorf("leader election %+v, sync %+v", cfg.LeaderElection, cfg.Sync)
+	}
+	Overrides{Cron: "0 * * * *", Jitter: time.Second, LeaseName: "l"}.Apply(&cfg)
+	if cfg.Schedule.Cron != "0 * * * *" || cfg.Schedule.Interval != "" || cfg.Schedule.Jitter != "1s" || cfg.LeaderElection.Name != "l" {
+		t.Errorf("schedule %+v, lease %q", cfg.Schedule, cfg.LeaderElection.Name)
+	}
+	Overrides{}.Apply(&cfg)
+	if cfg.Listen != ":9090" || cfg.Schedule.Cron != "0 * * * *" {
+		t.Errorf("empty overrides changed %+v", cfg)
+	}
+}

@@ -3,14 +3,13 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/printer"
 	"github.com/ferrygitops/ferry/service"
 )
 
@@ -110,7 +109,7 @@ func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
 	usage := func(format string, args ...any) error {
 		return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
 	}
-	url, err := cloneURL(f.url)
+	url, err := bot.CloneURL(f.url)
 	if err != nil {
 		return bot.BumpOptions{}, err
 	}
@@ -157,46 +156,10 @@ func runBump(cmd *cobra.Command, g *globals, f *bumpFlags) error {
 			return err
 		}
 	} else {
-		printBump(g.stdout, res)
+		printer.Bump(g.stdout, res)
 	}
 	if res.Failed() {
 		return &exitError{code: exitFailure}
 	}
 	return nil
-}
-
-func printBump(w io.Writer, res *bot.BumpResult) {
-	dry := ""
-	if res.DryRun {
-		dry = " (dry run: nothing was written)"
-	}
-	fmt.Fprintf(w, "%s on %s at %.12s, mode %s%s\n\n", res.Repo, res.Base, res.BaseCommit, res.Mode, dry)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tBRANCH\tCHANGES\tACTION\tPULL REQUEST")
-	for _, g := range res.Groups {
-		pr := "-"
-		if g.PullURL != "" {
-			pr = fmt.Sprintf("#%d %s", g.PullNumber, g.PullURL)
-		}
-		action := g.Action
-		if g.Error != "" {
-			action = "error"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", g.Group, g.Branch, len(g.Changes), action, pr)
-	}
-	tw.Flush()
-	if res.Scan != nil {
-		printVerify(w, res.Scan)
-	}
-	for _, g := range res.Groups {
-		if g.Error != "" {
-			fmt.Fprintf(w, "\nerror: group %s: %s\n", g.Group, g.Error)
-		}
-		for _, h := range g.Holds {
-			fmt.Fprintf(w, "\nheld: %s %s: %s was rolled back by %s (%.12s); only newer tags are proposed\n", h.File, h.FieldPath, h.Tag, h.By, h.Commit)
-		}
-		if res.DryRun && len(g.Changes) > 0 {
-			fmt.Fprintf(w, "\n--- %s → %s\nTitle: %s\n\n%s\n%s", g.Group, g.Branch, g.Title, g.Body, g.Diff)
-		}
-	}
 }

@@ -1,33 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
-	"github.com/ferrygitops/ferry/dotferry"
+	"github.com/ferrygitops/ferry/internal/printer"
 	"github.com/ferrygitops/ferry/migrate"
 	"github.com/ferrygitops/ferry/updater"
 )
 
-// importedFile is where ferry import writes the converted policies.
-const importedFile = "argocd-image-updater.yaml"
-
-type importResult struct {
-	DryRun  bool          `json:"dryRun"`
-	Plan    *migrate.Plan `json:"plan"`
-	Written []string      `json:"written"`
-	Diff    string        `json:"diff,omitempty"`
-}
+// importResult is what `ferry import -o json` prints.
+type importResult = migrate.ImportResult
 
 func newImportCmd(g *globals) *cobra.Command {
 	var repo string
@@ -74,28 +62,18 @@ no configuration found, or an existing .ferry/argocd-image-updater.yaml that dif
 			if err != nil {
 				return &exitError{code: exitConfig, err: err}
 			}
-			// A value that cannot carry a marker (a flow mapping, a
-			// line with another comment) is listed, not fatal.
-			plan.CheckMarks(func(m updater.Mark) error {
-				_, _, err := updater.AddMarkers(cmd.Context(), repo, []updater.Mark{m}, true)
-				var me *updater.MarkError
-				if errors.As(err, &me) {
-					return me.Err
-				}
+			res, err := migrate.Import(cmd.Context(), repo, plan, dryRun)
+			var ee *migrate.ExistsError
+			if errors.As(err, &ee) {
+				return &exitError{code: exitConfig, err: err}
+			}
+			if err != nil {
 				return err
-			})
-			res := importResult{DryRun: dryRun, Plan: plan, Written: []string{}}
-			if len(plan.Policies) > 0 {
-				written, diff, err := writeImport(cmd, repo, plan, dryRun)
-				if err != nil {
-					return err
-				}
-				res.Written, res.Diff = append(res.Written, written...), diff
 			}
 			if g.machine() {
 				return g.write(res)
 			}
-			printImport(g.stdout, &res)
+			printer.Import(g.stdout, res)
 			return nil
 		},
 	}
@@ -125,108 +103,4 @@ func importFiles(cmd *cobra.Command, repo string, names []string) ([]document.Fi
 		files = append(files, document.File{Name: n, Data: data})
 	}
 	return files, nil
-}
-
-// writeImport writes the policies file, then the markers; if the markers
-// cannot be written, the policies file is removed again.
-func writeImport(cmd *cobra.Command, repo string, plan *migrate.Plan, dryRun bool) ([]string, string, error) {
-	data := plan.YAML()
-	rel := filepath.ToSlash(filepath.Join(dotferry.Dir, importedFile))
-	if _, err := dotferry.Parse(rel, data); err != nil {
-		return nil, "", fmt.Errorf("the converted policies do not read back (a Ferry bug; please report it): %w", err)
-	}
-	target := filepath.Join(repo, dotferry.Dir, importedFile)
-	old, err := os.ReadFile(target)
-	existed := err == nil
-	switch {
-	case existed && !bytes.Equal(old, data):
-		return nil, "", &exitError{code: exitConfig, err: fmt.Errorf("%s exists and differs from this import: remove it (or import into a clean checkout) to convert again", target)}
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, "", err
-	}
-	if dryRun {
-		_, diff, err := updater.AddMarkers(cmd.Context(), repo, plan.Marks, true)
-		if err != nil {
-			return nil, "", err
-		}
-		return nil, "--- /dev/null\n+++ b/" + rel + "\n" + addLines(data) + diff, nil
-	}
-	var written []string
-	if !existed {
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return nil, "", err
-		}
-		if err := atomicCreate(target, data); err != nil {
-			return nil, "", err
-		}
-		written = append(written, rel)
-	}
-	marked, _, err := updater.AddMarkers(cmd.Context(), repo, plan.Marks, false)
-	if err != nil {
-		if !existed {
-			os.Remove(target)
-		}
-		return nil, "", err
-	}
-	return append(written, marked...), "", nil
-}
-
-// atomicCreate writes a new file that must not exist yet, atomically.
-func atomicCreate(target string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".ferry-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// Link fails if the target appeared meanwhile: never overwrite.
-		err = os.Link(f.Name(), target)
-	}
-	os.Remove(f.Name())
-	return err
-}
-
-func addLines(data []byte) string {
-	var b bytes.Buffer
-	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
-		if len(l) > 0 {
-			b.WriteString("+")
-			b.Write(l)
-		}
-	}
-	return b.String()
-}
-
-func printImport(w io.Writer, res *importResult) {
-	p := res.Plan
-	verb := "Wrote"
-	if res.DryRun {
-		verb = "Would write"
-	}
-	fmt.Fprintf(w, "%s %d policies and %d markers.\n", verb, len(p.Policies), len(p.Marks))
-	if len(p.Mapped) > 0 {
-		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "APP\tALIAS\tSETTING\tVALUE\tFERRY")
-		for _, m := range p.Mapped {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", orDash(m.App), orDash(m.Alias), m.Setting, orDash(m.Value), m.Result)
-		}
-		tw.Flush()
-	}
-	if len(p.Unmapped) > 0 {
-		fmt.Fprintf(w, "\nNot mapped (%d):\n", len(p.Unmapped))
-		for _, m := range p.Unmapped {
-			fmt.Fprintf(w, "  %s: %s %s %s=%q: %s\n", m.Source, orDash(m.App), orDash(m.Alias), m.Setting, m.Value, m.Result)
-		}
-	}
-	if res.Diff != "" {
-		fmt.Fprintln(w)
-		fmt.Fprint(w, res.Diff)
-	}
 }

@@ -1,21 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/cluster"
-	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/printer"
 	"github.com/ferrygitops/ferry/promote"
 )
 
@@ -87,22 +82,7 @@ func runPromote(cmd *cobra.Command, g *globals, f *promoteFlags, name string) er
 	if pf, ok := bo.Forge.(promote.Forge); ok {
 		opts.Forge = pf
 	}
-	opts.Connect = func(ctx context.Context, app deploy.App) (promote.Staging, kubernetes.Interface, func(), error) {
-		cfg, _, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, cluster.Destination{Context: app.Context, Server: app.Server})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s, err := deploy.New(cfg, deploy.Options{Namespace: f.invNS, Log: g.log})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		kc, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			_ = s.Close()
-			return nil, nil, nil, err
-		}
-		return s, kc, func() { _ = s.Close() }, nil
-	}
+	opts.Connect = promote.KubeconfigConnect(f.kubeconfig, aliases, f.invNS, g.log)
 	g.progress("Cloning %s and checking the promotion gates…", gitrepo.RedactURL(bo.URL))
 	results, err := promote.Run(cmd.Context(), opts, name)
 	if errors.Is(err, promote.ErrNoPromotion) {
@@ -116,7 +96,7 @@ func runPromote(cmd *cobra.Command, g *globals, f *promoteFlags, name string) er
 			return err
 		}
 	} else {
-		printPromote(g.stdout, results, opts.DryRun)
+		printer.Promote(g.stdout, results, opts.DryRun)
 	}
 	code := 0
 	for _, r := range results {
@@ -131,34 +111,6 @@ func runPromote(cmd *cobra.Command, g *globals, f *promoteFlags, name string) er
 		return &exitError{code: code}
 	}
 	return nil
-}
-
-func printPromote(w io.Writer, results []promote.Result, dry bool) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROMOTION\tFROM\tTO\tREVISION\tACTION\tPULL REQUEST")
-	for _, r := range results {
-		pr := "-"
-		if r.PullURL != "" {
-			pr = fmt.Sprintf("#%d %s", r.PullNumber, r.PullURL)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Promotion, r.From, r.To, short(r.Revision), r.Action, pr)
-	}
-	tw.Flush()
-	for _, r := range results {
-		fmt.Fprintf(w, "\n%s:\n", r.Promotion)
-		for _, gt := range r.Gates {
-			fmt.Fprintf(w, "  %-12s %-7s %s\n", gt.Name, gt.State, gt.Detail)
-		}
-		for _, s := range r.Skipped {
-			fmt.Fprintf(w, "  left alone: %s:%d: %s\n", s.File, s.Line, s.Why)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", r.Error)
-		}
-		if dry && r.Diff != "" {
-			fmt.Fprintf(w, "\nTitle: %s\n\n%s", r.Title, r.Diff)
-		}
-	}
 }
 
 type rejectFlags struct {
@@ -228,19 +180,6 @@ func runReject(cmd *cobra.Command, g *globals, f *rejectFlags, version string) e
 	if g.machine() {
 		return g.write(res)
 	}
-	what := "rejected"
-	if res.Undo {
-		what = "rejection lifted"
-	}
-	fmt.Fprintf(g.stdout, "%s: %s (%s", res.Version, what, res.Action)
-	if res.PullURL != "" {
-		fmt.Fprintf(g.stdout, ", #%d %s", res.PullNumber, res.PullURL)
-	} else if res.Branch != "" {
-		fmt.Fprintf(g.stdout, ", branch %s", res.Branch)
-	}
-	fmt.Fprintln(g.stdout, ")")
-	if bo.DryRun {
-		fmt.Fprint(g.stdout, res.Diff)
-	}
+	printer.Reject(g.stdout, res, bo.DryRun)
 	return nil
 }

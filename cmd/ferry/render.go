@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
-	"github.com/ferrygitops/ferry/deploy/diff"
 	"github.com/ferrygitops/ferry/deploy/render"
+	"github.com/ferrygitops/ferry/internal/printer"
 )
 
 func newRenderCmd(g *globals) *cobra.Command {
@@ -72,35 +69,18 @@ func runRender(cmd *cobra.Command, g *globals, f *syncFlags, name string, caps r
 	if err != nil {
 		return err
 	}
-	defer res.cleanup()
-	clones := render.NewClones(res.opts.WorkDir, res.opts.GitCredentials, res.opts.GitDepth)
-	r, err := render.App(cmd.Context(), clones, res.app, f.revision, render.Env{
+	defer res.Close()
+	clones := render.NewClones(res.Options.WorkDir, res.Options.GitCredentials, res.Options.GitDepth)
+	r, err := render.App(cmd.Context(), clones, res.App, f.revision, render.Env{
 		Capabilities: func(context.Context) (render.Capabilities, error) { return caps, nil },
 	})
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	objs := make([]map[string]any, len(r.Manifests))
-	for i, m := range r.Manifests {
+	for _, m := range r.Manifests {
 		if m.ScopeUnknown {
 			g.log.Warn("kind unknown without a cluster: its namespace is left as written", "object", m.Key.String(), "source", m.Source)
 		}
-		objs[i] = m.Object.Object
-		if !f.showSecrets {
-			objs[i] = diff.Mask(m.Key, objs[i])
-		}
 	}
-	if g.output == "json" {
-		return writeJSON(g.stdout, map[string]any{"apiVersion": "v1", "kind": "List", "items": objs})
-	}
-	var b bytes.Buffer
-	for i, o := range objs {
-		y, err := yaml.Marshal(o)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "---\n# Source: %s\n%s", r.Manifests[i].Source, y)
-	}
-	_, err = g.stdout.Write(b.Bytes())
-	return err
+	return printer.Manifests(g.stdout, g.output, r.Manifests, f.showSecrets)
 }

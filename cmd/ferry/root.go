@@ -15,6 +15,9 @@ import (
 
 	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/document"
+	"github.com/ferrygitops/ferry/internal/klogslog"
+	"github.com/ferrygitops/ferry/internal/printer"
+	"github.com/ferrygitops/ferry/internal/profile"
 	"github.com/ferrygitops/ferry/registry"
 )
 
@@ -52,8 +55,14 @@ type globals struct {
 	stderr    io.Writer
 	log       *slog.Logger
 	now       func() time.Time
-	profile   profiler
+	profile   profile.Profiler
 }
+
+// write prints v for scripts, as JSON or YAML (-o).
+func (g *globals) write(v any) error { return printer.Write(g.stdout, g.output, v) }
+
+// machine reports whether the output is for scripts (-o json or yaml).
+func (g *globals) machine() bool { return printer.Machine(g.output) }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
@@ -79,7 +88,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if perr := g.profile.stop(); perr != nil && err == nil {
+	if perr := g.profile.Stop(); perr != nil && err == nil {
 		err = &exitError{code: exitFailure, err: perr}
 	}
 	if err == nil {
@@ -164,13 +173,13 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 			}
 			// client-go logs through klog: through the same handler, at
 			// the same level, instead of klog's own lines on stderr.
-			routeKlog(g.log.Handler())
+			klogslog.Route(g.log.Handler())
 			switch g.output {
 			case "table", "text", "json", "yaml":
 			default:
 				return &exitError{code: exitConfig, err: fmt.Errorf("invalid output %q: use table, json or yaml", g.output)}
 			}
-			if err := g.profile.start(); err != nil {
+			if err := g.profile.Start(); err != nil {
 				return &exitError{code: exitConfig, err: err}
 			}
 			return nil
@@ -179,8 +188,8 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table (for people), json or yaml (for scripts)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text (key=value) or json (one object a line); client-go's logs too")
-	root.PersistentFlags().StringVar(&g.profile.name, "profile", "none", "Go profile to capture, as kubectl's: none, cpu, heap, allocs, goroutine, threadcreate, block or mutex")
-	root.PersistentFlags().StringVar(&g.profile.output, "profile-output", "profile.pprof", "file the --profile is written to")
+	root.PersistentFlags().StringVar(&g.profile.Name, "profile", "none", "Go profile to capture, as kubectl's: none, cpu, heap, allocs, goroutine, threadcreate, block or mutex")
+	root.PersistentFlags().StringVar(&g.profile.Output, "profile-output", "profile.pprof", "file the --profile is written to")
 	root.AddGroup(
 		&cobra.Group{ID: "images", Title: "Image updates:"},
 		&cobra.Group{ID: "sync", Title: "The sync loop (git to the cluster):"},

@@ -5,23 +5,17 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ferrygitops/ferry/internal/buildinfo"
 	"github.com/ferrygitops/ferry/service"
 )
 
 type runFlags struct {
-	config             string
-	listen             string
-	interval, jitter   time.Duration
-	cron               string
-	leaderElect        bool
-	leaseNamespace     string
-	leaseName          string
-	kubeconfig, kubeCx string
+	config string
+	ov     service.Overrides
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -61,15 +55,15 @@ underscores (FERRY_LISTEN=:9090). Flags override the config file.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.config, "config", "", "the config file (YAML, kind: RunConfig)")
-	fs.StringVar(&f.listen, "listen", "", "HTTP listen address (default :8080)")
-	fs.DurationVar(&f.interval, "interval", 0, "time between scheduled cycles (default 5m)")
-	fs.StringVar(&f.cron, "cron", "", "cron schedule instead of an interval, e.g. '*/5 * * * *'")
-	fs.DurationVar(&f.jitter, "jitter", 0, "random delay added to each scheduled cycle (default 30s)")
-	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader through a Kubernetes Lease (for more than one replica)")
-	fs.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease (default: the pod's namespace)")
-	fs.StringVar(&f.leaseName, "leader-elect-name", "", "name of the Lease (default: leaderElection.name, else ferry)")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for leader election and sync (default: in-cluster)")
-	fs.StringVar(&f.kubeCx, "context", "", "kubeconfig context")
+	fs.StringVar(&f.ov.Listen, "listen", "", "HTTP listen address (default :8080)")
+	fs.DurationVar(&f.ov.Interval, "interval", 0, "time between scheduled cycles (default 5m)")
+	fs.StringVar(&f.ov.Cron, "cron", "", "cron schedule instead of an interval, e.g. '*/5 * * * *'")
+	fs.DurationVar(&f.ov.Jitter, "jitter", 0, "random delay added to each scheduled cycle (default 30s)")
+	fs.BoolVar(&f.ov.LeaderElect, "leader-elect", false, "elect a leader through a Kubernetes Lease (for more than one replica)")
+	fs.StringVar(&f.ov.LeaseNamespace, "leader-elect-namespace", "", "namespace of the Lease (default: the pod's namespace)")
+	fs.StringVar(&f.ov.LeaseName, "leader-elect-name", "", "name of the Lease (default: leaderElection.name, else ferry)")
+	fs.StringVar(&f.ov.Kubeconfig, "kubeconfig", "", "kubeconfig for leader election and sync (default: in-cluster)")
+	fs.StringVar(&f.ov.Context, "context", "", "kubeconfig context")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -92,44 +86,13 @@ func flagsFromEnv(fs *pflag.FlagSet) error {
 	return errors.Join(errs...)
 }
 
-// apply overrides the file's settings with the flags given.
-func (f *runFlags) apply(cfg *service.Config) {
-	if f.listen != "" {
-		cfg.Listen = f.listen
-	}
-	if f.cron != "" {
-		cfg.Schedule.Cron, cfg.Schedule.Interval = f.cron, ""
-	}
-	if f.interval > 0 {
-		cfg.Schedule.Interval, cfg.Schedule.Cron = f.interval.String(), ""
-	}
-	if f.jitter > 0 {
-		cfg.Schedule.Jitter = f.jitter.String()
-	}
-	if f.leaderElect {
-		cfg.LeaderElection.Enabled = true
-	}
-	if f.leaseNamespace != "" {
-		cfg.LeaderElection.Namespace = f.leaseNamespace
-	}
-	if f.leaseName != "" {
-		cfg.LeaderElection.Name = f.leaseName
-	}
-	if f.kubeconfig != "" {
-		cfg.Sync.Kubeconfig = f.kubeconfig
-	}
-	if f.kubeCx != "" {
-		cfg.Sync.Context = f.kubeCx
-	}
-}
-
 func runService(cmd *cobra.Command, g *globals, f *runFlags) error {
 	cfg, err := service.LoadConfig(f.config)
 	if err != nil {
 		return &exitError{code: exitConfig, err: err}
 	}
-	f.apply(cfg)
-	svc, err := service.New(cfg, service.Options{Version: buildVersion().Version, Log: g.log, Now: g.now})
+	f.ov.Apply(cfg)
+	svc, err := service.New(cfg, service.Options{Version: buildinfo.Read(version, commit).Version, Log: g.log, Now: g.now})
 	if err != nil {
 		return serviceError(f.config, err)
 	}

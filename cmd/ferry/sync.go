@@ -2,24 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/ferrygitops/ferry/cluster"
+	"github.com/ferrygitops/ferry/bot"
 	"github.com/ferrygitops/ferry/deploy"
-	"github.com/ferrygitops/ferry/document"
-	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/printer"
 	"github.com/ferrygitops/ferry/service"
 )
 
@@ -97,19 +91,10 @@ type session struct {
 	cleanup func()
 }
 
-// resolved is a command's app, read from .ferry/ or made from the flags,
-// and the work directory and git options to render it with.
-type resolved struct {
-	app     deploy.App
-	opts    deploy.Options
-	cleanup func()
-}
-
 // resolve reads the app (from .ferry/ of --repo, or from the flags) and
 // prepares the work directory. needGit is false for commands that only
 // read the cluster, which then accept --namespace without --repo.
-func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*resolved, error) {
-	ctx := cmd.Context()
+func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*deploy.Target, error) {
 	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
 	if f.gitTokenFile != "" {
 		t, err := service.ReadSecretFile(f.gitTokenFile)
@@ -122,147 +107,62 @@ func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit
 		return nil, usageError("invalid --depth %d", f.depth)
 	}
 	var err error
-	if f.repo, err = cloneURL(f.repo); err != nil {
+	if f.repo, err = bot.CloneURL(f.repo); err != nil {
 		return nil, err
 	}
-	res := &resolved{cleanup: func() {}}
-	workdir := f.workdir
-	if workdir == "" {
-		tmp, err := os.MkdirTemp("", "ferry-sync-")
-		if err != nil {
-			return nil, err
-		}
-		workdir = tmp
-		res.cleanup = func() { _ = os.RemoveAll(tmp) }
-	}
-	fail := func(err error) (*resolved, error) {
-		res.cleanup()
-		return nil, err
-	}
-	// The credentials are for --repo's host only: an App naming another
-	// host is cloned without them.
-	var creds gitrepo.Credentials
-	if f.repo != "" {
-		if err := creds.Add(f.repo, auth); err != nil {
-			return fail(usageError("--repo: %v", err))
-		}
-	}
-	res.opts = deploy.Options{WorkDir: workdir, GitCredentials: &creds, GitDepth: f.depth, Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait,
-		Secrets: f.secrets.options()}
+	opts := deploy.Options{Log: g.log, Now: g.now, OnTick: onTick, RevertPR: revertPRHook, LockTimeout: f.lockWait, Secrets: f.secrets.options()}
 	if f.lockWait == 0 {
-		res.opts.LockTimeout = -1
-	}
-
-	var app deploy.App
-	switch {
-	case f.appPath != "":
-		if f.repo == "" {
-			return fail(usageError("--app-path needs --repo"))
-		}
-		app = deploy.App{Name: name, RepoURL: f.repo, Branch: f.branch, Path: f.appPath, SelfHeal: true}
-	case f.repo != "":
-		g.log.Info("reading apps", "repo", gitrepo.RedactURL(f.repo), "branch", f.branch)
-		ro := res.opts
-		if !needGit && ro.GitDepth == 0 && f.workdir == "" {
-			ro.GitDepth = 1 // only .ferry/ at the head is read, from a clone thrown away after
-		}
-		apps, _, err := deploy.ReadApps(ctx, f.repo, f.branch, ro)
-		var pe document.Errors
-		if errors.As(err, &pe) {
-			return fail(&exitError{code: exitConfig, err: fmt.Errorf("invalid documents in .ferry/:\n%v", pe)})
-		}
-		if err != nil {
-			return fail(err)
-		}
-		var ok bool
-		if app, ok = dotferry.FindApp(apps, name); !ok {
-			var names []string
-			for _, a := range apps {
-				names = append(names, a.Name)
-			}
-			have := "none"
-			if len(names) > 0 {
-				have = strings.Join(names, ", ")
-			}
-			return fail(usageError("no app %q in .ferry/ of %s (apps: %s); use --app-path for an ad-hoc app", name, gitrepo.RedactURL(f.repo), have))
-		}
-	case !needGit && (f.namespace != "" || f.invNS != ""):
-		app = deploy.App{Name: name}
-	default:
-		if needGit {
-			return fail(usageError("--repo is required"))
-		}
-		return fail(usageError("give --repo (to read the app from .ferry/) or --namespace/--inventory-namespace"))
+		opts.LockTimeout = -1
 	}
 	fl := cmd.Flags()
-	if fl.Changed("namespace") {
-		app.Namespace = f.namespace
+	given := func(flag string) bool { return fl.Lookup(flag) != nil && fl.Changed(flag) }
+	has := func(flag string) bool { return fl.Lookup(flag) != nil }
+	var ov deploy.Overrides
+	if given("namespace") {
+		ov.Namespace = &f.namespace
 	}
-	if fl.Lookup("inventory-namespace") != nil && fl.Changed("inventory-namespace") {
-		app.InventoryNamespace = f.invNS
+	if given("inventory-namespace") {
+		ov.InventoryNamespace = &f.invNS
 	}
-	if fl.Lookup("prune") != nil && (fl.Changed("prune") || f.appPath != "") {
-		app.Prune = f.prune
+	if has("prune") && (given("prune") || f.appPath != "") {
+		ov.Prune = &f.prune
 	}
-	if fl.Lookup("allow-empty") != nil && (fl.Changed("allow-empty") || f.appPath != "") {
-		app.AllowEmpty = f.allowEmpty
+	if has("allow-empty") && (given("allow-empty") || f.appPath != "") {
+		ov.AllowEmpty = &f.allowEmpty
 	}
-	if fl.Lookup("timeout") != nil && (fl.Changed("timeout") || app.Timeout == 0) {
-		app.Timeout = f.timeout
-		if app.Timeout == 0 {
-			app.Timeout = -1 // --timeout 0s: do not wait
-		}
+	if has("timeout") {
+		ov.Timeout, ov.TimeoutGiven = &f.timeout, given("timeout")
 	}
-	if fl.Lookup("interval") != nil && fl.Changed("interval") {
-		app.Interval = f.interval
+	if given("interval") {
+		ov.Interval = &f.interval
 	}
-	if needGit {
-		if err := app.Validate(); err != nil {
-			return fail(usageError("%v", err))
-		}
+	t, err := deploy.ResolveApp(cmd.Context(), deploy.ResolveOptions{Name: name, RepoURL: f.repo, Branch: f.branch, AppPath: f.appPath,
+		WorkDir: f.workdir, Depth: f.depth, Auth: auth, NeedGit: needGit, Overrides: ov, Options: opts})
+	return t, configError(err)
+}
+
+// configError gives deploy's configuration errors exit code 2.
+func configError(err error) error {
+	var ce *deploy.ConfigError
+	if errors.As(err, &ce) {
+		return &exitError{code: exitConfig, err: ce.Err}
 	}
-	res.app = app
-	return res, nil
+	return err
 }
 
 // open resolves the app and builds a Syncer for its cluster.
 func (f *syncFlags) open(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*session, error) {
-	res, err := f.resolve(cmd, g, name, needGit, onTick)
+	t, err := f.resolve(cmd, g, name, needGit, onTick)
 	if err != nil {
 		return nil, err
 	}
-	app := res.app
-	aliases, err := cluster.ParseAliases(f.contextMap)
+	s, err := t.Connect(deploy.ConnectOptions{Kubeconfig: f.kubeconfig, Context: f.kubeContext, ContextMap: f.contextMap,
+		ConnectTimeout: f.connectTimeout, QPS: f.qps, Burst: f.burst, Concurrency: f.concurrency})
 	if err != nil {
-		res.cleanup()
-		return nil, usageError("%v", err)
+		t.Close()
+		return nil, configError(err)
 	}
-	dest := cluster.Destination{Context: app.Context, Server: app.Server}
-	if f.kubeContext != "" {
-		dest = cluster.Destination{Context: f.kubeContext}
-	}
-	cfg, where, err := cluster.Resolve(cluster.Options{Kubeconfig: f.kubeconfig, Aliases: aliases}, dest)
-	if err != nil {
-		res.cleanup()
-		return nil, usageError("app %s: %v", app.Name, err)
-	}
-	g.log.Debug("cluster", "app", app.Name, "context", where.Context, "server", where.Server, "how", where.How)
-	if f.connectTimeout <= 0 {
-		res.cleanup()
-		return nil, usageError("invalid --connect-timeout %s", f.connectTimeout)
-	}
-	res.opts.ConnectTimeout = f.connectTimeout
-	if f.qps == 0 || f.burst < 0 || f.concurrency <= 0 {
-		res.cleanup()
-		return nil, usageError("invalid --kube-qps %g, --kube-burst %d or --concurrency %d", f.qps, f.burst, f.concurrency)
-	}
-	res.opts.QPS, res.opts.Burst, res.opts.Concurrency = f.qps, f.burst, f.concurrency
-	s, err := deploy.New(cfg, res.opts)
-	if err != nil {
-		res.cleanup()
-		return nil, err
-	}
-	return &session{app: res.app, s: s, cleanup: func() { _ = s.Close(); res.cleanup() }}, nil
+	return &session{app: t.App, s: s, cleanup: func() { _ = s.Close(); t.Close() }}, nil
 }
 
 func newSyncCmds(g *globals) []*cobra.Command {
@@ -330,7 +230,7 @@ func runSync(cmd *cobra.Command, g *globals, f *syncFlags, name string) error {
 	}
 	var onTick func(deploy.Tick)
 	if f.watch {
-		onTick = func(t deploy.Tick) { printTick(g, t) }
+		onTick = func(t deploy.Tick) { printer.Tick(g.stdout, g.output, t) }
 	}
 	sess, err := f.open(cmd, g, name, true, onTick)
 	if err != nil {
@@ -358,7 +258,7 @@ func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
 			return werr
 		}
 	} else {
-		printRecord(g.stdout, rec)
+		printer.Record(g.stdout, rec)
 		if note != "" {
 			fmt.Fprintln(g.stdout, note)
 		}
@@ -370,94 +270,6 @@ func reportRecord(g *globals, rec deploy.Record, err error, note string) error {
 		return &exitError{code: exitDegraded, err: fmt.Errorf("app %s is degraded: %s", rec.App, rec.Error)}
 	}
 	return nil
-}
-
-func printRecord(w io.Writer, rec deploy.Record) {
-	what := "synced"
-	if rec.DryRun {
-		what = "dry run of"
-	}
-	pinned := ""
-	if rec.Pinned {
-		pinned = " (pinned)"
-	}
-	fmt.Fprintf(w, "%s %s at %s%s: %s in %s\n", what, rec.App, short(rec.Revision), pinned, rec.Result, rec.Finished.Sub(rec.Started).Round(10*time.Millisecond))
-	c := rec.Counts
-	fmt.Fprintf(w, "%d created, %d configured, %d unchanged, %d pruned, %d skipped, %d failed\n", c.Created, c.Configured, c.Unchanged, c.Pruned, c.Skipped, c.Failed)
-	var rows []deploy.ObjectResult
-	for _, o := range rec.Objects {
-		if o.Action != deploy.ActionUnchanged || (o.Health != "" && o.Health != "Current") {
-			rows = append(rows, o)
-		}
-	}
-	if len(rows) > 0 {
-		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "OBJECT\tACTION\tHEALTH\tMESSAGE")
-		for _, o := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ObjectKey, orDash(string(o.Action)), orDash(o.Health), orDash(oneLine(o.Message)))
-		}
-		tw.Flush()
-	}
-	printHooks(w, rec.Hooks)
-}
-
-// printHooks lists a sync's hook runs.
-func printHooks(w io.Writer, hs []deploy.HookResult) {
-	if len(hs) == 0 {
-		return
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOOK\tPHASE\tWAVE\tRESULT\tMESSAGE")
-	for _, h := range hs {
-		msg := h.Message
-		if h.Deleted {
-			msg = strings.TrimPrefix(msg+"; deleted", "; ")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", h.ObjectKey, h.Phase, h.Wave, h.Result, orDash(oneLine(msg)))
-	}
-	tw.Flush()
-}
-
-func printTick(g *globals, t deploy.Tick) {
-	if g.output == "yaml" {
-		fmt.Fprintln(g.stdout, "---")
-		_ = g.write(t)
-		return
-	}
-	if g.machine() {
-		b, err := json.Marshal(t)
-		if err == nil {
-			fmt.Fprintln(g.stdout, string(b))
-		}
-		return
-	}
-	r := t.Record
-	if t.Err == nil && !r.Counts.Changed() && len(t.Drifted) == 0 {
-		return // quiet round
-	}
-	line := fmt.Sprintf("%s  %s  %s  %s  %d created, %d configured, %d pruned", t.Time.Format(time.RFC3339), r.App, short(r.Revision), r.Result, r.Counts.Created, r.Counts.Configured, r.Counts.Pruned)
-	if r.DryRun {
-		line += " (not applied: automated or selfHeal off)"
-	}
-	for _, d := range t.Drifted {
-		line += fmt.Sprintf("; drifted %s %s", d.ObjectKey, strings.Join(d.Paths, ","))
-	}
-	if t.Err != nil {
-		line += "; error: " + oneLine(t.Err.Error())
-	}
-	fmt.Fprintln(g.stdout, line)
-}
-
-func short(rev string) string { return orDash(gitrepo.ShortRevision(rev)) }
-
-func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", "; ")
-	if len(s) > 200 {
-		s = s[:197] + "..."
-	}
-	return s
 }
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -492,7 +304,7 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 			}
 			if err == nil && st.Pin != nil {
 				rev = st.Pin.Revision
-				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, short(rev), releaseHint(cmd, sess.app.Name))
+				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, printer.Short(rev), releaseHint(cmd, sess.app.Name))
 			}
 			r, err := sess.s.Render(ctx, sess.app, rev)
 			if err != nil {
@@ -504,7 +316,7 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 					return err
 				}
 			} else {
-				printDiff(g.stdout, res, note)
+				printer.Diff(g.stdout, res, note)
 			}
 			switch {
 			case derr != nil:
@@ -519,33 +331,6 @@ Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differen
 	fs := cmd.Flags()
 	fs.BoolVar(&f.prune, "prune", false, "also show the objects a pruning sync would delete (default: the app's syncPolicy.prune)")
 	return cmd
-}
-
-func printDiff(w io.Writer, res deploy.DiffResult, note string) {
-	if note != "" {
-		fmt.Fprintln(w, note)
-	}
-	changed := res.Changed()
-	for _, o := range changed {
-		head := fmt.Sprintf("# %s: %s", o.ObjectKey, o.Action)
-		if o.Drifted {
-			head += " (drifted: changed in the cluster since Ferry applied it)"
-		}
-		if o.Source != "" {
-			head += " from " + o.Source
-		}
-		fmt.Fprintln(w, head)
-		if o.Error != "" {
-			fmt.Fprintf(w, "error: %s\n", o.Error)
-		}
-		fmt.Fprint(w, o.Diff)
-		fmt.Fprintln(w)
-	}
-	if res.InSync {
-		fmt.Fprintf(w, "%s at %s is in sync (%d objects)\n", res.App, short(res.Revision), len(res.Objects))
-		return
-	}
-	fmt.Fprintf(w, "%s at %s: %d of %d objects differ\n", res.App, short(res.Revision), len(changed), len(res.Objects))
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -581,73 +366,12 @@ or (with --namespace alone) one that never synced there; 3 the cluster could not
 			if g.machine() {
 				return g.write(st)
 			}
-			printStatus(g.stdout, st, releaseHint(cmd, args[0]))
+			printer.Status(g.stdout, st, releaseHint(cmd, args[0]))
 			return nil
 		},
 	}
 	f.register(cmd)
 	return cmd
-}
-
-func printStatus(w io.Writer, st deploy.AppStatus, release string) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tSYNCED\tLAST SYNC\tRESULT\tREASON\tPIN\tLOCK")
-	result, reason, last := "-", "-", "-"
-	if st.Last != nil {
-		result, reason = string(st.Last.Result), orDash(string(st.Last.Reason))
-		last = fmt.Sprintf("%s at %s", short(st.Last.Revision), st.Last.Finished.Format(time.RFC3339))
-	}
-	pin, lock := "-", "-"
-	if st.Pin != nil {
-		pin = fmt.Sprintf("%s (from %s, %s)", short(st.Pin.Revision), short(st.Pin.From), st.Pin.Time.Format(time.RFC3339))
-	}
-	if st.Lock != nil {
-		lock = fmt.Sprintf("%s until %s", st.Lock.Holder, st.Lock.Until.Format(time.RFC3339))
-	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.App, short(st.Revision), last, result, reason, pin, lock)
-	tw.Flush()
-	if st.Last != nil && st.Last.Result == deploy.Failed && st.Revision != "" {
-		fmt.Fprintf(w, "\nThe last sync (%s) failed: the cluster is still at %s.\n", short(st.Last.Revision), short(st.Revision))
-	}
-	if st.Last != nil && len(st.Last.Hooks) > 0 {
-		fmt.Fprintf(w, "\nHooks of the last sync (%s):\n", short(st.Last.Revision))
-		printHooks(w, st.Last.Hooks)
-	}
-	if st.Pin != nil {
-		fmt.Fprintf(w, "\nPinned by a rollback: syncs keep %s until `%s`.\n", short(st.Pin.Revision), release)
-	}
-	if len(st.History) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FINISHED\tREVISION\tTRIGGER\tRESULT\tREASON\tCREATED\tCONFIGURED\tPRUNED\tFAILED\tERROR")
-		for _, r := range st.History {
-			rev := short(r.Revision)
-			if r.Pinned {
-				rev += " (pinned)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Finished.Format(time.RFC3339), rev, r.Trigger, r.Result, orDash(string(r.Reason)),
-				r.Counts.Created, r.Counts.Configured, r.Counts.Pruned, r.Counts.Failed, orDash(oneLine(r.Error)))
-		}
-		tw.Flush()
-	}
-	healthy := 0
-	var bad []deploy.ObjectResult
-	for _, o := range st.Objects {
-		if o.Health == "Current" {
-			healthy++
-		} else {
-			bad = append(bad, o)
-		}
-	}
-	fmt.Fprintf(w, "\n%d of %d objects healthy\n", healthy, len(st.Objects))
-	if len(bad) > 0 {
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "OBJECT\tHEALTH\tMESSAGE")
-		for _, o := range bad {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", o.ObjectKey, o.Health, orDash(o.Message))
-		}
-		tw.Flush()
-	}
 }
 
 func newRollbackCmd(g *globals) *cobra.Command {
@@ -733,7 +457,7 @@ func runRollback(cmd *cobra.Command, g *globals, f *syncFlags, name string) erro
 	}
 	note := ""
 	if err == nil && rec.Result != deploy.Failed {
-		note = fmt.Sprintf("\n%s is pinned to %s; release with: %s", name, short(rec.Revision), releaseHint(cmd, name))
+		note = fmt.Sprintf("\n%s is pinned to %s; release with: %s", name, printer.Short(rec.Revision), releaseHint(cmd, name))
 	}
 	return reportRecord(g, rec, err, note)
 }
@@ -745,7 +469,7 @@ var locating = []string{"repo", "branch", "app-path", "namespace", "inventory-na
 // releaseHint is the command that releases app's rollback pin, with the
 // locating flags this command was given.
 func releaseHint(cmd *cobra.Command, app string) string {
-	args := []string{"ferry", "rollback", shellQuote(app), "--release"}
+	args := []string{"ferry", "rollback", app, "--release"}
 	for _, name := range locating {
 		fl := cmd.Flags().Lookup(name)
 		if fl == nil || !fl.Changed {
@@ -759,20 +483,10 @@ func releaseHint(cmd *cobra.Command, app string) string {
 			if name == "repo" {
 				v = gitrepo.RedactURL(v)
 			}
-			args = append(args, "--"+name, shellQuote(v))
+			args = append(args, "--"+name, v)
 		}
 	}
-	return strings.Join(args, " ")
-}
-
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return printer.Command(args...)
 }
 
 // Compile-time check of the hook's type against deploy's.

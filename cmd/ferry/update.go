@@ -1,34 +1,14 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
 
 	"github.com/ferrygitops/ferry/bot"
-	"github.com/ferrygitops/ferry/updater"
+	"github.com/ferrygitops/ferry/internal/printer"
 )
 
-type updateResult struct {
-	DryRun  bool             `json:"dryRun"`
-	Changes []updater.Change `json:"changes"`
-	Held    []heldRef        `json:"held,omitempty"`
-	Written []string         `json:"written"`
-	Diff    string           `json:"diff,omitempty"`
-	Report  *bot.Report      `json:"scan"`
-}
-
-// heldRef is a reference left alone on purpose (ahead, unmanaged, blocked).
-type heldRef struct {
-	File    string         `json:"file"`
-	Line    int            `json:"line"`
-	Policy  string         `json:"policy"`
-	Current string         `json:"current"`
-	Status  updater.Status `json:"status"`
-	Why     string         `json:"why,omitempty"`
-}
+// updateResult is what `ferry update -o json` prints.
+type updateResult = bot.UpdateResult
 
 func newUpdateCmd(g *globals) *cobra.Command {
 	var f scanFlags
@@ -61,44 +41,19 @@ references are still updated).`,
 			if err != nil {
 				return err
 			}
-			res := updateResult{DryRun: dryRun, Changes: rep.Changes(), Written: []string{}, Report: rep}
-			if res.Changes == nil {
-				res.Changes = []updater.Change{}
+			res, err := bot.Update(cmd.Context(), f.repo, rep, dryRun)
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
 			}
-			for _, d := range rep.Decisions {
-				switch d.Status {
-				case updater.StatusAhead, updater.StatusUnmanaged, updater.StatusBlocked, updater.StatusRefused:
-					res.Held = append(res.Held, heldRef{File: d.File, Line: d.Line, Policy: d.Policy, Current: d.Current, Status: d.Status, Why: d.Why})
-				}
-			}
-			if dryRun {
-				res.Diff, err = updater.Diff(f.repo, res.Changes)
-				if err != nil {
-					return &exitError{code: exitFailure, err: err}
-				}
-			} else if len(res.Changes) > 0 {
-				written, err := updater.Apply(cmd.Context(), f.repo, res.Changes)
-				if err != nil {
-					return &exitError{code: exitFailure, err: fmt.Errorf("nothing was written: %w", err)}
-				}
-				res.Written = written
-				g.log.Info("updated", "files", len(written), "changes", len(res.Changes))
+			if !dryRun && len(res.Changes) > 0 {
+				g.log.Info("updated", "files", len(res.Written), "changes", len(res.Changes))
 			}
 			if g.machine() {
 				if err := g.write(res); err != nil {
 					return err
 				}
 			} else {
-				printUpdate(g.stdout, &res)
-				for _, p := range rep.Policies {
-					if p.Error != "" {
-						fmt.Fprintf(g.stdout, "\nerror: policy %s: %s\n", p.Name, p.Error)
-					}
-				}
-				for _, fe := range rep.FileErrors {
-					fmt.Fprintf(g.stdout, "\nerror: %s:%d: %s\n", fe.File, fe.Line, fe.Error)
-				}
-				printMarkers(g.stdout, rep.Markers)
+				printer.Update(g.stdout, res)
 			}
 			if rep.Failed() {
 				return &exitError{code: exitFailure}
@@ -113,35 +68,4 @@ references are still updated).`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write nothing; print a unified diff of what would change")
 	cmd.Flags().BoolVar(&f.force, "force", false, "also rewrite references whose current tag the policy cannot order")
 	return cmd
-}
-
-func printUpdate(w io.Writer, res *updateResult) {
-	switch {
-	case len(res.Changes) == 0 && res.Report.Failed():
-		fmt.Fprintln(w, "No reference was updated, and some could not be checked (the errors are below).")
-	case len(res.Changes) == 0:
-		fmt.Fprintln(w, "Everything is up to date.")
-	default:
-		verb := "Updated"
-		if res.DryRun {
-			verb = "Would update"
-		}
-		fmt.Fprintf(w, "%s %d reference(s):\n", verb, len(res.Changes))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FILE:LINE\tOBJECT\tFIELD\tOLD\t\tNEW")
-		for _, c := range res.Changes {
-			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t→\t%s\n", c.File, c.Line, objectName(c.Object), c.FieldPath, shortValue(c.Form, c.From), shortValue(c.Form, c.To))
-		}
-		tw.Flush()
-	}
-	if len(res.Held) > 0 {
-		fmt.Fprintln(w, "\nLeft alone:")
-		for _, h := range res.Held {
-			fmt.Fprintf(w, "  %s:%d %s (%s): %s\n", h.File, h.Line, h.Current, h.Status, h.Why)
-		}
-	}
-	if res.DryRun && res.Diff != "" {
-		fmt.Fprintln(w)
-		fmt.Fprint(w, res.Diff)
-	}
 }

@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferrygitops/ferry/internal/buildinfo"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=...".
@@ -15,33 +15,8 @@ var (
 	commit  = ""
 )
 
-type versionInfo struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"` // "unknown" when the build stamped none
-	GoVersion string `json:"goVersion"`
-	Platform  string `json:"platform"`
-}
-
-func buildVersion() versionInfo {
-	v := versionInfo{Version: version, Commit: commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v.Version = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && v.Commit == "" {
-				v.Commit = s.Value
-			}
-		}
-	}
-	if v.Version == "" {
-		v.Version = "dev"
-	}
-	if v.Commit == "" {
-		v.Commit = "unknown"
-	}
-	return v
-}
+// versionInfo is what `ferry version -o json` prints.
+type versionInfo = buildinfo.Info
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -50,7 +25,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Example: "  ferry version\n  ferry version -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := buildVersion()
+			v := buildinfo.Read(version, commit)
 			if g.machine() {
 				return g.write(v)
 			}

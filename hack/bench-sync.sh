@@ -7,13 +7,16 @@
 #   hack/bench-sync.sh -runs 3         # more runs; any flag after -- goes to ferry sync
 #   hack/bench-sync.sh -- --kube-qps 50
 #
-# It builds bin/ferry from this tree, and kubectl from k8s.io/kubernetes at the
-# version of the test API server (hack/testbin.sh, which it runs first), cached
-# beside kube-apiserver; then runs hack/benchsync.
+# It builds bin/ferry from this tree, bin/benchsync-cliutils (cli-utils'
+# applier, hack/benchsync/cliutils, its own module: the third column), and
+# kubectl from k8s.io/kubernetes at the version of the test API server
+# (hack/testbin.sh, which it runs first), cached beside kube-apiserver; then
+# runs hack/benchsync.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 CACHE=$(bash hack/testbin.sh kubectl | sed -n 's/^testbin: //p')
 export FERRY_TESTBIN=$CACHE
 $GO build -o bin/ferry ./cmd/ferry
-exec $GO run ./hack/benchsync -ferry bin/ferry -kubectl "$CACHE/kubectl" "$@"
+(cd hack/benchsync/cliutils && GOFLAGS=-mod=mod $GO build -o ../../../bin/benchsync-cliutils .)
+exec $GO run ./hack/benchsync -ferry bin/ferry -kubectl "$CACHE/kubectl" -cliutils bin/benchsync-cliutils "$@"

@@ -1,16 +1,17 @@
 // Command benchsync times `ferry sync` against `kubectl apply
-// --server-side` of the same directory, on the same real kube-apiserver,
-// in one run: 1,000 × (Deployment, Service, ConfigMap, ServiceAccount),
+// --server-side` of the same directory, and against cli-utils' applier
+// (hack/benchsync/cliutils) when -cliutils is given, on the same real
+// kube-apiserver, in one run: 1,000 × (Deployment, Service, ConfigMap, ServiceAccount),
 // applied from nothing, re-applied with nothing to do, and re-applied
 // after a one-image change. hack/bench-sync.sh builds both binaries and
 // runs it; see BENCHMARKS.md.
 //
-//	go run ./hack/benchsync -ferry bin/ferry -kubectl KUBECTL [-groups 1000] [-runs 1] [-- ferry sync flags]
+//	go run ./hack/benchsync -ferry bin/ferry -kubectl KUBECTL [-cliutils BIN] [-groups 1000] [-runs 1] [-- ferry sync flags]
 //
 // Each tool gets its own namespace, each with a stand-in deployment
 // controller (kube.FakeDeploymentController: no kubelet runs) so that
-// Ferry's health wait ends as it would on a cluster; kubectl does not
-// wait. The API server is the one the tests start (hack/testbin.sh).
+// Ferry's health wait and cli-utils' reconcile wait end as they would
+// on a cluster; kubectl does not wait. The API server is the one the tests start (hack/testbin.sh).
 package main
 
 import (
@@ -30,18 +31,19 @@ import (
 func main() {
 	ferry := flag.String("ferry", "bin/ferry", "the ferry binary")
 	kubectl := flag.String("kubectl", "", "the kubectl binary")
+	cliutils := flag.String("cliutils", "", "the hack/benchsync/cliutils binary (cli-utils' applier); none: no such column")
 	groups := flag.Int("groups", 1000, "groups of Deployment, Service, ConfigMap and ServiceAccount")
 	runs := flag.Int("runs", 1, "runs of the whole comparison, each on fresh namespaces")
 	flag.StringVar(profile, "profile", "", "directory for a CPU profile of each ferry sync (ferry --profile cpu)")
 	flag.BoolVar(verbose, "v", false, "print what the commands print (with -- --log-level debug: Ferry's steps)")
 	flag.Parse()
-	if err := run(*ferry, *kubectl, *groups, *runs, flag.Args()); err != nil {
+	if err := run(*ferry, *kubectl, *cliutils, *groups, *runs, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchsync:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
+func run(ferry, kubectl, cliutils string, groups, runs int, ferryArgs []string) error {
 	if kubectl == "" {
 		return fmt.Errorf("-kubectl is required")
 	}
@@ -61,14 +63,18 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 	}
 	fmt.Printf("kube-apiserver %s at %s; %d objects; %s %s\n\n", kube.KubernetesVersion, c.URL, 4*groups, version(kubectl, "version", "--client"), version(ferry, "version"))
 
-	type row struct{ name, ferry, kubectl string }
+	type row struct {
+		name              string
+		ferry, cu, kubect cost
+	}
 	var rows []row
 	for r := 0; r < runs; r++ {
-		var fns, kns string
+		var fns, kns, cns string
 		if err := tb.Run(func() {
-			fns, kns = c.Namespace(tb), c.Namespace(tb)
+			fns, kns, cns = c.Namespace(tb), c.Namespace(tb), c.Namespace(tb)
 			kube.FakeDeploymentController(tb, c.Config(), fns)
 			kube.FakeDeploymentController(tb, c.Config(), kns)
+			kube.FakeDeploymentController(tb, c.Config(), cns)
 		}); err != nil {
 			return err
 		}
@@ -89,7 +95,7 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 			return err
 		}
 		workdir := filepath.Join(work, fmt.Sprintf("ferry-workdir-%d", r))
-		ferrySync := func(phase string) (time.Duration, error) {
+		ferrySync := func(phase string) (cost, error) {
 			args := append([]string{"sync", "bench", "--repo", "file://" + repo, "--app-path", "app", "--namespace", fns,
 				"--kubeconfig", c.Kubeconfig(), "--prune", "--workdir", workdir, "-o", "json"}, ferryArgs...)
 			if *profile != "" {
@@ -98,20 +104,33 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 			}
 			return timed(ferry, args...)
 		}
-		kubectlApply := func() (time.Duration, error) {
+		kubectlApply := func() (cost, error) {
 			return timed(kubectl, "--kubeconfig", c.Kubeconfig(), "apply", "--server-side", "--field-manager", "kubectl-bench", "-n", kns, "-f", filepath.Join(repo, "app"))
+		}
+		cliutilsApply := func() (cost, error) {
+			return timed(cliutils, "-kubeconfig", c.Kubeconfig(), "-n", cns, "-inventory-id", fmt.Sprintf("bench-%d", r), filepath.Join(repo, "app"))
 		}
 		phase := func(name string) error {
 			f, err := ferrySync(name)
 			if err != nil {
 				return fmt.Errorf("%s: ferry: %w", name, err)
 			}
+			var u cost
+			if cliutils != "" {
+				if u, err = cliutilsApply(); err != nil {
+					return fmt.Errorf("%s: cli-utils: %w", name, err)
+				}
+			}
 			k, err := kubectlApply()
 			if err != nil {
 				return fmt.Errorf("%s: kubectl: %w", name, err)
 			}
-			rows = append(rows, row{name, secs(f), secs(k)})
-			fmt.Printf("run %d %-18s ferry sync %8s   kubectl apply --server-side %8s\n", r+1, name, secs(f), secs(k))
+			rows = append(rows, row{name, f, u, k})
+			fmt.Printf("run %d %-18s ferry sync %8s", r+1, name, secs(f.wall))
+			if cliutils != "" {
+				fmt.Printf("   cli-utils applier %8s", secs(u.wall))
+			}
+			fmt.Printf("   kubectl apply --server-side %8s\n", secs(k.wall))
 			return nil
 		}
 		if err := phase("first sync"); err != nil {
@@ -130,11 +149,37 @@ func run(ferry, kubectl string, groups, runs int, ferryArgs []string) error {
 			return err
 		}
 	}
-	fmt.Printf("\n| phase (%d objects) | `ferry sync` | `kubectl apply --server-side` |\n| --- | ---: | ---: |\n", 4*groups)
+	if cliutils == "" {
+		fmt.Printf("\n| phase (%d objects) | `ferry sync` | `kubectl apply --server-side` |\n| --- | ---: | ---: |\n", 4*groups)
+		for _, r := range rows {
+			fmt.Printf("| %s | %s | %s |\n", r.name, secs(r.ferry.wall), secs(r.kubect.wall))
+		}
+		return nil
+	}
+	// Wall and CPU of each side, the API server's (kube-apiserver and
+	// etcd) CPU during it, and cli-utils and kubectl as multiples of Ferry.
+	fmt.Printf("\n| phase (%d objects) | | `ferry sync` | cli-utils applier | `kubectl apply --server-side` | cli-utils ÷ ferry | kubectl ÷ ferry |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n", 4*groups)
 	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s |\n", r.name, r.ferry, r.kubectl)
+		for _, m := range []struct {
+			what string
+			of   func(cost) time.Duration
+		}{{"wall", func(c cost) time.Duration { return c.wall }}, {"CPU", func(c cost) time.Duration { return c.cpu }}, {"API server CPU", func(c cost) time.Duration { return c.server }}} {
+			f, u, k := m.of(r.ferry), m.of(r.cu), m.of(r.kubect)
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.name, m.what, secs(f), secs(u), secs(k), ratio(u, f), ratio(k, f))
+		}
 	}
 	return nil
+}
+
+// cost is what one command took: wall time, its own CPU (user and
+// system) and the CPU kube-apiserver and etcd used meanwhile.
+type cost struct{ wall, cpu, server time.Duration }
+
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a.Seconds()/b.Seconds())
 }
 
 var verbose, profile = new(bool), new(string)
@@ -149,7 +194,7 @@ func version(bin string, args ...string) string {
 	return strings.Join(strings.Fields(string(out)), " ")
 }
 
-func timed(bin string, args ...string) (time.Duration, error) {
+func timed(bin string, args ...string) (cost, error) {
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -160,10 +205,14 @@ func timed(bin string, args ...string) (time.Duration, error) {
 	}
 	err := cmd.Run()
 	d := time.Since(start)
+	c := cost{wall: d, server: serverCPU() - server}
 	if cmd.ProcessState != nil {
-		cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		c.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		fmt.Fprintf(os.Stderr, "  %s %s: %.2f s wall, %.2f s CPU; kube-apiserver and etcd %.2f s CPU\n",
-			filepath.Base(bin), args[0], d.Seconds(), cpu.Seconds(), (serverCPU() - server).Seconds())
+			filepath.Base(bin), args[0], d.Seconds(), c.cpu.Seconds(), c.server.Seconds())
+	}
+	if !*verbose && strings.HasPrefix(out.String(), "cli-utils: ") {
+		os.Stderr.Write(out.Bytes()) // its summary: the requests it made
 	}
 	if *verbose {
 		os.Stderr.Write(out.Bytes())
@@ -173,9 +222,9 @@ func timed(bin string, args ...string) (time.Duration, error) {
 		if len(tail) > 2000 {
 			tail = tail[len(tail)-2000:]
 		}
-		return d, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), args[0], err, tail)
+		return c, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), args[0], err, tail)
 	}
-	return d, nil
+	return c, nil
 }
 
 // serverCPU is the CPU time kube-apiserver and etcd processes have used

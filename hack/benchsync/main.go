@@ -96,7 +96,10 @@ func run(ferry, kubectl, cliutils string, groups, runs int, ferryArgs []string) 
 		}
 		workdir := filepath.Join(work, fmt.Sprintf("ferry-workdir-%d", r))
 		ferrySync := func(phase string) (cost, error) {
-			args := append([]string{"sync", "bench", "--repo", "file://" + repo, "--app-path", "app", "--namespace", fns,
+			// One app per run: the same app synced into a new namespace
+			// would first prune the previous run's 4,000 objects (as it
+			// should), which is not a first sync.
+			args := append([]string{"sync", fmt.Sprintf("bench-%d", r+1), "--repo", "file://" + repo, "--app-path", "app", "--namespace", fns,
 				"--kubeconfig", c.Kubeconfig(), "--prune", "--workdir", workdir, "-o", "json"}, ferryArgs...)
 			if *profile != "" {
 				args = append(args, "--profile", "cpu", "--profile-output",

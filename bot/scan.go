@@ -13,6 +13,7 @@ import (
 
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
+	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/image"
 	"github.com/ferrygitops/ferry/policy"
@@ -144,16 +145,7 @@ func (r *Report) Failed() bool {
 
 // NotFoundError is a repository or policy directory that is not there: a
 // mistake in the command or its configuration, not a run-time failure.
-type NotFoundError struct {
-	What, Path string
-	Err        error
-}
-
-func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("%s %s: %v", e.What, e.Path, e.Err)
-}
-
-func (e *NotFoundError) Unwrap() error { return e.Err }
+type NotFoundError = document.NotFoundError
 
 // NoPoliciesError says that the repository declares no image policy, so a
 // scan or a bump would do nothing: it is reported, never a silent success.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferrygitops/ferry/deploy/diff"
 	"github.com/ferrygitops/ferry/deploy/hooks"
+	"github.com/ferrygitops/ferry/dotferry"
 )
 
 // DiffAction is what a sync would do to an object.
@@ -120,4 +121,32 @@ func (s *Syncer) Diff(ctx context.Context, app App, rendered Rendered) (DiffResu
 		return res, fmt.Errorf("diffing app %s: %w", app.Name, err)
 	}
 	return res, nil
+}
+
+// DiffApp compares app with the cluster at the revision a sync would
+// apply: the rollback pin's when the app is pinned, else the branch head.
+// It returns the pinned revision ("" when the app is not pinned); when the
+// render fails, the result has no Revision.
+func (s *Syncer) DiffApp(ctx context.Context, app App) (DiffResult, string, error) {
+	res := DiffResult{App: app.Name}
+	if err := dotferry.CheckAppName(app.Name); err != nil {
+		return res, "", err
+	}
+	if err := s.reachable(ctx); err != nil {
+		return res, "", err
+	}
+	pin := ""
+	if st, err := s.readState(ctx, app); err != nil {
+		// Without its records the app is diffed at the branch head, as
+		// an app that never synced.
+		s.log.Debug("diff: the app's records could not be read", "app", app.Name, "error", err)
+	} else if st != nil && st.Pin != nil {
+		pin = st.Pin.Revision
+	}
+	rendered, err := s.Render(ctx, app, pin)
+	if err != nil {
+		return res, pin, err
+	}
+	res, err = s.Diff(ctx, app, rendered)
+	return res, pin, err
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 const resolveApps = `apiVersion: ferry.dev/v1alpha1
@@ -141,22 +143,7 @@ func TestResolveAppWithoutRepo(t *testing.T) {
 }
 
 func TestConnectErrors(t *testing.T) {
-	kubeconfig := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "https://127.0.0.1:1"}
-contexts:
-- name: kind-staging
-  context: {cluster: c, user: u}
-users:
-- name: u
-  user: {token: x}
-current-context: kind-staging
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := testenv.Kubeconfig(t, "https://127.0.0.1:1", "kind-staging")
 	tgt := &Target{App: App{Name: "web", Context: "staging"}, cleanup: func() {}}
 	ok := ConnectOptions{Kubeconfig: kubeconfig, ConnectTimeout: time.Second, QPS: -1, Concurrency: 1}
 	for _, tc := range []struct {

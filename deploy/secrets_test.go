@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"filippo.io/age"
@@ -25,6 +23,8 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/kmsapi"
 	"github.com/ferrygitops/ferry/internal/testenv/secretsmanagerapi"
 	"github.com/ferrygitops/ferry/secrets/sops/sopstest"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // Clear texts that must never leave the cluster's Secrets.
@@ -37,23 +37,6 @@ const (
 )
 
 var allClear = []string{ageClear, kmsClear, smClear, smRotated, ageClearNext}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func secretYAMLWith(name, key, value string) string {
 	return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\ntype: Opaque\nstringData:\n  " + key + ": " + value + "\n"
@@ -157,7 +140,7 @@ type: Opaque
 	// The endpoint override must be what reaches the emulators.
 	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
 	e := newRawEnv(t, files)
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	work := t.TempDir()
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}

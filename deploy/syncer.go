@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/ferrygitops/ferry/deploy/inventory"
 	"github.com/ferrygitops/ferry/deploy/render"
@@ -212,6 +213,12 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	}
 	if opts.Burst > 0 {
 		cfg.Burst = opts.Burst
+	}
+	if cfg.QPS > 0 && cfg.RateLimiter == nil {
+		// One bucket for the dynamic, typed and discovery clients: each
+		// would otherwise make its own, and --kube-qps 5 would let three
+		// times 5 requests a second through.
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "ferry"

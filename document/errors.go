@@ -2,6 +2,7 @@ package document
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,3 +92,16 @@ func (es Errors) Err() error {
 	}
 	return es
 }
+
+// NotFoundError is a repository, directory or file that is not there: a
+// mistake in the command or its configuration, not a run-time failure.
+type NotFoundError struct {
+	What, Path string
+	Err        error
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.What, e.Path, e.Err)
+}
+
+func (e *NotFoundError) Unwrap() error { return e.Err }

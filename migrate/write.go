@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ferrygitops/ferry/document"
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/updater"
 )
@@ -132,4 +133,35 @@ func addLines(data []byte) string {
 		}
 	}
 	return b.String()
+}
+
+// ReadFiles reads the files named, or, with none, every file of the
+// repository that mentions Argo CD Image Updater's API group. A repository
+// that is not a directory, a file that cannot be read, and no configuration
+// at all are each a *document.NotFoundError.
+func ReadFiles(ctx context.Context, repo string, names []string) ([]document.File, error) {
+	if info, err := os.Stat(repo); err != nil || !info.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, &document.NotFoundError{What: "repository", Path: repo, Err: err}
+	}
+	var files []document.File
+	if len(names) == 0 {
+		var err error
+		if files, err = updater.FindFiles(ctx, repo, []byte(ArgoGroup), updater.Options{}); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			return nil, &document.NotFoundError{What: "file", Path: n, Err: err}
+		}
+		files = append(files, document.File{Name: n, Data: data})
+	}
+	if len(files) == 0 {
+		return nil, &document.NotFoundError{What: "Argo CD Image Updater configuration in", Path: repo, Err: fmt.Errorf("no file mentions %s", ArgoGroup)}
+	}
+	return files, nil
 }

@@ -93,3 +93,39 @@ func TestAddLines(t *testing.T) {
 		t.Errorf("addLines = %q", got)
 	}
 }
+
+// ReadFiles finds the repository's Argo CD Image Updater files, reads the
+// files named instead when given, and says which path is wrong otherwise.
+func TestReadFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(importApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "other.yaml"), []byte("kind: ConfigMap\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := ReadFiles(t.Context(), dir, nil)
+	if err != nil || len(files) != 1 || !strings.HasSuffix(files[0].Name, "app.yaml") {
+		t.Fatalf("found %v, %v; want app.yaml only", files, err)
+	}
+	other := filepath.Join(dir, "other.yaml")
+	if files, err = ReadFiles(t.Context(), dir, []string{other}); err != nil || len(files) != 1 || files[0].Name != other {
+		t.Errorf("named file: %v, %v", files, err)
+	}
+	var nf *document.NotFoundError
+	for name, tc := range map[string]struct {
+		repo  string
+		names []string
+		want  string
+	}{
+		"repo missing":    {filepath.Join(dir, "nope"), nil, "repository " + filepath.Join(dir, "nope")},
+		"repo is a file":  {other, nil, "not a directory"},
+		"file missing":    {dir, []string{filepath.Join(dir, "gone.yaml")}, "gone.yaml"},
+		"nothing to read": {t.TempDir(), nil, "no file mentions " + ArgoGroup},
+	} {
+		_, err := ReadFiles(t.Context(), tc.repo, tc.names)
+		if !errors.As(err, &nf) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want a NotFoundError naming %q", name, err, tc.want)
+		}
+	}
+}

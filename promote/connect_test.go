@@ -2,31 +2,17 @@ package promote
 
 import (
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ferrygitops/ferry/deploy"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // KubeconfigConnect finds staging's context through the aliases, and
 // fails on a context the kubeconfig does not have.
 func TestKubeconfigConnect(t *testing.T) {
-	kubeconfig := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "https://127.0.0.1:1"}
-contexts:
-- name: kind-one
-  context: {cluster: c, user: u}
-users:
-- name: u
-  user: {token: x}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := testenv.Kubeconfig(t, "https://127.0.0.1:1", "kind-one")
 	connect := KubeconfigConnect(kubeconfig, map[string]string{"staging": "kind-one"}, "records", slog.New(slog.DiscardHandler))
 	s, kc, closeFn, err := connect(t.Context(), deploy.App{Name: "web", Context: "staging"})
 	if err != nil {

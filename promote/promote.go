@@ -554,3 +554,22 @@ func scanTree(ctx context.Context, tree *object.Tree, dir string, pols []*policy
 	}
 	return res.References, nil
 }
+
+// FromBump takes the repository, credentials, forge, commit identity and
+// dry run of a bump's options, so that promotions reach the repository
+// exactly as `ferry bump` does (the CLI's and the service's configuration).
+func FromBump(bo bot.BumpOptions, now time.Time, log *slog.Logger) Options {
+	return Options{URL: bo.URL, Branch: bo.Branch, Auth: bo.Auth, Dir: bo.Dir, Forge: bo.Forge, Owner: bo.Owner, Repo: bo.Repo,
+		Author: bo.Author, Signer: bo.Signer, Now: now, DryRun: bo.DryRun, Log: log}
+}
+
+// Outcome folds results into what a one-shot run reports: failed when a
+// promotion could not be decided or carried out, blocked when one is held
+// by a failing gate.
+func Outcome(results []Result) (failed, blocked bool) {
+	for _, r := range results {
+		failed = failed || r.Error != ""
+		blocked = blocked || r.Action == "blocked"
+	}
+	return failed, blocked
+}

@@ -261,3 +261,9 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// RejectFromBump is FromBump for RejectOptions, with the bump's write mode.
+func RejectFromBump(bo bot.BumpOptions, now time.Time, log *slog.Logger) RejectOptions {
+	return RejectOptions{URL: bo.URL, Branch: bo.Branch, Auth: bo.Auth, Dir: bo.Dir, Mode: bo.Mode, Forge: bo.Forge, Owner: bo.Owner, Repo: bo.Repo,
+		Author: bo.Author, Signer: bo.Signer, Now: now, DryRun: bo.DryRun, Log: log}
+}

@@ -113,6 +113,13 @@ type RepoConfig struct {
 		Name  string `yaml:"name"`
 		Email string `yaml:"email"`
 	} `yaml:"author"`
+	// Signing signs Ferry's commits with one key: an armored OpenPGP
+	// private key or an SSH private key (its passphrase, if any, from
+	// $FERRY_SIGNING_PASSPHRASE).
+	Signing struct {
+		GPGKeyFile string `yaml:"gpgKeyFile"`
+		SSHKeyFile string `yaml:"sshKeyFile"`
+	} `yaml:"signing"`
 }
 
 // LoadConfig reads and validates the file; errors name the file and line.

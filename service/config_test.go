@@ -1,11 +1,16 @@
 package service
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // The README's RunConfig is one LoadConfig accepts, and means what the
@@ -95,5 +100,48 @@ func TestOverridesApply(t *testing.T) {
 	Overrides{}.Apply(&cfg)
 	if cfg.Listen != ":9090" || cfg.Schedule.Cron != "0 * * * *" {
 		t.Errorf("empty overrides changed %+v", cfg)
+	}
+}
+
+// A repository's signing key in the run config signs its commits: the
+// config reads it, BumpOptions loads the key, and two keys or an unreadable
+// one are configuration errors that name the problem.
+func TestRepoSigningKey(t *testing.T) {
+	dir := t.TempDir()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(key, "ferry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "signing-key")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "config.yaml")
+	cfg := "apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: file:///srv/manifests\n    mode: push\n    signing: {sshKeyFile: " + keyFile + "}\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(string) string { return "" }
+	opts, err := BumpOptions(c.Repos[0], false, env)
+	if err != nil || opts.Signer == nil {
+		t.Fatalf("BumpOptions with signing.sshKeyFile: signer %v, %v", opts.Signer, err)
+	}
+	rc := c.Repos[0]
+	rc.Signing.GPGKeyFile = keyFile
+	if _, err := BumpOptions(rc, false, env); err == nil || !strings.Contains(err.Error(), "one signing key") {
+		t.Errorf("two signing keys: %v", err)
+	}
+	rc = c.Repos[0]
+	rc.Signing.SSHKeyFile = filepath.Join(dir, "missing")
+	if _, err := BumpOptions(rc, false, env); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("a missing key file: %v", err)
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
 	"github.com/ferrygitops/ferry/internal/testenv/ociregistry"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // The cluster tests share one API server; each uses its own namespaces,
@@ -134,7 +136,7 @@ type running struct {
 	t    *testing.T
 	svc  *Service
 	base string
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 	stop func() error
 }
 
@@ -148,7 +150,7 @@ func (f *fixture) start(config string, opts Options) *running {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -273,24 +275,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer is a goroutine-safe writer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

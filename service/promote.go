@@ -37,36 +37,33 @@ func (s *Service) promoteLoop(ctx context.Context, r *repo, kick <-chan struct{}
 		case <-kick:
 		case <-timer.C:
 		}
-		opts := promote.Options{
-			URL: r.opts.URL, Branch: r.opts.Branch, Auth: r.opts.Auth, Forge: f, Owner: r.opts.Owner, Repo: r.opts.Repo,
-			Author: r.opts.Author, Signer: r.opts.Signer, Now: s.now(), Log: log,
-			Dir: r.opts.Dir + "-promote",
-			Connect: func(ctx context.Context, app deploy.App) (promote.Staging, kubernetes.Interface, func(), error) {
-				dest := cluster.Destination{Context: app.Context, Server: app.Server}
-				if c := s.cfg.Sync.Cluster; c != "" {
-					// One Ferry per cluster: staging's reads its records.
-					if app.Context != "" && app.Context != c || app.Server != "" && app.Server != cluster.InClusterServer {
-						return nil, nil, nil, promote.ErrElsewhere
-					}
-					dest = cluster.Destination{}
+		opts := promote.FromBump(r.opts, s.now(), log)
+		opts.Forge, opts.Dir, opts.DryRun = f, r.opts.Dir+"-promote", false
+		opts.Connect = func(ctx context.Context, app deploy.App) (promote.Staging, kubernetes.Interface, func(), error) {
+			dest := cluster.Destination{Context: app.Context, Server: app.Server}
+			if c := s.cfg.Sync.Cluster; c != "" {
+				// One Ferry per cluster: staging's reads its records.
+				if app.Context != "" && app.Context != c || app.Server != "" && app.Server != cluster.InClusterServer {
+					return nil, nil, nil, promote.ErrElsewhere
 				}
-				sy, err := s.syncerFor(dest)
-				if err != nil {
-					return nil, nil, nil, err
-				}
-				if dest.Context == "" && dest.Server == "" {
-					dest.Context = s.cfg.Sync.Context
-				}
-				cfg, _, err := cluster.Resolve(cluster.Options{Kubeconfig: s.cfg.Sync.Kubeconfig, Aliases: s.cfg.Sync.ContextMap}, dest)
-				if err != nil {
-					return nil, nil, nil, err
-				}
-				kc, err := kubernetes.NewForConfig(cfg)
-				if err != nil {
-					return nil, nil, nil, err
-				}
-				return sy, kc, func() {}, nil
-			},
+				dest = cluster.Destination{}
+			}
+			sy, err := s.syncerFor(dest)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if dest.Context == "" && dest.Server == "" {
+				dest.Context = s.cfg.Sync.Context
+			}
+			cfg, _, err := cluster.Resolve(cluster.Options{Kubeconfig: s.cfg.Sync.Kubeconfig, Aliases: s.cfg.Sync.ContextMap}, dest)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			kc, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			return sy, kc, func() {}, nil
 		}
 		results, err := promote.Run(ctx, opts, "")
 		if err != nil && ctx.Err() == nil {

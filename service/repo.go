@@ -61,10 +61,22 @@ func BumpOptions(rc RepoConfig, dryRun bool, getenv func(string) string) (bot.Bu
 		URL: rc.URL, Branch: cmp.Or(rc.Branch, "main"), Auth: auth, Dir: rc.Workdir, Mode: mode,
 		Author: gitrepo.Signature{Name: rc.Author.Name, Email: rc.Author.Email}, DryRun: dryRun,
 	}
+	var err error
+	switch pass := getenv("FERRY_SIGNING_PASSPHRASE"); {
+	case rc.Signing.GPGKeyFile != "" && rc.Signing.SSHKeyFile != "":
+		return bot.BumpOptions{}, errors.New("give one signing key: signing.gpgKeyFile (--signing-gpg-key) or signing.sshKeyFile (--signing-ssh-key)")
+	case rc.Signing.GPGKeyFile != "":
+		if opts.Signer, err = gitrepo.OpenPGPSignerFromFile(rc.Signing.GPGKeyFile, pass); err != nil {
+			return bot.BumpOptions{}, err
+		}
+	case rc.Signing.SSHKeyFile != "":
+		if opts.Signer, err = gitrepo.SSHSignerFromFile(rc.Signing.SSHKeyFile, pass); err != nil {
+			return bot.BumpOptions{}, err
+		}
+	}
 	if mode != bot.ModePullRequest {
 		return opts, nil
 	}
-	var err error
 	if rc.GitHub.Repo != "" {
 		owner, name, ok := strings.Cut(rc.GitHub.Repo, "/")
 		if !ok || owner == "" || name == "" || strings.Contains(name, "/") {

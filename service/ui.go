@@ -91,17 +91,8 @@ func (b uiBackend) Diff(ctx context.Context, name string) (deploy.DiffResult, er
 	if err != nil {
 		return deploy.DiffResult{}, err
 	}
-	rev := ""
-	b.s.mu.Lock()
-	if st, ok := b.s.appStat[name]; ok && st.Pinned {
-		rev = st.Revision // a pinned app is compared with its pin
-	}
-	b.s.mu.Unlock()
-	rendered, err := sy.Render(ctx, app, rev)
-	if err != nil {
-		return deploy.DiffResult{App: name}, err
-	}
-	return sy.Diff(ctx, app, rendered)
+	res, _, err := sy.DiffApp(ctx, app) // a pinned app is compared with its pin
+	return res, err
 }
 
 func (b uiBackend) Sync(ctx context.Context, name string) (deploy.Record, error) {

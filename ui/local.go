@@ -159,17 +159,8 @@ func (l *Local) Diff(ctx context.Context, name string) (deploy.DiffResult, error
 	if err != nil {
 		return deploy.DiffResult{}, err
 	}
-	rev := ""
-	l.mu.Lock()
-	if st := l.stat[name]; st.Pinned {
-		rev = st.Revision
-	}
-	l.mu.Unlock()
-	rendered, err := l.syncer.Render(ctx, app, rev)
-	if err != nil {
-		return deploy.DiffResult{App: name}, err
-	}
-	return l.syncer.Diff(ctx, app, rendered)
+	res, _, err := l.syncer.DiffApp(ctx, app) // a pinned app is compared with its pin
+	return res, err
 }
 
 func (l *Local) Sync(ctx context.Context, name string) (deploy.Record, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -22,8 +21,7 @@ type bumpFlags struct {
 	githubTokenFile       string
 	appID, appInstall     int64
 	appKeyFile            string
-	gitUser, gitTokenFile string
-	sshKey, sshKnownHosts string
+	git                   gitFlags
 	authorName            string
 	authorEmail           string
 	gpgKey, sshSigningKey string
@@ -35,33 +33,7 @@ func newBumpCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bump --repo URL",
 		Short: "Clone the manifest repository, update images, and open or update one pull request per group",
-		Long: `Bump runs one write-back cycle against a manifest repository:
-
-  1. clone the base branch (HTTPS with a token, SSH with a key, or file://);
-  2. scan and plan exactly like 'ferry update', holding back tags people rolled back;
-  3. per group of policies (spec.pullRequest.group; default one per policy), commit the
-     changes on top of the base and push them to the group's own branch (ferry/GROUP),
-     force-updating only Ferry's own branch and only if nobody else pushed to it;
-  4. open the group's pull request, or update it; close it when no longer needed.
-
-It never opens a second pull request for a branch, and a run with nothing new makes no
-git or GitHub writes. Modes: pull-request (default), branch (push only), push (commit
-straight to the base branch).
-
-Credentials: GITHUB_TOKEN (or --github-token-file) for the GitHub API, and for git over
-HTTPS unless --git-token-file is given; or a GitHub App (--github-app-id,
---github-app-installation-id, --github-app-key-file), whose installation token also serves git
-over HTTPS. Tokens never appear in logs, errors or the clone's .git/config.`,
-		Example: `  # What would change, with the pull requests' titles, bodies and diffs; no writes
-  GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests --dry-run
-
-  # Open or update the pull requests (for example every 5 minutes from a CronJob)
-  GITHUB_TOKEN=... ferry bump --repo https://github.com/acme/manifests
-
-  # GitHub Enterprise, SSH for git
-  ferry bump --repo git@ghe.example.com:acme/manifests.git --ssh-key ~/.ssh/id_ed25519 \
-    --github-url https://ghe.example.com/api/v3/ --github-token-file /var/run/secrets/github/token`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBump(cmd, g, &f)
 		},
@@ -93,10 +65,7 @@ func (f *bumpFlags) registerWriteBack(cmd *cobra.Command) {
 	fs.Int64Var(&f.appID, "github-app-id", 0, "GitHub App ID (with --github-app-installation-id and --github-app-key-file)")
 	fs.Int64Var(&f.appInstall, "github-app-installation-id", 0, "GitHub App installation ID")
 	fs.StringVar(&f.appKeyFile, "github-app-key-file", "", "GitHub App private key (PEM)")
-	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
-	fs.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding the token for git over HTTPS (default: the GitHub token)")
-	fs.StringVar(&f.sshKey, "ssh-key", "", "private key for git over SSH")
-	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for git over SSH (default: ~/.ssh/known_hosts)")
+	f.git.register(fs, "the GitHub token")
 	fs.StringVar(&f.authorName, "author-name", "", "commit author name (default: .ferry/config.yaml spec.commit.authorName, else Ferry)")
 	fs.StringVar(&f.authorEmail, "author-email", "", "commit author e-mail, also how Ferry recognises its own commits (default: spec.commit.authorEmail, else "+bot.DefaultAuthorEmail+")")
 	fs.StringVar(&f.gpgKey, "signing-gpg-key", "", "armored OpenPGP private key file to sign commits with")
@@ -106,35 +75,21 @@ func (f *bumpFlags) registerWriteBack(cmd *cobra.Command) {
 // bumpOptions turns the flags into BumpOptions. Errors are usage errors
 // (exit 2).
 func bumpOptions(g *globals, f *bumpFlags) (bot.BumpOptions, error) {
-	usage := func(format string, args ...any) error {
-		return &exitError{code: exitConfig, err: fmt.Errorf(format, args...)}
-	}
 	url, err := bot.CloneURL(f.url)
 	if err != nil {
 		return bot.BumpOptions{}, err
 	}
 	rc := service.RepoConfig{URL: url, Branch: f.branch, Mode: f.mode, Workdir: f.workdir}
-	rc.Git.Username, rc.Git.TokenFile, rc.Git.SSHKeyFile, rc.Git.KnownHostsFile = f.gitUser, f.gitTokenFile, f.sshKey, f.sshKnownHosts
+	rc.Git.Username, rc.Git.TokenFile, rc.Git.SSHKeyFile, rc.Git.KnownHostsFile = f.git.user, f.git.tokenFile, f.git.sshKey, f.git.knownHosts
 	rc.GitHub.URL, rc.GitHub.Repo, rc.GitHub.TokenFile = f.githubURL, f.githubRepo, f.githubTokenFile
 	rc.GitHub.App.ID, rc.GitHub.App.InstallationID, rc.GitHub.App.PrivateKeyFile = f.appID, f.appInstall, f.appKeyFile
 	rc.Author.Name, rc.Author.Email = f.authorName, f.authorEmail
+	rc.Signing.GPGKeyFile, rc.Signing.SSHKeyFile = f.gpgKey, f.sshSigningKey
 	opts, err := service.BumpOptions(rc, f.dryRun, os.Getenv)
 	if err != nil {
-		return bot.BumpOptions{}, usage("%v", err)
+		return bot.BumpOptions{}, usageError("%v", err)
 	}
 	opts.Depth, opts.Force, opts.Now, opts.Log = f.depth, f.force, g.now(), g.log
-	switch {
-	case f.gpgKey != "" && f.sshSigningKey != "":
-		return bot.BumpOptions{}, usage("give one of --signing-gpg-key and --signing-ssh-key")
-	case f.gpgKey != "":
-		if opts.Signer, err = gitrepo.OpenPGPSignerFromFile(f.gpgKey, os.Getenv("FERRY_SIGNING_PASSPHRASE")); err != nil {
-			return bot.BumpOptions{}, usage("%v", err)
-		}
-	case f.sshSigningKey != "":
-		if opts.Signer, err = gitrepo.SSHSignerFromFile(f.sshSigningKey, os.Getenv("FERRY_SIGNING_PASSPHRASE")); err != nil {
-			return bot.BumpOptions{}, usage("%v", err)
-		}
-	}
 	return opts, nil
 }
 

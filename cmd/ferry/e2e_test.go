@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ferrygitops/ferry/deploy"
+	"github.com/ferrygitops/ferry/internal/testenv"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
@@ -92,7 +93,7 @@ sync: {enabled: true, kubeconfig: %s, interval: 1h}
 
 	start := func() (stop func()) {
 		runCtx, cancel := context.WithCancel(ctx)
-		var out, errs syncBuffer
+		var out, errs testenv.SyncBuffer
 		done := make(chan int)
 		go func() { done <- Main(runCtx, []string{"run", "--config", cfgFile}, &out, &errs) }()
 		return func() {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferrygitops/ferry/internal/testenv"
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
@@ -42,7 +43,7 @@ repos: [{url: %s, mode: branch, git: {tokenFile: %s}}]
 leaderElection: {enabled: true, namespace: %s, name: %s}
 `, addr, url, token, ns, tc.lease))
 			ctx, cancel := context.WithCancel(context.Background())
-			var out, errs syncBuffer
+			var out, errs testenv.SyncBuffer
 			done := make(chan int)
 			go func() {
 				done <- Main(ctx, []string{"run", "--config", cfg, "--kubeconfig", cluster.Kubeconfig(), "--log-format", "json", "--log-level", tc.level}, &out, &errs)

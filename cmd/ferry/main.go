@@ -2,8 +2,9 @@
 // GitOps way: it lists tags in ECR and OCI registries, picks the newest one
 // each policy allows, and rewrites the manifests in a git repository.
 //
-// Exit codes: 0 success, 1 a run-time failure (a registry or a manifest that
-// could not be read), 2 invalid configuration or usage.
+// Exit codes, the same on every command: 0 done, 1 a difference (diff,
+// --exit-code), 2 usage or configuration, 3 a run-time failure, 4 applied but
+// not healthy.
 package main
 
 import (

@@ -26,29 +26,7 @@ func newPromoteCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "promote PROMOTION|APP --repo URL",
 		Short: "Open or update the pull request promoting what staging proved to production",
-		Long: `Promote runs the kind: Promotion documents of .ferry/ once (for a CronJob; 'ferry run'
-does it after every sync). PROMOTION names one, or an App it promotes from or to.
-
-For each, it reads staging's sync record and live health from staging's cluster (the
-App's context), checks the gates — the newest sync Succeeded with every object Current,
-staging has been healthy for spec.soak, the verification Job (run once per version in
-staging's namespace) completed or the HTTP check answered, no Rejection names the
-version — and, when all pass, opens or updates one pull request (branch
-ferry/promote-NAME) setting production's references to exactly what staging runs: the
-same tags and digests, written byte-exactly. Its body carries the evidence; a commit
-status ferry/promotion marks its head. A newer version that passes updates the same pull
-request; one that fails leaves it alone. Production already newer is never promoted
-backwards; a promotion people rolled back is held.
-
-Exit codes: 0 done (promoted, up to date, or waiting for a gate); 1 a gate failed
-(blocked); 2 invalid flags or documents, or no such promotion; 3 git, GitHub or the
-cluster failed.`,
-		Example: `  # What would happen, without starting a Job or writing anything
-  GITHUB_TOKEN=... ferry promote web --repo https://github.com/acme/manifests --dry-run
-
-  # Every 5 minutes from a CronJob
-  GITHUB_TOKEN=... ferry promote web --repo https://github.com/acme/manifests --context-map staging=kind-staging`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPromote(cmd, g, &f, args[0])
 		},
@@ -77,11 +55,7 @@ func runPromote(cmd *cobra.Command, g *globals, f *promoteFlags, name string) er
 	if err != nil {
 		return usageError("%v", err)
 	}
-	opts := promote.Options{URL: bo.URL, Branch: bo.Branch, Auth: bo.Auth, Dir: bo.Dir, Owner: bo.Owner, Repo: bo.Repo,
-		Author: bo.Author, Signer: bo.Signer, Now: g.now(), DryRun: bo.DryRun, Log: g.log}
-	if pf, ok := bo.Forge.(promote.Forge); ok {
-		opts.Forge = pf
-	}
+	opts := promote.FromBump(bo, g.now(), g.log)
 	opts.Connect = promote.KubeconfigConnect(f.kubeconfig, aliases, f.invNS, g.log)
 	g.progress("Cloning %s and checking the promotion gates…", gitrepo.RedactURL(bo.URL))
 	results, err := promote.Run(cmd.Context(), opts, name)
@@ -98,17 +72,11 @@ func runPromote(cmd *cobra.Command, g *globals, f *promoteFlags, name string) er
 	} else {
 		printer.Promote(g.stdout, results, opts.DryRun)
 	}
-	code := 0
-	for _, r := range results {
-		switch {
-		case r.Error != "":
-			code = exitFailure
-		case r.Action == "blocked" && code == 0:
-			code = exitDiff
-		}
-	}
-	if code != 0 {
-		return &exitError{code: code}
+	switch failed, blocked := promote.Outcome(results); {
+	case failed:
+		return &exitError{code: exitFailure}
+	case blocked:
+		return &exitError{code: exitDiff}
 	}
 	return nil
 }
@@ -125,18 +93,7 @@ func newRejectCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reject IMAGE:TAG|IMAGE@DIGEST --reason TEXT --repo URL",
 		Short: "Reject a version everywhere: no bump or promotion writes it",
-		Long: `Reject records a kind: Rejection document in .ferry/rejections.yaml of the manifest
-repository (a file Ferry writes whole), by pull request (default), branch or direct push
-(--mode). Once it is on the base branch, bumps never choose the version (the next one
-down is chosen, or none), promotions never promote it, and 'ferry scan' lists it as
-"rejected: REASON". --undo lifts the rejection the same way.
-
-Exit codes: 0 done (or already so); 2 invalid flags or version, or --undo of a version
-not rejected; 3 git or GitHub failed.`,
-		Example: `  GITHUB_TOKEN=... ferry reject ghcr.io/acme/web:1.4.2 --reason "leaks memory" --repo https://github.com/acme/manifests
-  ferry reject ghcr.io/acme/web@sha256:... --reason CVE-2026-1234 --mode push --repo git@github.com:acme/manifests.git
-  GITHUB_TOKEN=... ferry reject ghcr.io/acme/web:1.4.2 --undo --repo https://github.com/acme/manifests`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReject(cmd, g, &f, args[0])
 		},
@@ -165,11 +122,7 @@ func runReject(cmd *cobra.Command, g *globals, f *rejectFlags, version string) e
 	if err != nil {
 		return err
 	}
-	opts := promote.RejectOptions{URL: bo.URL, Branch: bo.Branch, Auth: bo.Auth, Mode: bo.Mode, Owner: bo.Owner, Repo: bo.Repo,
-		Author: bo.Author, Signer: bo.Signer, Now: g.now(), DryRun: bo.DryRun, Log: g.log}
-	if pf, ok := bo.Forge.(promote.Forge); ok {
-		opts.Forge = pf
-	}
+	opts := promote.RejectFromBump(bo, g.now(), g.log)
 	res, err := promote.Reject(cmd.Context(), opts, version, f.reason, f.by, f.undo)
 	if errors.Is(err, promote.ErrNotRejected) {
 		return usageError("%v", err)

@@ -133,47 +133,15 @@ func isUsageError(err error) bool {
 
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "ferry",
-		Short: "Keep Kubernetes manifests on the newest container images, the GitOps way",
-		Long: `Ferry lists the tags of your images in AWS ECR and any OCI registry, picks the
-newest tag each policy in your manifest repository allows, rewrites the image fields
-of your manifests (changing nothing else) and opens a pull request; once merged, its
-sync applies the commit to your clusters from inside them.
-
-Policies and apps live in the manifest repository under .ferry/ (kind: ImagePolicy,
-App). Every command takes --repo as a local directory or a clone URL, -o
-table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
-3 a run-time failure, 4 applied but not healthy.`,
-		Example: `  # What would change, as a table
-  ferry scan --repo ./manifests
-
-  # Rewrite the manifests in place, showing the diff first
-  ferry update --repo ./manifests --dry-run
-
-  # Pull requests for a GitHub repository: what would change, writing nothing
-  GITHUB_TOKEN=... ferry bump --repo https://github.com/OWNER/REPO --dry-run
-
-  # The whole loop on an embedded example, no cloud account needed: from a
-  # clone of the repository, run make demo`,
+		Use:           "ferry",
+		Short:         "Keep Kubernetes manifests on the newest container images, the GitOps way",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", g.logLevel)}
+			var err error
+			if g.log, err = klogslog.New(g.stderr, g.logLevel, g.logFormat); err != nil {
+				return &exitError{code: exitConfig, err: err}
 			}
-			ho := &slog.HandlerOptions{Level: level}
-			switch g.logFormat {
-			case "text":
-				g.log = slog.New(slog.NewTextHandler(g.stderr, ho))
-			case "json":
-				g.log = slog.New(slog.NewJSONHandler(g.stderr, ho))
-			default:
-				return &exitError{code: exitConfig, err: fmt.Errorf("invalid --log-format %q: use text or json", g.logFormat)}
-			}
-			// client-go logs through klog: through the same handler, at
-			// the same level, instead of klog's own lines on stderr.
-			klogslog.Route(g.log.Handler())
 			switch g.output {
 			case "table", "text", "json", "yaml":
 			default:
@@ -208,6 +176,7 @@ table|json|yaml, and exits 0 done, 1 a difference, 2 usage or configuration,
 		root.AddCommand(c)
 	}
 	root.AddCommand(newVersionCmd(g))
+	setHelp(root)
 	return root
 }
 

@@ -23,29 +23,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
 		Short: "Run Ferry as a service: bump on a schedule and on webhooks, serve health, metrics and a status page",
-		Long: `Run is the long-running mode (a Deployment): one process that runs the bump cycle of
-'ferry bump' for each configured repository on its interval or cron schedule (with jitter),
-right away when a webhook says one of its images was pushed or one of its pull requests was
-merged, keeps the repositories' apps in sync (sync.enabled), and serves:
-
-  /healthz, /readyz      liveness; ready once every repository's first cycle completed
-  /metrics               Prometheus metrics
-  /webhooks/ecr          ECR push events from EventBridge (shared-secret header)
-  /webhooks/registry     Docker distribution registry notifications (bearer token)
-  /webhooks/github       GitHub push and pull_request events (X-Hub-Signature-256)
-  /                      a read-only status page (/status.json for scripts)
-  /ui/, /api/v1/         the web UI and its JSON API, with ui.enabled (sign in with a
-                         Kubernetes token; the cluster's RBAC decides who may sync)
-
-With leader election on, only the replica holding the Lease works; the others serve health
-and metrics and answer webhooks 503. SIGTERM lets the cycle in progress finish its current
-step.
-
-Every flag can also be set from the environment: FERRY_<FLAG> with dashes as
-underscores (FERRY_LISTEN=:9090). Flags override the config file.`,
-		Example: `  ferry run --config /etc/ferry/config.yaml
-  FERRY_INTERVAL=2m ferry run --config ferry.yaml --listen :9090`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagsFromEnv(cmd.Flags()); err != nil {
 				return &exitError{code: exitConfig, err: err}

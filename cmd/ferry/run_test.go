@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,8 @@ import (
 	"github.com/ferrygitops/ferry/internal/testenv/githubapi"
 	"github.com/ferrygitops/ferry/internal/testenv/gitserver"
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // writeFile writes body to dir/name (mode 0600) and returns its path.
@@ -52,24 +52,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer is a goroutine-safe writer for the service's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -165,7 +147,7 @@ sync: {enabled: true, kubeconfig: %s, interval: 1h}
 `, addr, repos, writeFile(t, dir, "gh-secret", "hook-secret"), writeFile(t, dir, "reg-token", "reg-secret"), cluster.Kubeconfig()))
 
 	runCtx, cancel := context.WithCancel(ctx)
-	var out, errs syncBuffer
+	var out, errs testenv.SyncBuffer
 	done := make(chan int)
 	go func() { done <- Main(runCtx, []string{"run", "--config", cfgFile}, &out, &errs) }()
 	defer func() {

@@ -37,24 +37,7 @@ func newScanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Show, for each policy, the newest allowed tag and where the image is used",
-		Long: `Scan loads the policies under REPO/.ferry, lists each image's tags once, picks the
-newest tag each policy allows, and reports every place in the repository that
-references the image, with the value it would get. It never writes.
-
-A repository without .ferry is read as Flux left it: its ImageRepository,
-ImagePolicy and ImageUpdateAutomation objects (image.toolkit.fluxcd.io),
-wherever they are, choose the tags Flux would choose and update the references
-their markers name; --explain lists what Ferry does differently.
-
-Exit codes: 0 done; 1 references would change (only with --exit-code);
-2 invalid documents or flags, a wrong --repo or --policies, no policies;
-3 a registry or manifest could not be read, or a marker names no policy (the
-rest of the report is still printed).`,
-		Example: `  ferry scan --repo ./manifests
-  ferry scan --repo ./manifests -o json | jq '.policies[] | {name, tag}'
-  ferry scan --repo ./manifests --explain --stats
-  ferry scan --repo ./manifests --exit-code   # in CI: exit 1 while updates are pending`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := runScan(cmd, g, &f)
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,6 @@ import (
 	"github.com/ferrygitops/ferry/deploy"
 	"github.com/ferrygitops/ferry/gitrepo"
 	"github.com/ferrygitops/ferry/internal/printer"
-	"github.com/ferrygitops/ferry/service"
 )
 
 // revertPRHook opens revert pull requests for `ferry rollback --pr`;
@@ -29,8 +27,7 @@ type syncFlags struct {
 	appPath, namespace, invNS   string
 	workdir                     string
 	depth                       int
-	gitUser, gitTokenFile       string
-	sshKey, sshKnownHosts       string
+	git                         gitFlags
 	dryRun, prune, allowEmpty   bool
 	watch                       bool
 	timeout, interval, lockWait time.Duration
@@ -67,10 +64,7 @@ func (f *syncFlags) registerSource(cmd *cobra.Command) {
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "destination namespace (overrides the app's)")
 	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
-	fs.StringVar(&f.gitUser, "git-username", gitrepo.DefaultUsername, "username for git over HTTPS")
-	fs.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding the token for git over HTTPS (default: $GITHUB_TOKEN)")
-	fs.StringVar(&f.sshKey, "ssh-key", "", "private key for git over SSH")
-	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for git over SSH (default: ~/.ssh/known_hosts)")
+	f.git.register(fs, "$GITHUB_TOKEN")
 }
 
 func (f *syncFlags) registerApply(cmd *cobra.Command) {
@@ -95,18 +89,13 @@ type session struct {
 // prepares the work directory. needGit is false for commands that only
 // read the cluster, which then accept --namespace without --repo.
 func (f *syncFlags) resolve(cmd *cobra.Command, g *globals, name string, needGit bool, onTick func(deploy.Tick)) (*deploy.Target, error) {
-	auth := gitrepo.Auth{Username: f.gitUser, Token: os.Getenv("GITHUB_TOKEN"), SSHKeyFile: f.sshKey, SSHKnownHostsFile: f.sshKnownHosts}
-	if f.gitTokenFile != "" {
-		t, err := service.ReadSecretFile(f.gitTokenFile)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		auth.Token = t
+	auth, err := f.git.auth()
+	if err != nil {
+		return nil, err
 	}
 	if f.depth < 0 {
 		return nil, usageError("invalid --depth %d", f.depth)
 	}
-	var err error
 	if f.repo, err = bot.CloneURL(f.repo); err != nil {
 		return nil, err
 	}
@@ -174,43 +163,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync APP --repo URL",
 		Short: "Apply an app's manifests to its cluster, prune what left git, wait for health",
-		Long: `Sync brings the cluster to the manifests of APP, declared in the repository's .ferry/
-(kind: App) or given with --app-path:
-
-  1. take the app's lease (ferry-sync-APP), so two syncs of it never interleave;
-  2. render the branch head (or the rollback pin) from git: a kustomization, or every
-     YAML/JSON file under the path;
-  3. validate every changed object with a server-side dry-run: any error stops here,
-     before anything changes (objects in a new Namespace or of a new CRD's kind are
-     validated once those exist: they are created first, and removed again if an
-     object is rejected);
-  4. apply with server-side apply (field manager ferry), Namespaces and CRDs first;
-     objects whose rendered hash and live fields are unchanged are skipped;
-  5. with --prune, delete the objects of earlier syncs no longer in git (never objects
-     Ferry did not apply, nor those annotated ferry.dev/prune: disabled);
-  6. wait for the applied objects to become healthy, and record the sync (failed syncs
-     too, with their reason: 'ferry status' shows them beside the revision the cluster
-     is at).
-
-With --watch it keeps going: every --interval it syncs new commits and re-applies what
-drifted (when the app self-heals), until interrupted.
-
-Exit codes: 0 synced and healthy (or a dry run); 2 invalid flags or App documents, an
-unknown app; 3 the sync failed (nothing changed when it failed before applying); 4
-applied but not healthy before --timeout.`,
-		Example: `  # Sync the app declared in .ferry/ of the manifest repository
-  ferry sync web-staging --repo https://github.com/acme/manifests --prune
-
-  # What would change, without writing
-  ferry sync web-staging --repo https://github.com/acme/manifests --dry-run -o json
-
-  # An ad-hoc app from a path, on another cluster
-  ferry sync demo --repo https://github.com/acme/manifests --app-path apps/demo \
-    --namespace demo --context kind-dev
-
-  # Keep it in sync (auto-sync and self-heal) until interrupted
-  ferry sync web-staging --repo https://github.com/acme/manifests --watch --interval 1m`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSync(cmd, g, &f, args[0])
 		},
@@ -277,40 +230,21 @@ func newDiffCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff APP --repo URL",
 		Short: "Show how the cluster differs from an app's manifests in git",
-		Long: `Diff renders APP's manifests (the branch head, or the rollback pin) and compares each
-object with the cluster through a server-side dry-run of the apply Ferry would make,
-printing a unified diff per object: the live object (---) against the result (+++),
-without status and server-set metadata, Secret values replaced by markers that only
-say whether each changed. Objects to create are shown whole with +, objects a pruning
-sync would delete with -. Objects marked "drifted" were changed in the cluster since
-Ferry applied them. It writes nothing.
-
-Exit codes, as kubectl diff and argocd app diff: 0 in sync; 1 there are differences;
-2 invalid flags or App documents, an unknown app; 3 the diff failed.`,
-		Example: `  ferry diff web-staging --repo https://github.com/acme/manifests
-  ferry diff web-staging --repo https://github.com/acme/manifests -o json | jq '.objects[] | select(.action != "unchanged")'`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sess, err := f.open(cmd, g, args[0], true, nil)
 			if err != nil {
 				return err
 			}
 			defer sess.cleanup()
-			ctx := cmd.Context()
-			rev, note := "", ""
-			st, err := sess.s.Status(ctx, sess.app)
-			if errors.Is(err, deploy.ErrUnreachable) {
-				return err
+			res, pin, derr := sess.s.DiffApp(cmd.Context(), sess.app)
+			if res.Revision == "" && derr != nil {
+				return derr // nothing to show: it failed before rendering
 			}
-			if err == nil && st.Pin != nil {
-				rev = st.Pin.Revision
-				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, printer.Short(rev), releaseHint(cmd, sess.app.Name))
+			note := ""
+			if pin != "" {
+				note = fmt.Sprintf("%s is pinned to %s by a rollback; release with: %s", sess.app.Name, printer.Short(pin), releaseHint(cmd, sess.app.Name))
 			}
-			r, err := sess.s.Render(ctx, sess.app, rev)
-			if err != nil {
-				return err
-			}
-			res, derr := sess.s.Diff(ctx, sess.app, r)
 			if g.machine() {
 				if err := g.write(res); err != nil {
 					return err
@@ -338,17 +272,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status APP",
 		Short: "Show an app's last syncs, rollback pin, lock and object health",
-		Long: `Status reads what the cluster records about APP: the revision it is at, the last syncs
-(newest first, kept in ConfigMap ferry-app-APP), the hooks the last sync ran (phase,
-wave, result), a rollback pin, the holder of its sync lease if a sync runs, and the
-live health (kstatus) of every object of its inventory (hooks are not in it). It reads git only to find the app in .ferry/ (its inventoryNamespace, if
-it names one); give --namespace (or --inventory-namespace) instead of --repo to skip that.
-
-Exit codes: 0 done; 2 invalid flags or App documents, an app .ferry/ does not declare,
-or (with --namespace alone) one that never synced there; 3 the cluster could not be read.`,
-		Example: `  ferry status web-staging --repo https://github.com/acme/manifests
-  ferry status web-staging --namespace web-staging -o json | jq .pin`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sess, err := f.open(cmd, g, args[0], false, nil)
 			if err != nil {
@@ -379,26 +303,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback APP --repo URL [--to REVISION | --release | --pr]",
 		Short: "Apply an earlier revision of an app and pin it there, or release the pin",
-		Long: `Rollback applies APP's manifests at an earlier commit (--to, a full or abbreviated hash;
-default: the newest successful revision before the current one, from the app's
-record), exactly as sync would, and pins the app there: sync and sync --watch keep the
-pinned revision until 'ferry rollback APP --release' (or until a new commit, when the
-app's syncPolicy.releasePinOnNewCommit is set).
-
---pr restores the app's path to that revision in a pull request instead, leaving the
-cluster to the normal sync once it is merged (when this build has a forge integration).
-
-Exit codes: 0 rolled back (or released) and healthy; 2 invalid flags or App documents,
-or no earlier revision; 3 the rollback failed; 4 applied but not healthy before --timeout.`,
-		Example: `  # Back to the previous successful revision
-  ferry rollback web-staging --repo https://github.com/acme/manifests
-
-  # To a given commit
-  ferry rollback web-staging --repo https://github.com/acme/manifests --to 3f2a9c1
-
-  # Follow the branch again
-  ferry rollback web-staging --repo https://github.com/acme/manifests --release`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRollback(cmd, g, &f, args[0])
 		},

@@ -22,15 +22,7 @@ func newUICmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ui --repo URL",
 		Short: "Serve the web UI of one repository's apps on this machine, with your kubeconfig",
-		Long: `UI serves Ferry's web UI (the one 'ferry run' serves with ui.enabled) for one person: the
-apps of the repository's .ferry directory, their state, diff and history, with Sync, Roll back
-and Release acting with your kubeconfig's own credentials, so the cluster's RBAC decides each
-call. A request that carries a bearer token (signed in, or Authorization: Bearer) is reviewed
-and authorized by the cluster (TokenReview, SubjectAccessReview) exactly as under 'ferry run'.
-It listens on loopback by default, does not scan registries and writes nothing to git.`,
-		Example: `  ferry ui --repo https://github.com/acme/manifests
-  ferry ui --kubeconfig ~/.kube/staging --context staging --repo https://github.com/acme/manifests --listen 127.0.0.1:9000`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := deploy.RESTConfig(f.kubeconfig, f.kubeContext)
 			if err != nil {

@@ -8,6 +8,8 @@ package klogslog
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,28 @@ var (
 	once    sync.Once
 	current atomic.Pointer[slog.Handler]
 )
+
+// New returns a logger writing to w at level (debug, info, warn, error)
+// in format (text: key=value, json: an object a line), and routes klog
+// through it: client-go's lines get the same level and format.
+func New(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", level)
+	}
+	ho := &slog.HandlerOptions{Level: l}
+	var log *slog.Logger
+	switch format {
+	case "text":
+		log = slog.New(slog.NewTextHandler(w, ho))
+	case "json":
+		log = slog.New(slog.NewJSONHandler(w, ho))
+	default:
+		return nil, fmt.Errorf("invalid --log-format %q: use text or json", format)
+	}
+	Route(log.Handler())
+	return log, nil
+}
 
 // Route sends client-go's log lines through h, at h's level.
 func Route(h slog.Handler) {

@@ -5,34 +5,17 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"k8s.io/klog/v2"
+
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the handlers' concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRouteFollowsTheLastHandler: klog's lines go to the handler stored
 // last, at its level, with the attributes and groups klog derived.
 func TestRouteFollowsTheLastHandler(t *testing.T) {
-	var first, second lockedBuffer
+	var first, second testenv.SyncBuffer
 	Route(slog.NewJSONHandler(&first, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	klog.InfoS("to the first", "k", "v")
 	klog.Flush()
@@ -63,7 +46,7 @@ func TestRouteFollowsTheLastHandler(t *testing.T) {
 // TestForwarderDerives: WithAttrs and WithGroup apply to the handler
 // current at the time of each record, not the one at derivation.
 func TestForwarderDerives(t *testing.T) {
-	var a, b lockedBuffer
+	var a, b testenv.SyncBuffer
 	Route(slog.NewJSONHandler(&a, nil))
 	l := slog.New(Forwarder{}).With("app", "web").WithGroup("g")
 	Route(slog.NewJSONHandler(&b, nil))
@@ -88,5 +71,35 @@ func TestDiscardBeforeRoute(t *testing.T) {
 	}
 	if h.WithAttrs(nil) != h || h.WithGroup("g") != h {
 		t.Error("discard handler derived a different handler")
+	}
+}
+
+// New builds the logger of --log-level and --log-format: the level filters,
+// the format shapes the line, and a wrong value of either is refused with
+// the values allowed.
+func TestNew(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(&buf, "info", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("hidden")
+	log.Info("shown", "k", "v")
+	if out := buf.String(); strings.Contains(out, "hidden") || !strings.Contains(out, `"msg":"shown","k":"v"`) {
+		t.Errorf("json logger at info wrote %q", out)
+	}
+	buf.Reset()
+	if log, err = New(&buf, "debug", "text"); err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("shown", "k", "v")
+	if out := buf.String(); !strings.Contains(out, "level=DEBUG msg=shown k=v") {
+		t.Errorf("text logger at debug wrote %q", out)
+	}
+	if _, err := New(&buf, "loud", "text"); err == nil || !strings.Contains(err.Error(), "debug, info, warn or error") {
+		t.Errorf("bad level: %v", err)
+	}
+	if _, err := New(&buf, "info", "xml"); err == nil || !strings.Contains(err.Error(), "text or json") {
+		t.Errorf("bad format: %v", err)
 	}
 }

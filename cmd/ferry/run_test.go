@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -132,6 +136,10 @@ func TestRunThreeRepositories(t *testing.T) {
 		if name == "two" {
 			schedule = ", schedule: {interval: 2s, jitter: 0s}"
 		}
+		if name == "one" {
+			// The README: a repository's signing: signs Ferry's commits there.
+			schedule += ", signing: {sshKeyFile: " + sshSigningKey(t, dir) + "}"
+		}
 		repos += fmt.Sprintf("  - {url: %s, github: {url: %s, tokenFile: %s, repo: acme/%s}%s}\n", url, gh.BaseURL(), token, name, schedule)
 	}
 	addr := freeAddr(t)
@@ -164,6 +172,15 @@ sync: {enabled: true, kubeconfig: %s, interval: 1h}
 	for _, name := range names {
 		if !strings.Contains(image(name), "release.20240301") || cm(namespaces[name]) != "v1" {
 			t.Fatalf("%s: not bumped or not synced after the first round", name)
+		}
+	}
+	for name, signed := range map[string]bool{"one": true, "two": false} {
+		commit, err := git.Git(name, "cat-file", "-p", "ferry/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(commit, "-----BEGIN SSH SIGNATURE-----"); got != signed {
+			t.Errorf("%s: Ferry's commit signed %v, want %v:\n%s", name, got, signed, commit)
 		}
 	}
 
@@ -213,4 +230,18 @@ sync: {enabled: true, kubeconfig: %s, interval: 1h}
 	if n := len(gh.PullRequests("acme", "one")) + len(gh.PullRequests("acme", "two")) + len(gh.PullRequests("acme", "three")); n != 3 {
 		t.Errorf("%d pull requests, want one per repository", n)
 	}
+}
+
+// sshSigningKey writes a new ed25519 private key in OpenSSH form to dir.
+func sshSigningKey(t *testing.T, dir string) string {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(key, "ferry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, "signing-key", string(pem.EncodeToMemory(block)))
 }

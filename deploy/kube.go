@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,11 +22,46 @@ import (
 // mapping returns the REST mapping of gvk, refreshing discovery once when
 // the kind is unknown (a CRD installed since).
 func (s *Syncer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := s.lookupMapping(gvk)
 	if err != nil && meta.IsNoMatchError(err) && s.resetMapper(false) {
-		m, err = s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		m, err = s.lookupMapping(gvk)
 	}
 	return m, err
+}
+
+// mappingCache remembers the RESTMappings found since the discovery was
+// last reset: the deferred mapper searches every group's resources on each
+// call, and a sync of 4,000 objects asks for a handful of kinds thousands
+// of times.
+type mappingCache struct {
+	mu  sync.Mutex
+	gen uint64 // resets so far
+	m   map[schema.GroupVersionKind]*meta.RESTMapping
+}
+
+// lookupMapping is the mapper's RESTMapping of gvk, remembered until the
+// next reset. Callers must not change the mapping.
+func (s *Syncer) lookupMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	c := &s.mappings
+	c.mu.Lock()
+	m, gen := c.m[gvk], c.gen
+	c.mu.Unlock()
+	if m != nil {
+		return m, nil
+	}
+	m, err := s.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen { // not found before a reset
+		if c.m == nil {
+			c.m = map[schema.GroupVersionKind]*meta.RESTMapping{}
+		}
+		c.m[gvk] = m
+	}
+	c.mu.Unlock()
+	return m, nil
 }
 
 // resetMapper drops the cached discovery, at most once a second unless
@@ -38,6 +74,10 @@ func (s *Syncer) resetMapper(force bool) bool {
 	}
 	s.lastReset = time.Now()
 	s.mapper.Reset()
+	s.mappings.mu.Lock()
+	s.mappings.gen++
+	s.mappings.m = nil
+	s.mappings.mu.Unlock()
 	return true
 }
 

@@ -155,7 +155,7 @@ func (s *Syncer) prefetchLive(ctx context.Context, app App, inv inventory.Invent
 		if err != nil || key.Namespace == "" {
 			continue
 		}
-		m, err := s.mapper.RESTMapping(schema.GroupKind{Group: key.Group, Kind: key.Kind}, gv.Version)
+		m, err := s.lookupMapping(gv.WithKind(key.Kind))
 		if err != nil || m.Scope.Name() != meta.RESTScopeNameNamespace {
 			continue
 		}
@@ -291,25 +291,18 @@ const listPage = 2000
 // list pages through one List; managedFields are dropped to save memory.
 // rv is the List's resourceVersion.
 func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstructured.Unstructured, string, error) {
-	var ri interface {
-		List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
-	}
-	if k.namespace != "" {
-		ri = s.dyn.Resource(k.gvr).Namespace(k.namespace)
-	} else {
-		ri = s.dyn.Resource(k.gvr)
-	}
 	var out []*unstructured.Unstructured
-	opts := metav1.ListOptions{LabelSelector: selector, Limit: listPage}
+	cont := ""
 	for restarts := 0; ; {
-		var l *unstructured.UnstructuredList
+		var objs []*unstructured.Unstructured
+		var rv, next string
 		err := s.retry(ctx, func() (err error) {
-			l, err = ri.List(ctx, opts)
+			objs, rv, next, err = s.listOnce(ctx, k, selector, cont)
 			return err
 		})
 		if apierrors.IsResourceExpired(err) && restarts < 3 {
 			restarts++
-			out, opts.Continue = nil, ""
+			out, cont = nil, ""
 			continue
 		}
 		if err != nil {
@@ -319,13 +312,9 @@ func (s *Syncer) list(ctx context.Context, k listKey, selector string) ([]*unstr
 			}
 			return nil, "", fmt.Errorf("listing %s: %w", where, err)
 		}
-		for i := range l.Items {
-			o := &l.Items[i]
-			unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
-			out = append(out, o)
-		}
-		if opts.Continue = l.GetContinue(); opts.Continue == "" {
-			return out, l.GetResourceVersion(), nil
+		out = append(out, objs...)
+		if cont = next; cont == "" {
+			return out, rv, nil
 		}
 	}
 }

@@ -315,9 +315,13 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	for _, m := range rendered.Manifests {
 		grown[m.Key] = m.Object.GetAPIVersion()
 	}
-	if err := s.writeInventory(ctx, app, grown); err != nil {
-		fillRecord(&rec, p, nil)
-		return fail(inventory.ClusterError, fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
+	// inv was read under the lease held since: when nothing is added, the
+	// inventory is not read again.
+	if !maps.Equal(grown, inv) {
+		if err := s.writeInventory(ctx, app, grown); err != nil {
+			fillRecord(&rec, p, nil)
+			return fail(inventory.ClusterError, fmt.Errorf("syncing app %s: nothing applied: %w", app.Name, err))
+		}
 	}
 
 	step("tracked in the inventory", "objects", len(grown))

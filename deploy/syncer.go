@@ -131,16 +131,19 @@ type Options struct {
 // It is safe for concurrent use; syncs of one app exclude each other
 // through a Lease in the cluster, across processes too.
 type Syncer struct {
-	opts    Options
-	log     *slog.Logger
-	dyn     dynamic.Interface
-	core    kubernetes.Interface
-	disc    discovery.CachedDiscoveryInterface
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
-	calls   *callCounter
-	clones  *render.Clones
-	store   inventory.Store
-	tempDir *scratch.Dir
+	opts   Options
+	log    *slog.Logger
+	dyn    dynamic.Interface
+	raw    rest.Interface // Lists (decodeList)
+	core   kubernetes.Interface
+	disc   discovery.CachedDiscoveryInterface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+	// mappings caches the mapper's answers (lookupMapping).
+	mappings mappingCache
+	calls    *callCounter
+	clones   *render.Clones
+	store    inventory.Store
+	tempDir  *scratch.Dir
 
 	resetMu   sync.Mutex
 	lastReset time.Time
@@ -227,9 +230,19 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return &countingTransport{next: rt, c: s.calls, answered: &s.lastAnswer}
 	})
-	var err error
-	if s.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+	// The dynamic client and the raw client of Lists share one connection
+	// pool.
+	dcfg := dynamic.ConfigFor(cfg)
+	dcfg.AcceptContentTypes = "application/json" // decodeList reads JSON
+	hc, err := rest.HTTPClientFor(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: HTTP client: %w", err)
+	}
+	if s.dyn, err = dynamic.NewForConfigAndClient(cfg, hc); err != nil {
 		return nil, fmt.Errorf("deploy: dynamic client: %w", err)
+	}
+	if s.raw, err = rest.UnversionedRESTClientForConfigAndClient(dcfg, hc); err != nil {
+		return nil, fmt.Errorf("deploy: REST client: %w", err)
 	}
 	if s.core, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, fmt.Errorf("deploy: clientset: %w", err)

@@ -1,9 +1,16 @@
 package render
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/ferrygitops/ferry/document"
 )
 
 func TestParseManifests(t *testing.T) {
@@ -71,4 +78,124 @@ metadata: {name: two}
 	if err != nil || len(ms) != 1 || ms[0].Key.Name != "migrate-" || ms[0].Object.GetName() != "" || ms[0].Object.GetGenerateName() != "migrate-" {
 		t.Fatalf("generateName hook: %v %+v", err, ms)
 	}
+}
+
+// roundTrip is what parseManifests did before yamlObject: YAML to JSON
+// text, then Kubernetes' JSON decoder.
+func roundTrip(doc []byte) (any, error) {
+	j, err := sigsyaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := utiljson.Unmarshal(j, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func TestYAMLObjectAsYAMLToJSON(t *testing.T) {
+	docs := []string{
+		"",
+		"# only a comment\n",
+		"null\n",
+		"~\n",
+		"just text\n",
+		"[1, 2.5, -0, 0.0, 1.0, 1e3, 1e21, 1e-7, 0x1F, 0o17, 017, 9223372036854775807, 9223372036854775808, 18446744073709551616, -9223372036854775808]\n",
+		"{a: .inf}\n",
+		"{a: -.inf}\n",
+		"{a: .nan}\n",
+		"{1: one, 2.5: two, true: three, null: four}\n",
+		"{1: one, '1': two}\n",
+		"{yes: y, no: n, on: o, off: f, y: short}\n",
+		"{t: 2001-12-14t21:59:43.10-05:00, d: 2002-12-14, tagged: !!timestamp 2001-12-14 21:59:43.10 -5}\n",
+		"{bin: !!binary aGVsbG8=, bad: !!binary /w==, s: !!str 12, f: !!float 3, i: !!int '7'}\n",
+		"{invalid: \"\\xff\\xfeok\", \"\\xffkey\": v}\n",
+		"{a: &x {b: [1, {c: d}]}, e: *x, <<: {f: g}}\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web, \"8\": eight}\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.27\n        resources: {limits: {cpu: 0.5, memory: 128Mi}}\n        args: [--port, 8080, '--x', null, true]\n",
+		"a: |\n  multi\n  line\n  \nb: >-\n  folded\n  text\n",
+		"a: b\na: c\n",
+		"a: [b\n",
+		"{[1, 2]: list key}\n",
+		"{{a: b}: map key}\n",
+	}
+	for _, doc := range docs {
+		want, wantErr := roundTrip([]byte(doc))
+		got, err := yamlObject([]byte(doc))
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("%q: err = %v, want %v", doc, err, wantErr)
+			continue
+		}
+		if wantErr != nil {
+			if err.Error() != wantErr.Error() && !strings.HasPrefix(wantErr.Error(), "json: ") {
+				t.Errorf("%q: err = %q, want %q", doc, err, wantErr)
+			}
+			continue
+		}
+		// {1: one, '1': two} keeps either value, as the map's order falls.
+		if strings.Contains(doc, "'1'") {
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\n got %#v\nwant %#v", doc, got, want)
+		}
+	}
+}
+
+// manifestFile is n Deployments and Services in one multi-document file.
+func manifestFile(n int) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: svc-%04[1]d
+  labels: {app: svc-%04[1]d}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: svc-%04[1]d}}
+  template:
+    metadata: {labels: {app: svc-%04[1]d}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example.com/app:release.20181103
+        ports: [{containerPort: 8080}]
+        resources: {limits: {cpu: 500m, memory: 128Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-%04[1]d}
+spec:
+  selector: {app: svc-%04[1]d}
+  ports: [{port: 80, targetPort: 8080}]
+`, i)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkParseManifests compares the YAML-to-JSON round trip with
+// yamlObject on 1,000 objects.
+func BenchmarkParseManifests(b *testing.B) {
+	data := manifestFile(500)
+	docs := document.Split(data)
+	b.Run("sigs.k8s.io/yaml+json", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			for _, d := range docs {
+				if _, err := roundTrip(d.Data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("ferry", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := parseManifests("m.yaml", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

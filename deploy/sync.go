@@ -377,9 +377,12 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			}
 		}
 	}
-	if err := s.writeInventory(ctx, app, final); err != nil {
-		syncErr = errors.Join(syncErr, err)
-		reason = cmp.Or(reason, inventory.ClusterError)
+	// The inventory holds grown since it was tracked, under the lease.
+	if !maps.Equal(final, grown) {
+		if err := s.writeInventory(ctx, app, final); err != nil {
+			syncErr = errors.Join(syncErr, err)
+			reason = cmp.Or(reason, inventory.ClusterError)
+		}
 	}
 
 	step("pruned", "objects", len(pruned))

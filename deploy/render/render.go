@@ -74,6 +74,7 @@ func (r Rendered) Keys() []ObjectKey {
 // Scoper says whether a kind is namespaced; the engine's asks the
 // cluster's RESTMapper.
 type Scoper interface {
+	// Namespaced is called from several goroutines at once.
 	Namespaced(gvk schema.GroupVersionKind) (bool, error)
 }
 
@@ -176,71 +177,92 @@ func prepare(raws []rawObject, o Options) ([]Manifest, error) {
 		return nil, err
 	}
 	sc := newScopes(raws, o.Scope)
+	// Each object on its own, on every CPU (hashing thousands of objects
+	// is most of a large render's time after parsing); then duplicates and
+	// errors in file order, so the same render fails the same way.
+	out := make([]Manifest, len(raws))
+	errs := make([]error, len(raws))
+	n := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			for i := w; i < len(raws); i += n {
+				out[i], errs[i] = prepareOne(raws[i], sc, o)
+			}
+		})
+	}
+	wg.Wait()
 	seen := map[ObjectKey]string{}
-	out := make([]Manifest, 0, len(raws))
-	for _, r := range raws {
-		u := &unstructured.Unstructured{Object: r.obj}
-		gvk := u.GroupVersionKind()
-		namespaced, known, err := sc.namespaced(gvk)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.source, err)
+	for i, m := range out {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		md := r.obj["metadata"].(map[string]any)
-		for _, f := range ServerFields {
-			delete(md, f)
+		if prev, dup := seen[m.Key]; dup {
+			return nil, fmt.Errorf("%s: %s is also defined at %s", m.Source, m.Key, prev)
 		}
-		delete(r.obj, "status")
-		switch {
-		case !known:
-		case namespaced:
-			if u.GetNamespace() == "" {
-				if o.Namespace == "" {
-					return nil, fmt.Errorf("%s: %s %s has no namespace and app %s has no destination namespace", r.source, gvk.Kind, u.GetName(), o.App)
-				}
-				u.SetNamespace(o.Namespace)
-			}
-		default:
-			delete(md, "namespace")
-		}
-		if ns := u.GetNamespace(); ns != "" {
-			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-				return nil, fmt.Errorf("%s: invalid namespace %q: %s", r.source, ns, strings.Join(errs, "; "))
-			}
-		}
-		labels := u.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[LabelApp] = o.App
-		u.SetLabels(labels)
-		ann := u.GetAnnotations()
-		delete(ann, AnnotationAppliedHash)
-		if len(ann) == 0 {
-			delete(md, "annotations")
-		} else {
-			u.SetAnnotations(ann)
-		}
-		hash, err := objectHash(r.obj)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.source, err)
-		}
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		ann[AnnotationAppliedHash] = hash
-		u.SetAnnotations(ann)
-		key := KeyOf(u)
-		if g, ok := GeneratedName(r.obj); ok {
-			key.Name = g // a hook's generated name: keyed by its prefix
-		}
-		if prev, dup := seen[key]; dup {
-			return nil, fmt.Errorf("%s: %s is also defined at %s", r.source, key, prev)
-		}
-		seen[key] = r.source
-		out = append(out, Manifest{Key: key, Object: u, Source: r.source, Hash: hash, ScopeUnknown: !known})
+		seen[m.Key] = m.Source
 	}
 	slices.SortFunc(out, func(a, b Manifest) int { return a.Key.Compare(b.Key) })
 	return out, nil
+}
+
+// prepareOne is prepare of one object.
+func prepareOne(r rawObject, sc *scopes, o Options) (Manifest, error) {
+	u := &unstructured.Unstructured{Object: r.obj}
+	gvk := u.GroupVersionKind()
+	namespaced, known, err := sc.namespaced(gvk)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%s: %w", r.source, err)
+	}
+	md := r.obj["metadata"].(map[string]any)
+	for _, f := range ServerFields {
+		delete(md, f)
+	}
+	delete(r.obj, "status")
+	switch {
+	case !known:
+	case namespaced:
+		if u.GetNamespace() == "" {
+			if o.Namespace == "" {
+				return Manifest{}, fmt.Errorf("%s: %s %s has no namespace and app %s has no destination namespace", r.source, gvk.Kind, u.GetName(), o.App)
+			}
+			u.SetNamespace(o.Namespace)
+		}
+	default:
+		delete(md, "namespace")
+	}
+	if ns := u.GetNamespace(); ns != "" {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return Manifest{}, fmt.Errorf("%s: invalid namespace %q: %s", r.source, ns, strings.Join(errs, "; "))
+		}
+	}
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelApp] = o.App
+	u.SetLabels(labels)
+	ann := u.GetAnnotations()
+	delete(ann, AnnotationAppliedHash)
+	if len(ann) == 0 {
+		delete(md, "annotations")
+	} else {
+		u.SetAnnotations(ann)
+	}
+	hash, err := objectHash(r.obj)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%s: %w", r.source, err)
+	}
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationAppliedHash] = hash
+	u.SetAnnotations(ann)
+	key := KeyOf(u)
+	if g, ok := GeneratedName(r.obj); ok {
+		key.Name = g // a hook's generated name: keyed by its prefix
+	}
+	return Manifest{Key: key, Object: u, Source: r.source, Hash: hash, ScopeUnknown: !known}, nil
 }
 
 // objectHash hashes an object's canonical JSON (encoding/json sorts map

@@ -109,6 +109,11 @@ items:
 		t.Fatalf("no-op sync: %+v, calls %+v", rec.Counts, calls)
 	}
 	t.Logf("no-op sync of 6 objects: %d requests %v", calls.Requests, calls.ByMethod)
+	// The lease, the state, the inventory and the labelled Lists are read
+	// once each; the inventory is not read again to learn it is unchanged.
+	if calls.Requests > 14 {
+		t.Errorf("a no-op sync of 6 objects made %d requests %v, want at most 14", calls.Requests, calls.ByMethod)
+	}
 
 	// A ConfigMap created by hand with the app's label: not Ferry's.
 	stray := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "stray", Labels: map[string]string{LabelApp: "web"}}}

@@ -103,6 +103,41 @@ func TestConcurrentSyncsDoNotInterleave(t *testing.T) {
 	}
 	t.Log(err)
 
+	// A sync that waits for the lease applies the branch as it is once it
+	// holds it, not as it was when the sync started (the render began
+	// then).
+	waiting := e.syncer(Options{LockTimeout: time.Minute})
+	type result struct {
+		rec Record
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rec, err := waiting.Sync(e.ctx, app, SyncOptions{})
+		done <- result{rec, err}
+	}()
+	time.Sleep(500 * time.Millisecond) // the render of the old head is done
+	newHead := e.commit("while waiting", manyConfigMaps(40, "3"))
+	time.Sleep(time.Second)
+	if l, err = leases.Get(e.ctx, LeasePrefix+"locked", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.Spec.HolderIdentity = nil
+	if l, err = leases.Update(e.ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.rec.Revision != newHead {
+		t.Fatalf("a sync that waited for the lease synced %s (%v), want the head %s", r.rec.Revision, r.err, newHead)
+	}
+	if v := e.mustConfigMap("cm-0000").Data["v"]; v != "3" {
+		t.Errorf("cm-0000 v = %q, want 3", v)
+	}
+	if l, err = leases.Get(e.ctx, LeasePrefix+"locked", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.Spec = coordinationv1.LeaseSpec{HolderIdentity: ptr.To("someone-else"), LeaseDurationSeconds: ptr.To[int32](60), AcquireTime: &now, RenewTime: &now}
+
 	// Expired: taken over.
 	old := metav1.NewMicroTime(time.Now().Add(-2 * time.Minute))
 	l.Spec.RenewTime = &old

@@ -109,15 +109,30 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if err := app.Validate(); err != nil {
 		return fail("", err)
 	}
+	// The render needs neither the lease nor the state: it starts now and
+	// runs while they are taken and read. A rollback's pinned revision,
+	// known only from the state, is rendered then instead.
+	var early *earlyRender
+	if x.pin == nil {
+		early = s.startRender(ctx, app, opts.Revision)
+		defer early.stop()
+	}
 	if err := s.reachable(ctx); err != nil {
 		return fail(inventory.ClusterError, err)
 	}
 	step := s.stepTimer(app)
 	sctx := ctx
 	if !opts.DryRun {
+		asked := now()
 		lctx, lk, err := s.lock(ctx, app)
 		if err != nil {
 			return fail("", err)
+		}
+		if early != nil && now().Sub(asked) > time.Second {
+			// Another sync held the lease: the branch may have moved
+			// since.
+			early.stop()
+			early = nil
 		}
 		defer lk.unlock()
 		sctx = lctx
@@ -153,7 +168,12 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if rev == "" && st.Pin != nil && x.pin == nil {
 		rev, pinned = st.Pin.Revision, true
 	}
-	rendered, err := s.Render(ctx, app, rev)
+	var rendered Rendered
+	if early != nil && rev == early.rev {
+		rendered, err = early.result()
+	} else {
+		rendered, err = s.Render(ctx, app, rev)
+	}
 	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
 	if err != nil {
 		return fail(inventory.RenderFailed, err)
@@ -566,4 +586,37 @@ func unhealthySummary(r *Record) string {
 		return "not healthy: " + first
 	}
 	return fmt.Sprintf("%d objects not healthy, e.g. %s", n, first)
+}
+
+// earlyRender is a render started before the sync holds its lease.
+type earlyRender struct {
+	rev    string // as asked: "" for the branch head
+	cancel context.CancelFunc
+	done   chan struct{}
+	r      Rendered
+	err    error
+}
+
+func (s *Syncer) startRender(ctx context.Context, app App, rev string) *earlyRender {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &earlyRender{rev: rev, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.r, e.err = s.Render(ctx, app, rev)
+	}()
+	return e
+}
+
+// result waits for the render.
+func (e *earlyRender) result() (Rendered, error) {
+	<-e.done
+	return e.r, e.err
+}
+
+// stop cancels the render if it still runs and waits for it; nil-safe.
+func (e *earlyRender) stop() {
+	if e != nil {
+		e.cancel()
+		<-e.done
+	}
 }

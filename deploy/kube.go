@@ -23,7 +23,10 @@ import (
 // the kind is unknown (a CRD installed since).
 func (s *Syncer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	m, err := s.lookupMapping(gvk)
-	if err != nil && meta.IsNoMatchError(err) && s.resetMapper(false) {
+	if err != nil && meta.IsNoMatchError(err) {
+		// Reset now, or see the reset another caller made in the last
+		// second (resetMapper waits for one under way).
+		s.resetMapper(false)
 		m, err = s.lookupMapping(gvk)
 	}
 	return m, err

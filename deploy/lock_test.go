@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	"github.com/ferrygitops/ferry/internal/testenv/kube"
@@ -307,5 +308,57 @@ spec:
 	}
 	if _, err := e.s.dyn.Resource(schemaGVR(gvr, "v1", "widgets")).Namespace(e.ns+"-extra").Get(e.ctx, "w", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatal(err)
+	}
+}
+
+// TestCRDInstalledElsewhere: a CRD another Syncer (another app, another
+// process) installed after this Syncer read (and cached the mappings of)
+// discovery: concurrent lookups of its kind, and a render of many
+// resources of it prepared on every CPU, find it after a discovery reset
+// instead of failing "no kind".
+func TestCRDInstalledElsewhere(t *testing.T) {
+	e := newEnv(t, map[string]string{"plain/cm.yaml": configMapYAML("c", nil)})
+	e.sync(e.app("plain", "plain"), SyncOptions{}) // discovery read and kept
+	suffix := "NS"
+	e.commit("the CRD", map[string]string{"crds/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.` + suffix + `.example.com}
+spec:
+  group: ` + suffix + `.example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`})
+	if _, err := e.syncer(Options{Identity: "other"}).Sync(e.ctx, e.app("crds", "crds"), SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Callers that miss the kind at once all find it after one reset.
+	gvk := schema.GroupVersionKind{Group: e.ns + ".example.com", Version: "v1", Kind: "Gadget"}
+	start := make(chan struct{})
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = e.s.mapping(gvk)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent lookups of a kind installed since: %v", err)
+	}
+	var b strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&b, "---\napiVersion: %s.example.com/v1\nkind: Gadget\nmetadata: {name: g%d}\nspec: {size: %d}\n", suffix, i, i)
+	}
+	e.commit("gadgets", map[string]string{"gadgets/g.yaml": b.String()})
+	rec, err := e.s.Sync(e.ctx, e.app("gadgets", "gadgets"), SyncOptions{})
+	if err != nil || rec.Counts.Created != 40 {
+		t.Fatalf("sync of 40 Gadgets: %v %+v", err, rec.Counts)
 	}
 }

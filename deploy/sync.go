@@ -109,6 +109,9 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if err := app.Validate(); err != nil {
 		return fail("", err)
 	}
+	if err := s.reachable(ctx); err != nil {
+		return fail(inventory.ClusterError, err)
+	}
 	// The render needs neither the lease nor the state: it starts now and
 	// runs while they are taken and read. A rollback's pinned revision,
 	// known only from the state, is rendered then instead.
@@ -117,20 +120,17 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 		early = s.startRender(ctx, app, opts.Revision)
 		defer early.stop()
 	}
-	if err := s.reachable(ctx); err != nil {
-		return fail(inventory.ClusterError, err)
-	}
 	step := s.stepTimer(app)
 	sctx := ctx
 	if !opts.DryRun {
-		asked := now()
+		asked := time.Now()
 		lctx, lk, err := s.lock(ctx, app)
 		if err != nil {
 			return fail("", err)
 		}
-		if early != nil && now().Sub(asked) > time.Second {
+		if time.Since(asked) > time.Second {
 			// Another sync held the lease: the branch may have moved
-			// since.
+			// since the render began.
 			early.stop()
 			early = nil
 		}
@@ -168,10 +168,23 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if rev == "" && st.Pin != nil && x.pin == nil {
 		rev, pinned = st.Pin.Revision, true
 	}
+	if early != nil && len(st.History) > 0 && st.History[0].Finished.After(early.started.Add(-clockSkew)) {
+		// Another sync finished after this one's render began: it may
+		// have applied a newer commit than the render read.
+		early.stop()
+		early = nil
+	}
 	var rendered Rendered
 	if early != nil && rev == early.rev {
 		rendered, err = early.result()
+		if err != nil {
+			// Made before the lease: the failure may have passed (an API
+			// server restarting under a Helm capabilities read). Once
+			// more now, and that result counts.
+			rendered, err = s.Render(ctx, app, rev)
+		}
 	} else {
+		early.stop() // not the revision wanted: frees the clone now
 		rendered, err = s.Render(ctx, app, rev)
 	}
 	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil
@@ -588,20 +601,30 @@ func unhealthySummary(r *Record) string {
 	return fmt.Sprintf("%d objects not healthy, e.g. %s", n, first)
 }
 
+// clockSkew is how far apart the clocks of two Ferry processes syncing
+// one app may be.
+const clockSkew = 5 * time.Second
+
 // earlyRender is a render started before the sync holds its lease.
 type earlyRender struct {
-	rev    string // as asked: "" for the branch head
-	cancel context.CancelFunc
-	done   chan struct{}
-	r      Rendered
-	err    error
+	rev     string // as asked: "" for the branch head
+	started time.Time
+	cancel  context.CancelFunc
+	done    chan struct{}
+	r       Rendered
+	err     error
 }
 
 func (s *Syncer) startRender(ctx context.Context, app App, rev string) *earlyRender {
 	ctx, cancel := context.WithCancel(ctx)
-	e := &earlyRender{rev: rev, cancel: cancel, done: make(chan struct{})}
+	e := &earlyRender{rev: rev, started: time.Now(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
+		defer func() {
+			if p := recover(); p != nil { // as a render on the caller's goroutine would be: an error, not a crash
+				e.err = fmt.Errorf("rendering app %s: panic: %v", app.Name, p)
+			}
+		}()
 		e.r, e.err = s.Render(ctx, app, rev)
 	}()
 	return e

@@ -81,12 +81,25 @@ func jsonValue(v any) (any, error) {
 		return t, nil
 	case map[any]any:
 		m := make(map[string]any, len(t))
+		var coerced map[string]string // key as JSON writes it → key as written
 		for k, e := range t {
 			key, err := jsonKey(k)
 			if err != nil {
 				return nil, fmt.Errorf("unsupported map key of type: %s, key: %+#v, value: %+#v", reflect.TypeOf(k), k, e)
 			}
-			if m[validUTF8(key)], err = jsonValue(e); err != nil {
+			if v := validUTF8(key); v != key || strings.ContainsRune(key, utf8.RuneError) {
+				// Keys that read the same once made UTF-8: JSON writes
+				// them sorted as written, and the last one read wins.
+				if coerced == nil {
+					coerced = map[string]string{}
+				}
+				if prev, ok := coerced[v]; ok && prev > key {
+					continue
+				}
+				coerced[v] = key
+				key = v
+			}
+			if m[key], err = jsonValue(e); err != nil {
 				return nil, err
 			}
 		}

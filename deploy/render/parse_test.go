@@ -111,6 +111,7 @@ func TestYAMLObjectAsYAMLToJSON(t *testing.T) {
 		"{t: 2001-12-14t21:59:43.10-05:00, d: 2002-12-14, tagged: !!timestamp 2001-12-14 21:59:43.10 -5}\n",
 		"{bin: !!binary aGVsbG8=, bad: !!binary /w==, s: !!str 12, f: !!float 3, i: !!int '7'}\n",
 		"{invalid: \"\\xff\\xfeok\", \"\\xffkey\": v}\n",
+		"{!!binary /w==: a, !!binary /g==: b, \"\\uFFFD\": c}\n",
 		"{a: &x {b: [1, {c: d}]}, e: *x, <<: {f: g}}\n",
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web, \"8\": eight}\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.27\n        resources: {limits: {cpu: 0.5, memory: 128Mi}}\n        args: [--port, 8080, '--x', null, true]\n",
 		"a: |\n  multi\n  line\n  \nb: >-\n  folded\n  text\n",

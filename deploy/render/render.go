@@ -186,7 +186,14 @@ func prepare(raws []rawObject, o Options) ([]Manifest, error) {
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
-			for i := w; i < len(raws); i += n {
+			i := w
+			defer func() {
+				// As on the caller's goroutine: an error, not a crash.
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("%s: panic: %v", raws[i].source, p)
+				}
+			}()
+			for ; i < len(raws); i += n {
 				out[i], errs[i] = prepareOne(raws[i], sc, o)
 			}
 		})

@@ -108,6 +108,7 @@ func ResolveApp(ctx context.Context, o ResolveOptions) (*Target, error) {
 	}
 	t.Options = o.Options
 	t.Options.WorkDir, t.Options.GitCredentials, t.Options.GitDepth = workdir, &creds, o.Depth
+	t.Options.ParseCache = o.WorkDir != "" // kept for the next run
 
 	var app App
 	ov := o.Overrides

@@ -148,7 +148,7 @@ func (s *Syncer) renderSecrets(ctx context.Context, app App, revision string) (R
 		sfs = dec.FS(ctx, f)
 		return sfs
 	}
-	r, err := render.App(ctx, s.clones, app, revision, render.Env{Scope: scoper{s}, Capabilities: render.DiscoveryCapabilities(s.disc)}, render.WithFS(wrap))
+	r, err := render.App(ctx, s.clones, app, revision, render.Env{Scope: scoper{s}, Capabilities: render.DiscoveryCapabilities(s.disc), ParseCache: s.parseCache}, render.WithFS(wrap))
 	if sfs != nil && sfs.Err() != nil {
 		// The decryption error itself, whatever the renderer made of it.
 		return r, fmt.Errorf("rendering app %s at %.12s: %w", app.Name, r.Revision, sfs.Err())

@@ -144,7 +144,7 @@ type: Opaque
 	work := t.TempDir()
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}
-	e.s = e.syncer(Options{WorkDir: work, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	e.s = e.syncer(Options{WorkDir: work, ParseCache: true, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Secrets: SecretsOptions{AWS: &cfg, KMSEndpoint: kmsSrv.URL, SecretsManagerEndpoint: smSrv.URL}})
 	if _, err := e.cs.CoreV1().Secrets(e.ns).Create(e.ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "sops-age"},
@@ -303,6 +303,11 @@ type: Opaque
 	for _, cm := range cms.Items {
 		b, _ := json.Marshal(cm)
 		noClearText(t, "ConfigMap "+cm.Name, string(b))
+	}
+	// The parse cache in WorkDir keeps the plain files, never a decrypted
+	// one (the walk above reads it too).
+	if cached, err := os.ReadDir(filepath.Join(work, "parsed")); err != nil || len(cached) < 2 {
+		t.Errorf("parse cache: %d entries (%v), want the plain files'", len(cached), err)
 	}
 	noClearTextOnDisk(t, filepath.Dir(work))
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,11 @@ type Options struct {
 	// removes. Two Syncers (or ReadApps) must not use one WorkDir at the
 	// same time.
 	WorkDir string
+	// ParseCache keeps the parsed manifest files in WorkDir/parsed for
+	// later renders, of this process or of another with the same WorkDir
+	// (render.ParseCache): worth it where renders repeat (`ferry run`,
+	// `ferry sync --workdir`), a cost where a temporary WorkDir sees one.
+	ParseCache bool
 	// GitCredentials authenticate clones and fetches, each repository
 	// with the credentials of its host only (an App naming another host
 	// is cloned without any, and a failure says why).
@@ -142,8 +148,10 @@ type Syncer struct {
 	mappings mappingCache
 	calls    *callCounter
 	clones   *render.Clones
-	store    inventory.Store
-	tempDir  *scratch.Dir
+	// parseCache keeps parsed manifest files in WorkDir; nil: none.
+	parseCache *render.ParseCache
+	store      inventory.Store
+	tempDir    *scratch.Dir
 
 	resetMu   sync.Mutex
 	lastReset time.Time
@@ -263,6 +271,11 @@ func New(cfg *rest.Config, opts Options) (*Syncer, error) {
 		dir = s.tempDir.Path
 	}
 	s.clones = render.NewClones(dir, opts.GitCredentials, opts.GitDepth)
+	if opts.ParseCache {
+		if s.parseCache, err = render.NewParseCache(filepath.Join(dir, "parsed")); err != nil {
+			log.Warn("no parse cache; rendering parses every file", "dir", filepath.Join(dir, "parsed"), "error", err)
+		}
+	}
 	s.store = inventory.Store{Client: s.core.CoreV1(), Retry: s.retry, FieldManager: FieldManager}
 	return s, nil
 }

@@ -201,6 +201,7 @@ func (s *Service) syncerFor(dest cluster.Destination) (*deploy.Syncer, error) {
 	s.log.Debug("cluster", "context", dest.Context, "server", dest.Server, "resolved", resolved.Context, "how", resolved.How)
 	sy, err := deploy.New(restCfg, deploy.Options{
 		WorkDir:        filepath.Join(s.tmp, "sync", fmt.Sprintf("cluster-%d", len(s.syncers))),
+		ParseCache:     true, // every round renders every app again
 		GitCredentials: &s.creds,
 		Namespace:      s.cfg.Sync.Namespace,
 		Log:            s.log,

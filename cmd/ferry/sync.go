@@ -62,7 +62,7 @@ func (f *syncFlags) registerSource(cmd *cobra.Command) {
 	fs.StringVar(&f.branch, "branch", "main", "the branch to deploy (and to read .ferry/ from)")
 	fs.StringVar(&f.appPath, "app-path", "", "deploy this path of --repo as an ad-hoc app named APP instead of reading .ferry/")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "destination namespace (overrides the app's)")
-	fs.StringVar(&f.workdir, "workdir", "", "keep the clone here and reuse it on the next run (default: a temporary directory, removed after)")
+	fs.StringVar(&f.workdir, "workdir", "", "keep the clone and the parsed manifests here and reuse them on the next run (default: a temporary directory, removed after)")
 	fs.IntVar(&f.depth, "depth", 0, "clone depth; 0 clones the whole history, which rollbacks to old revisions need")
 	f.git.register(fs, "$GITHUB_TOKEN")
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +137,27 @@ func TestSyncCommands(t *testing.T) {
 	var tick deploy.Tick
 	if err := json.Unmarshal([]byte(lines[0]), &tick); err != nil || tick.Record.Revision != second {
 		t.Fatalf("first tick: %v\n%s", err, wout.String())
+	}
+
+	// --workdir keeps the parsed manifests for the next run; a changed
+	// file is parsed again, not served from them.
+	work := t.TempDir()
+	if code, out, errs = run(t, cmd("sync", "web", "--workdir", work)...); code != 0 {
+		t.Fatalf("sync --workdir: exit %d\n%s\n%s", code, out, errs)
+	}
+	parsed, err := os.ReadDir(filepath.Join(work, "parsed"))
+	if err != nil || len(parsed) != 1 {
+		t.Fatalf("--workdir: parsed files %v %v, want a.yaml's", parsed, err)
+	}
+	git.Commit("manifests", "main", "v3", map[string]string{"app/a.yaml": cm("a", "3")})
+	if code, out, errs = run(t, cmd("sync", "web", "--workdir", work)...); code != 0 || !strings.Contains(out, "1 configured") {
+		t.Fatalf("sync --workdir after a change: exit %d\n%s\n%s", code, out, errs)
+	}
+	if a, err := cms.Get(context.Background(), "a", metav1.GetOptions{}); err != nil || a.Data["v"] != "3" {
+		t.Fatalf("a after the change: %v %v", a.Data, err)
+	}
+	if parsed, _ = os.ReadDir(filepath.Join(work, "parsed")); len(parsed) != 2 {
+		t.Errorf("--workdir: %d parsed files after a change, want 2", len(parsed))
 	}
 }
 

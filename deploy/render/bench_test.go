@@ -53,12 +53,31 @@ metadata: {name: svc-%[1]d}
 		}
 		fsys[fmt.Sprintf("app/part-%02d.yaml", f)] = &fstest.MapFile{Data: []byte(s.String())}
 	}
-	for b.Loop() {
-		r, err := Render(fsys, "app", Options{App: "bench", Namespace: "ns"})
-		if err != nil || len(r.Manifests) != 4000 {
-			b.Fatal(err, len(r.Manifests))
+	b.Run("parsed", func(b *testing.B) {
+		for b.Loop() {
+			r, err := Render(fsys, "app", Options{App: "bench", Namespace: "ns"})
+			if err != nil || len(r.Manifests) != 4000 {
+				b.Fatal(err, len(r.Manifests))
+			}
 		}
-	}
+	})
+	// The files parsed by an earlier render (ParseCache, as `ferry sync
+	// --workdir` keeps it).
+	b.Run("cached", func(b *testing.B) {
+		c, err := NewParseCache(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Render(fsys, "app", Options{App: "bench", Namespace: "ns", ParseCache: c}); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			r, err := Render(fsys, "app", Options{App: "bench", Namespace: "ns", ParseCache: c})
+			if err != nil || len(r.Manifests) != 4000 {
+				b.Fatal(err, len(r.Manifests))
+			}
+		}
+	})
 }
 
 // BenchmarkHelmChart200 renders a chart of 200 templates (a Deployment

@@ -1,11 +1,16 @@
 package render
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -199,4 +204,67 @@ func BenchmarkParseManifests(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestParseCache(t *testing.T) {
+	fsys := fstest.MapFS{
+		"app/a.yaml": {Data: manifestFile(3)},
+		"app/b.yaml": {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {n: \"1\", f: '2.5'}\nx: {i: 9007199254740993, f: 2.5, one: 1.0, big: 1e21, s: \"<&>\"}\n---\n# empty\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {x: 'yes'}}\ndata: {big: \"9007199254740993\"}\n")},
+	}
+	opts := Options{App: "a", Namespace: "ns"}
+	want, err := Render(fsys, "app", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for round := range 3 { // writes, then reads; the third from a new cache (a new process)
+		c, err := NewParseCache(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.ParseCache = c
+		got, err := Render(fsys, "app", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Manifests, want.Manifests) {
+			t.Fatalf("round %d: the render through the cache differs", round)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("cache entries %v %v, want one per file", entries, err)
+	}
+	// A damaged entry is parsed again and rewritten.
+	bad := filepath.Join(dir, entries[0].Name())
+	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Render(fsys, "app", opts)
+	if err != nil || !reflect.DeepEqual(got.Manifests, want.Manifests) {
+		t.Fatalf("with a damaged entry: %v", err)
+	}
+	if b, _ := os.ReadFile(bad); !json.Valid(b) {
+		t.Errorf("the damaged entry was not rewritten: %q", b)
+	}
+	// A changed file is another entry; an invalid one is an error, as
+	// without the cache, and no entry.
+	fsys["app/b.yaml"] = &fstest.MapFile{Data: []byte("a: [b\n")}
+	if _, err := Render(fsys, "app", opts); err == nil || !strings.Contains(err.Error(), "app/b.yaml:1: invalid YAML") {
+		t.Errorf("invalid file through the cache: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d entries after a failed parse, want 2", len(entries))
+	}
+	// Entries unused for ParseCacheTTL go when a cache is made.
+	old := time.Now().Add(-ParseCacheTTL - time.Hour)
+	if err := os.Chtimes(bad, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewParseCache(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("an entry unused for the TTL stays: %v", err)
+	}
 }

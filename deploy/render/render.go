@@ -97,6 +97,8 @@ type Options struct {
 	// Charts fetches the chart dependencies not vendored under charts/;
 	// nil: a process-wide Charts with the defaults (NewCharts(nil)).
 	Charts *Charts
+	// ParseCache keeps the parsed plain manifest files; nil: none.
+	ParseCache *ParseCache
 }
 
 // Render is RenderContext with context.Background().
@@ -130,7 +132,7 @@ func RenderContext(ctx context.Context, fsys fs.FS, p string, o Options) (Render
 	default:
 		var files []File
 		if files, _, err = Files(fsys, p); err == nil {
-			raws, err = parseFiles(files)
+			raws, err = parseFiles(files, o.ParseCache, decrypted(fsys))
 		}
 	}
 	if err != nil {
@@ -140,9 +142,10 @@ func RenderContext(ctx context.Context, fsys fs.FS, p string, o Options) (Render
 	return r, err
 }
 
-// parseFiles parses files on every CPU; the objects keep file order, and
-// the error is the first file's.
-func parseFiles(files []File) ([]rawObject, error) {
+// parseFiles parses files on every CPU, through cache (if not nil) for
+// the files not in secret; the objects keep file order, and the error is
+// the first file's.
+func parseFiles(files []File, cache *ParseCache, secret map[string]bool) ([]rawObject, error) {
 	objs := make([][]rawObject, len(files))
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
@@ -151,7 +154,11 @@ func parseFiles(files []File) ([]rawObject, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			objs[i], errs[i] = parseManifests(f.Name, f.Data)
+			if cache == nil || secret[f.Name] {
+				objs[i], errs[i] = parseManifests(f.Name, f.Data)
+			} else {
+				objs[i], errs[i] = cache.parse(f)
+			}
 		})
 	}
 	wg.Wait()

@@ -164,6 +164,8 @@ type Env struct {
 	Capabilities CapabilitiesFunc
 	// Charts fetches chart dependencies (nil: the process-wide default).
 	Charts *Charts
+	// ParseCache keeps parsed plain manifest files (nil: none).
+	ParseCache *ParseCache
 }
 
 // App renders app at revision ("" for the head of its branch; a full or
@@ -199,7 +201,7 @@ func App(ctx context.Context, clones *Clones, app dotferry.App, revision string,
 		}
 		r, err = RenderContext(ctx, fsys, app.CleanPath(), Options{
 			App: app.Name, Namespace: app.Namespace, Scope: env.Scope,
-			Helm: app.Helm, Jsonnet: app.Jsonnet, Capabilities: env.Capabilities, Charts: env.Charts,
+			Helm: app.Helm, Jsonnet: app.Jsonnet, Capabilities: env.Capabilities, Charts: env.Charts, ParseCache: env.ParseCache,
 		})
 		if err != nil {
 			return fmt.Errorf("at %.12s: %w", rev, err)

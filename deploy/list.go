@@ -3,11 +3,10 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
@@ -56,29 +55,15 @@ func decodeList(body []byte) (objs []*unstructured.Unstructured, rv, cont string
 	return objs, l.Metadata.ResourceVersion, l.Metadata.Continue, nil
 }
 
-// listPath is the URL path of the collection of gvr in namespace ns (""
-// for all namespaces or a cluster-scoped resource).
-func listPath(gvr schema.GroupVersionResource, ns string) string {
-	p := "/apis/" + gvr.Group + "/" + gvr.Version
-	if gvr.Group == "" {
-		p = "/api/" + gvr.Version
-	}
-	if ns != "" {
-		p += "/namespaces/" + ns
-	}
-	return p + "/" + gvr.Resource
-}
-
 // listOnce makes one List request of k's collection and decodes it.
 func (s *Syncer) listOnce(ctx context.Context, k listKey, selector, cont string) ([]*unstructured.Unstructured, string, string, error) {
-	req := s.raw.Get().AbsPath(listPath(k.gvr, k.namespace)).Param("limit", strconv.Itoa(listPage))
-	if selector != "" {
-		req = req.Param("labelSelector", selector)
+	prefix := []string{"/apis", k.gvr.Group, k.gvr.Version}
+	if k.gvr.Group == "" {
+		prefix = []string{"/api", k.gvr.Version}
 	}
-	if cont != "" {
-		req = req.Param("continue", cont)
-	}
-	res := req.Do(ctx)
+	res := s.raw.Get().AbsPath(prefix...).Namespace(k.namespace).Resource(k.gvr.Resource).
+		VersionedParams(&metav1.ListOptions{LabelSelector: selector, Limit: listPage, Continue: cont}, metav1.ParameterCodec).
+		Do(ctx)
 	if err := res.Error(); err != nil { // the API server's Status, as the dynamic client reads it
 		return nil, "", "", err
 	}

@@ -122,18 +122,14 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	}
 	step := s.stepTimer(app)
 	sctx := ctx
+	waited := false // for the lease another sync held
 	if !opts.DryRun {
 		asked := time.Now()
 		lctx, lk, err := s.lock(ctx, app)
 		if err != nil {
 			return fail("", err)
 		}
-		if time.Since(asked) > time.Second {
-			// Another sync held the lease: the branch may have moved
-			// since the render began.
-			early.stop()
-			early = nil
-		}
+		waited = time.Since(asked) > time.Second
 		defer lk.unlock()
 		sctx = lctx
 		// Times count from holding the lease, so records of one app never
@@ -168,14 +164,12 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 	if rev == "" && st.Pin != nil && x.pin == nil {
 		rev, pinned = st.Pin.Revision, true
 	}
-	if early != nil && len(st.History) > 0 && st.History[0].Finished.After(early.started.Add(-clockSkew)) {
-		// Another sync finished after this one's render began: it may
-		// have applied a newer commit than the render read.
-		early.stop()
-		early = nil
-	}
+	// The early render is this sync's unless another sync may have
+	// applied a newer commit than it read: one this sync waited for, or
+	// one that finished after it began.
+	stale := waited || early != nil && len(st.History) > 0 && st.History[0].Finished.After(early.started.Add(-clockSkew))
 	var rendered Rendered
-	if early != nil && rev == early.rev {
+	if early != nil && rev == early.rev && !stale {
 		rendered, err = early.result()
 		if err != nil {
 			// Made before the lease: the failure may have passed (an API
@@ -184,7 +178,7 @@ func (s *Syncer) sync(ctx context.Context, app App, opts SyncOptions, x syncExtr
 			rendered, err = s.Render(ctx, app, rev)
 		}
 	} else {
-		early.stop() // not the revision wanted: frees the clone now
+		early.stop() // not the render wanted: frees the clone now
 		rendered, err = s.Render(ctx, app, rev)
 	}
 	rec.Revision, rec.BranchHead, rec.Pinned = rendered.Revision, rendered.BranchHead, pinned || x.pin != nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -113,7 +112,7 @@ func decrypted(fsys any) map[string]bool {
 	}
 	out := map[string]bool{}
 	for _, n := range d.Decrypted() {
-		out[strings.TrimPrefix(n, "./")] = true
+		out[n] = true
 	}
 	return out
 }

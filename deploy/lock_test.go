@@ -260,24 +260,8 @@ func TestCRDAndNamespaceFirst(t *testing.T) {
 	// so repeated runs (-count) on one cluster each create their own.
 	suffix := "NS"
 	e := newEnv(t, map[string]string{
-		"app/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS-extra}\n",
-		"app/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.` + suffix + `.example.com}
-spec:
-  group: ` + suffix + `.example.com
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, properties: {size: {type: integer}}}
-`,
+		"app/ns.yaml":     "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS-extra}\n",
+		"app/crd.yaml":    crdYAML(suffix+".example.com", "Widget", "{size: {type: integer}}"),
 		"app/widget.yaml": "apiVersion: " + suffix + ".example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: NS-extra}\nspec: {size: 3}\n",
 	})
 	app := e.app("crd", "app")
@@ -320,19 +304,7 @@ func TestCRDInstalledElsewhere(t *testing.T) {
 	e := newEnv(t, map[string]string{"plain/cm.yaml": configMapYAML("c", nil)})
 	e.sync(e.app("plain", "plain"), SyncOptions{}) // discovery read and kept
 	suffix := "NS"
-	e.commit("the CRD", map[string]string{"crds/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gadgets.` + suffix + `.example.com}
-spec:
-  group: ` + suffix + `.example.com
-  scope: Namespaced
-  names: {plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`})
+	e.commit("the CRD", map[string]string{"crds/crd.yaml": crdYAML(suffix+".example.com", "Gadget", "{size: {type: integer}}")})
 	if _, err := e.syncer(Options{Identity: "other"}).Sync(e.ctx, e.app("crds", "crds"), SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -198,3 +198,27 @@ func schemaGVR(group, version, resource string) schema.GroupVersionResource {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// crdYAML is a namespaced CustomResourceDefinition of kind in group,
+// served and stored at v1, whose spec has the properties props (an inline
+// YAML mapping, e.g. "{size: {type: integer}}").
+func crdYAML(group, kind, props string) string {
+	plural := strings.ToLower(kind) + "s"
+	return `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ` + plural + `.` + group + `}
+spec:
+  group: ` + group + `
+  scope: Namespaced
+  names: {plural: ` + plural + `, singular: ` + strings.ToLower(kind) + `, kind: ` + kind + `, listKind: ` + kind + `List}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: ` + props + `}
+`
+}

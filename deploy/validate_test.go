@@ -59,23 +59,7 @@ spec: {ports: [{port: 70000}]}
 	}
 
 	e.commit("a new CRD and an invalid widget", map[string]string{
-		"app/crd.yaml": `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gadgets.NS.example.com}
-spec:
-  group: NS.example.com
-  scope: Namespaced
-  names: {plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, properties: {size: {type: integer, maximum: 10}}}
-`,
+		"app/crd.yaml":    crdYAML("NS.example.com", "Gadget", "{size: {type: integer, maximum: 10}}"),
 		"app/gadget.yaml": "apiVersion: NS.example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 99}\n",
 	}, "app/ns.yaml", "app/svc.yaml")
 	_, err = e.s.Sync(e.ctx, app, SyncOptions{Prune: true})

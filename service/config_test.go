@@ -1,16 +1,13 @@
 package service
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/ferrygitops/ferry/internal/testenv"
 )
 
 // The README's RunConfig is one LoadConfig accepts, and means what the
@@ -108,18 +105,7 @@ func TestOverridesApply(t *testing.T) {
 // one are configuration errors that name the problem.
 func TestRepoSigningKey(t *testing.T) {
 	dir := t.TempDir()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "ferry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "signing-key")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := testenv.SSHSigningKey(t, dir)
 	cfgFile := filepath.Join(dir, "config.yaml")
 	cfg := "apiVersion: ferry.dev/v1alpha1\nkind: RunConfig\nrepos:\n  - url: file:///srv/manifests\n    mode: push\n    signing: {sshKeyFile: " + keyFile + "}\n"
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {

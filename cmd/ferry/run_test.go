@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -138,7 +134,7 @@ func TestRunThreeRepositories(t *testing.T) {
 		}
 		if name == "one" {
 			// The README: a repository's signing: signs Ferry's commits there.
-			schedule += ", signing: {sshKeyFile: " + sshSigningKey(t, dir) + "}"
+			schedule += ", signing: {sshKeyFile: " + testenv.SSHSigningKey(t, dir) + "}"
 		}
 		repos += fmt.Sprintf("  - {url: %s, github: {url: %s, tokenFile: %s, repo: acme/%s}%s}\n", url, gh.BaseURL(), token, name, schedule)
 	}
@@ -230,18 +226,4 @@ sync: {enabled: true, kubeconfig: %s, interval: 1h}
 	if n := len(gh.PullRequests("acme", "one")) + len(gh.PullRequests("acme", "two")) + len(gh.PullRequests("acme", "three")); n != 3 {
 		t.Errorf("%d pull requests, want one per repository", n)
 	}
-}
-
-// sshSigningKey writes a new ed25519 private key in OpenSSH form to dir.
-func sshSigningKey(t *testing.T, dir string) string {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "ferry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, dir, "signing-key", string(pem.EncodeToMemory(block)))
 }

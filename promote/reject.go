@@ -20,6 +20,7 @@ import (
 	"github.com/ferrygitops/ferry/dotferry"
 	"github.com/ferrygitops/ferry/forge"
 	"github.com/ferrygitops/ferry/gitrepo"
+	"github.com/ferrygitops/ferry/internal/atomicfile"
 )
 
 // RejectOptions configure Reject.
@@ -238,28 +239,12 @@ func renderRejections(rs []dotferry.Rejection) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeAtomic replaces path by data through a temporary file and a rename.
+// writeAtomic replaces path by data (mode 0644), making its directory.
 func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".ferry-tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // RejectFromBump is FromBump for RejectOptions, with the bump's write mode.

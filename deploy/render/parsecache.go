@@ -9,6 +9,8 @@ import (
 	"time"
 
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/ferrygitops/ferry/internal/atomicfile"
 )
 
 // ParseCache keeps parsed manifest files on disk, keyed by file name and
@@ -85,23 +87,9 @@ func (c *ParseCache) parse(f File) ([]rawObject, error) {
 		objs[i] = cachedObject{Source: r.source, Object: r.obj}
 	}
 	if b, err := json.Marshal(objs); err == nil {
-		c.write(p, b)
+		_ = atomicfile.Write(p, b, 0o600) // unwritten: the next render parses again
 	}
 	return raws, nil
-}
-
-// write writes b to p atomically (a temporary file renamed), or not at
-// all.
-func (c *ParseCache) write(p string, b []byte) {
-	tmp, err := os.CreateTemp(c.dir, ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), p) != nil {
-		_ = os.Remove(tmp.Name())
-	}
 }
 
 // decrypted returns the files fsys decrypted so far, if it says.
